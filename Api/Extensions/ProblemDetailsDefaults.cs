@@ -1,0 +1,31 @@
+using System.Diagnostics;
+
+namespace Orchestration.Api.Extensions;
+
+/// <summary>Adds the fields API.md promises on every problem: a stable <c>code</c> and the <c>traceId</c>.</summary>
+internal static class ProblemDetailsDefaults
+{
+    public static void Customize(ProblemDetailsContext context)
+    {
+        var problem = context.ProblemDetails;
+        problem.Extensions.TryAdd("traceId", Activity.Current?.Id ?? context.HttpContext.TraceIdentifier);
+        problem.Extensions.TryAdd("code", problem.Status switch
+        {
+            StatusCodes.Status400BadRequest => "bad_request",
+            StatusCodes.Status404NotFound => "not_found",
+            StatusCodes.Status405MethodNotAllowed => "method_not_allowed",
+            StatusCodes.Status409Conflict => "conflict",
+            StatusCodes.Status413PayloadTooLarge => "payload_too_large",
+            StatusCodes.Status415UnsupportedMediaType => "unsupported_media_type",
+            StatusCodes.Status429TooManyRequests => "rate_limited",
+            _ => "internal_error",
+        });
+        problem.Detail ??= problem.Status switch
+        {
+            StatusCodes.Status404NotFound => $"Nothing is found at {context.HttpContext.Request.Path}.",
+            StatusCodes.Status405MethodNotAllowed => $"{context.HttpContext.Request.Method} is not allowed on {context.HttpContext.Request.Path}.",
+            StatusCodes.Status500InternalServerError => "The server failed to handle the request; the traceId identifies it in the logs.",
+            _ => null,
+        };
+    }
+}

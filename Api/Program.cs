@@ -1,0 +1,19 @@
+using Orchestration.Api.Apis;
+using Orchestration.Api.Extensions;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddServiceDefaults();
+builder.AddApiServices();
+
+var app = builder.Build();
+
+app.UseApiPipeline();
+app.MapDefaultEndpoints();
+app.MapOpenApi();
+app.MapClusterApi();
+
+app.Run();
+
+// Public so tests can host the Api with WebApplicationFactory.
+public partial class Program;

@@ -1,0 +1,20 @@
+namespace Orchestration.Runtime;
+
+/// <summary>Why an activation is being deactivated.</summary>
+public enum DeactivationReason
+{
+    /// <summary>The grain asked for it with <see cref="IGrainContext.DeactivateOnIdle"/>.</summary>
+    ApplicationRequested,
+
+    /// <summary>It was idle longer than the collection age.</summary>
+    IdleCollection,
+
+    /// <summary>A state write found a newer version in storage; the activation is discarded and reactivated from storage.</summary>
+    InconsistentState,
+
+    /// <summary>The silo is shutting down.</summary>
+    ShuttingDown,
+
+    /// <summary>Activation failed.</summary>
+    ActivationFailed,
+}

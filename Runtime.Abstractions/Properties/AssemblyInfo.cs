@@ -1,0 +1,4 @@
+using System.Runtime.CompilerServices;
+
+// The runtime binds new grain instances to their activation (see Grain.CreateWithContext).
+[assembly: InternalsVisibleTo("Orchestration.Runtime")]

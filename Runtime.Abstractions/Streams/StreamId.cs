@@ -1,0 +1,8 @@
+namespace Orchestration.Runtime.Streams;
+
+/// <summary>Identifies a stream: a namespace (for example <c>org-events</c>) and a key within it (for example the org id).</summary>
+public readonly record struct StreamId(string Namespace, string Key)
+{
+    /// <summary>Formats as <c>namespace/key</c>.</summary>
+    public override string ToString() => $"{Namespace}/{Key}";
+}

@@ -1,0 +1,54 @@
+namespace Orchestration.Runtime.Core;
+
+/// <summary>A call waiting for, or running on, an activation.</summary>
+internal interface IGrainMessage
+{
+    GrainMethod Method { get; }
+
+    object?[] Arguments { get; }
+
+    /// <summary>When it was sent (a <see cref="TimeProvider"/> timestamp); the response timeout counts from here.</summary>
+    long SentAt { get; }
+
+    bool IsCompleted { get; }
+
+    /// <summary>Completes the caller from the grain method's finished task (result, fault or cancellation).</summary>
+    void CompleteFrom(Task finished);
+
+    void Fail(Exception exception);
+}
+
+/// <summary>
+/// The message is its own completion source: one allocation carries the call and its answer.
+/// Continuations run asynchronously so a caller's code never runs on (and blocks) the activation's turn.
+/// </summary>
+internal sealed class GrainMessage<TResult>(GrainMethod method, object?[] arguments, long sentAt)
+    : TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously), IGrainMessage
+{
+    public GrainMethod Method { get; } = method;
+
+    public object?[] Arguments { get; } = arguments;
+
+    public long SentAt { get; } = sentAt;
+
+    public bool IsCompleted => Task.IsCompleted;
+
+    public void CompleteFrom(Task finished)
+    {
+        if (finished.IsCompletedSuccessfully)
+        {
+            TrySetResult(finished is Task<TResult> typed ? typed.Result : default!);
+        }
+        else if (finished.IsCanceled)
+        {
+            TrySetCanceled();
+        }
+        else
+        {
+            // Unwrap so the caller sees the grain's own exception type and message.
+            TrySetException(finished.Exception!.InnerExceptions.Count == 1 ? finished.Exception.InnerException! : finished.Exception);
+        }
+    }
+
+    public void Fail(Exception exception) => TrySetException(exception);
+}

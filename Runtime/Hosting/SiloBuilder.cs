@@ -1,0 +1,86 @@
+using System.Reflection;
+using Microsoft.Extensions.Configuration;
+using Orchestration.Runtime.Persistence;
+
+namespace Orchestration.Runtime;
+
+/// <summary>Configures a silo: its grain assemblies, its storage and its options.</summary>
+public sealed class SiloBuilder
+{
+    private readonly List<Assembly> _assemblies = [typeof(SiloBuilder).Assembly];
+    private readonly List<Action<SiloOptions>> _configure = [];
+    private Func<TimeProvider, IGrainStorage> _createStorage = _ => new SqliteGrainStorage(DefaultSqlitePath, TimeProvider.System);
+
+    /// <summary>The SQLite file used when nothing else is configured: <c>.data/orchestration.db</c> under the working directory.</summary>
+    public const string DefaultSqlitePath = ".data/orchestration.db";
+
+    internal IReadOnlyList<Assembly> Assemblies => _assemblies;
+
+    /// <summary>Registers every grain class in <paramref name="assembly"/>.</summary>
+    public SiloBuilder AddGrains(Assembly assembly)
+    {
+        _assemblies.Add(assembly);
+        return this;
+    }
+
+    /// <summary>Changes options; runs after the defaults, in order of registration.</summary>
+    public SiloBuilder Configure(Action<SiloOptions> configure)
+    {
+        _configure.Add(configure);
+        return this;
+    }
+
+    /// <summary>Keeps everything in memory: for tests only, nothing survives the process.</summary>
+    public SiloBuilder UseMemoryStorage()
+    {
+        _createStorage = _ => new MemoryGrainStorage();
+        return this;
+    }
+
+    /// <summary>Stores everything in one SQLite file (the embedded default).</summary>
+    public SiloBuilder UseSqliteStorage(string path = DefaultSqlitePath)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        _createStorage = time => new SqliteGrainStorage(path, time);
+        return this;
+    }
+
+    /// <summary>Stores everything in PostgreSQL; the schema is created or migrated at start-up.</summary>
+    public SiloBuilder UsePostgresStorage(string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        _createStorage = _ => new PostgresGrainStorage(connectionString);
+        return this;
+    }
+
+    /// <summary>
+    /// Chooses storage from configuration: <c>Storage:Provider</c> is <c>Sqlite</c> (default), <c>Postgres</c> or
+    /// <c>Memory</c>; Postgres reads <c>ConnectionStrings:postgres</c>, SQLite reads <c>Storage:SqlitePath</c>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The provider is unknown, or Postgres has no connection string.</exception>
+    public SiloBuilder UseStorage(IConfiguration configuration)
+    {
+        var provider = configuration["Storage:Provider"] ?? "Sqlite";
+        return provider.ToLowerInvariant() switch
+        {
+            "sqlite" => UseSqliteStorage(configuration["Storage:SqlitePath"] ?? DefaultSqlitePath),
+            "postgres" => UsePostgresStorage(configuration.GetConnectionString("postgres")
+                ?? throw new InvalidOperationException("Storage:Provider is Postgres but ConnectionStrings:postgres is not set.")),
+            "memory" => UseMemoryStorage(),
+            _ => throw new InvalidOperationException($"Storage:Provider '{provider}' is unknown; use Sqlite, Postgres or Memory."),
+        };
+    }
+
+    internal IGrainStorage CreateStorage(TimeProvider timeProvider) => _createStorage(timeProvider);
+
+    internal SiloOptions BuildOptions()
+    {
+        var options = new SiloOptions();
+        foreach (var configure in _configure)
+        {
+            configure(options);
+        }
+
+        return options;
+    }
+}

@@ -1,0 +1,80 @@
+using System.Text.Json;
+
+namespace Orchestration.Runtime;
+
+/// <summary>Settings of a silo. Every value has a default that suits production.</summary>
+public sealed class SiloOptions
+{
+    /// <summary>This silo's id. Default: a new unique id per process.</summary>
+    public string SiloId { get; set; } = $"silo-{Guid.NewGuid():N}"[..17];
+
+    /// <summary>Where other processes reach this silo. Default: <c>in-process</c>.</summary>
+    public string Address { get; set; } = "in-process";
+
+    /// <summary>A call that does not complete within this time fails with <see cref="GrainCallTimeoutException"/>. Default 30 s.</summary>
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>An activation idle for longer than this is deactivated. Default 15 min.</summary>
+    public TimeSpan IdleCollectionAge { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>How often activations are checked for timed-out calls and idleness. Default 1 s.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often the event log is polled for commits of other processes (LISTEN/NOTIFY only hints). Default 1 s.</summary>
+    public TimeSpan EventPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How often reminders are reloaded from storage, to pick up changes made by other processes. Default 1 min.</summary>
+    public TimeSpan ReminderReloadInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>The most writes committed in one transaction. Default 2,048.</summary>
+    public int MaxWriteBatchSize { get; set; } = 2048;
+
+    /// <summary>Events buffered per live subscriber before it falls back to reading storage. Default 10,000.</summary>
+    public int SubscriberBufferSize { get; set; } = 10_000;
+
+    /// <summary>JSON settings for grain state and stream items. Default: web defaults with reflection fallback.</summary>
+    public JsonSerializerOptions Json { get; set; } = new(JsonSerializerDefaults.Web);
+
+    internal IEnumerable<string> Validate()
+    {
+        if (string.IsNullOrWhiteSpace(SiloId))
+        {
+            yield return "SiloId must not be empty.";
+        }
+
+        if (ResponseTimeout <= TimeSpan.Zero)
+        {
+            yield return "ResponseTimeout must be positive.";
+        }
+
+        if (IdleCollectionAge <= TimeSpan.Zero)
+        {
+            yield return "IdleCollectionAge must be positive.";
+        }
+
+        if (SweepInterval <= TimeSpan.Zero)
+        {
+            yield return "SweepInterval must be positive.";
+        }
+
+        if (EventPollInterval <= TimeSpan.Zero)
+        {
+            yield return "EventPollInterval must be positive.";
+        }
+
+        if (ReminderReloadInterval <= TimeSpan.Zero)
+        {
+            yield return "ReminderReloadInterval must be positive.";
+        }
+
+        if (MaxWriteBatchSize < 1)
+        {
+            yield return "MaxWriteBatchSize must be at least 1.";
+        }
+
+        if (SubscriberBufferSize < 16)
+        {
+            yield return "SubscriberBufferSize must be at least 16.";
+        }
+    }
+}

@@ -1,0 +1,36 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Orchestration.Runtime.Core;
+using Orchestration.Runtime.Streams;
+
+namespace Orchestration.Runtime;
+
+/// <summary>Registers a silo in a host.</summary>
+public static class SiloServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds a silo: the grain runtime, its storage, <see cref="IGrainFactory"/>, <see cref="IStreamProvider"/>,
+    /// <see cref="IStreamLog"/>, a hosted service that starts and stops it, and a <c>storage</c> health check.
+    /// </summary>
+    public static IServiceCollection AddSilo(this IServiceCollection services, Action<SiloBuilder> configure)
+    {
+        var builder = new SiloBuilder();
+        configure(builder);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
+        services.TryAdd(ServiceDescriptor.Singleton(typeof(ILogger<>), typeof(Logger<>)));
+        services.TryAddSingleton(provider => builder.CreateStorage(provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(builder.BuildOptions());
+        services.AddSingleton(new GrainTypeRegistry(builder.Assemblies));
+        services.AddSingleton(provider => new RuntimeInstruments(provider.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.AddSingleton<SiloRuntime>();
+        services.AddSingleton<IGrainFactory>(provider => provider.GetRequiredService<SiloRuntime>().GrainFactory);
+        services.AddSingleton<IStreamLog>(provider => provider.GetRequiredService<SiloRuntime>().StreamLog);
+        services.AddSingleton<IStreamProvider>(provider => new StreamProvider(provider.GetRequiredService<SiloRuntime>()));
+        services.AddHostedService<SiloHostedService>();
+        services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", tags: ["ready"]);
+        return services;
+    }
+}

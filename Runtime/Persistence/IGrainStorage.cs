@@ -1,0 +1,49 @@
+using Orchestration.Runtime.Streams;
+
+namespace Orchestration.Runtime.Persistence;
+
+/// <summary>
+/// A storage provider: grain state with versions, the event log, reminders and stream cursors. Every provider passes
+/// the same conformance tests.
+/// </summary>
+internal interface IGrainStorage : IAsyncDisposable
+{
+    /// <summary><c>Memory</c>, <c>Sqlite</c> or <c>Postgres</c>.</summary>
+    string ProviderName { get; }
+
+    /// <summary>How many commits may run at once.</summary>
+    int MaxConcurrentCommits { get; }
+
+    /// <summary>Creates or migrates the schema; safe to run from several processes at once.</summary>
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    Task<GrainStateRecord?> ReadStateAsync(GrainStateKey key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Commits all writes in one transaction. A write whose version check fails is marked <see cref="StorageWrite.Conflict"/>
+    /// and contributes nothing; the others commit. Events get contiguous sequences in commit order.
+    /// Throws when the transaction fails as a whole.
+    /// </summary>
+    Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(long afterSequence, int limit, CancellationToken cancellationToken);
+
+    /// <summary>The newest committed event's sequence (0 when the log is empty).</summary>
+    Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken);
+
+    /// <summary>The last sequence a stream subscriber processed (0 when none).</summary>
+    Task<long> ReadCursorAsync(string subscriber, CancellationToken cancellationToken);
+
+    Task WriteCursorAsync(string subscriber, long sequence, CancellationToken cancellationToken);
+
+    /// <summary>Throws when storage is unreachable.</summary>
+    Task CheckHealthAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Calls <paramref name="onCommit"/> as a hint when another process (or silo) may have committed events.
+    /// A hint only: readers also poll.
+    /// </summary>
+    IAsyncDisposable WatchCommits(Action onCommit);
+}

@@ -1,0 +1,151 @@
+using Orchestration.Runtime.Streams;
+
+namespace Orchestration.Runtime.Persistence;
+
+/// <summary>
+/// Storage in process memory, for unit tests. Same contract as the durable providers (versions, conflicts, event
+/// sequences), nothing survives the process. One instance may be shared by the silos of a test cluster.
+/// </summary>
+internal sealed class MemoryGrainStorage : IGrainStorage
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<GrainStateKey, GrainStateRecord> _states = [];
+    private readonly List<StreamEvent> _events = [];
+    private readonly Dictionary<(GrainId, string), ReminderEntry> _reminders = [];
+    private readonly Dictionary<string, long> _cursors = [];
+    private event Action? Committed;
+
+    public string ProviderName => "Memory";
+
+    public int MaxConcurrentCommits => 1;
+
+    public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task<GrainStateRecord?> ReadStateAsync(GrainStateKey key, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(_states.GetValueOrDefault(key));
+        }
+    }
+
+    public Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken)
+    {
+        var anyEvents = false;
+        lock (_gate)
+        {
+            foreach (var write in writes)
+            {
+                if (write.StateKey is { } key)
+                {
+                    var currentVersion = _states.TryGetValue(key, out var current) ? current.Version : 0;
+                    if (currentVersion != write.ExpectedVersion)
+                    {
+                        write.Conflict = true;
+                        continue;
+                    }
+
+                    if (write.IsDelete)
+                    {
+                        _states.Remove(key);
+                        write.NewVersion = 0;
+                    }
+                    else
+                    {
+                        write.NewVersion = currentVersion + 1;
+                        _states[key] = new GrainStateRecord(write.Data!, write.NewVersion);
+                    }
+                }
+
+                write.FirstSequence = _events.Count + 1;
+                foreach (var draft in write.Events)
+                {
+                    _events.Add(draft.ToCommitted(_events.Count + 1));
+                    anyEvents = true;
+                }
+
+                foreach (var change in write.Reminders)
+                {
+                    if (change.Upsert is { } entry)
+                    {
+                        _reminders[(change.GrainId, change.Name)] = entry;
+                    }
+                    else
+                    {
+                        _reminders.Remove((change.GrainId, change.Name));
+                    }
+                }
+            }
+        }
+
+        if (anyEvents)
+        {
+            Committed?.Invoke();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(long afterSequence, int limit, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var start = (int)Math.Min(Math.Max(afterSequence, 0), _events.Count);
+            var count = Math.Min(limit, _events.Count - start);
+            return Task.FromResult<IReadOnlyList<StreamEvent>>(_events.GetRange(start, count));
+        }
+    }
+
+    public Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult((long)_events.Count);
+        }
+    }
+
+    public Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<ReminderEntry>>(_reminders.Values.ToList());
+        }
+    }
+
+    public Task<long> ReadCursorAsync(string subscriber, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(_cursors.GetValueOrDefault(subscriber));
+        }
+    }
+
+    public Task WriteCursorAsync(string subscriber, long sequence, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            _cursors[subscriber] = sequence;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task CheckHealthAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public IAsyncDisposable WatchCommits(Action onCommit)
+    {
+        Committed += onCommit;
+        return new Unsubscriber(() => Committed -= onCommit);
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private sealed class Unsubscriber(Action unsubscribe) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            unsubscribe();
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Orchestration.Runtime.Core;
+
+namespace Orchestration.Runtime.Persistence;
+
+/// <summary>
+/// One named state of one activation. Writes go through the write batcher with the events the turn raised; a stale
+/// version discards the activation.
+/// </summary>
+internal sealed class PersistentState<TState>(ActivationData activation, string stateName) : IPersistentState<TState>, IStateBinding
+    where TState : new()
+{
+    private readonly GrainStateKey _key = new(activation.GrainId.Type, activation.GrainId.Key, stateName);
+    private long _version;
+
+    public TState State { get; set; } = new();
+
+    public string? Etag => _version == 0 ? null : _version.ToString(CultureInfo.InvariantCulture);
+
+    public bool RecordExists => _version != 0;
+
+    private JsonTypeInfo<TState> TypeInfo => (JsonTypeInfo<TState>)activation.Runtime.Json.GetTypeInfo(typeof(TState));
+
+    public Task ReadAsync() => ReadStateAsync();
+
+    public async Task ReadStateAsync()
+    {
+        var record = await activation.Runtime.Storage.ReadStateAsync(_key, CancellationToken.None);
+        State = record is null ? new TState() : JsonSerializer.Deserialize(record.Data, TypeInfo) ?? new TState();
+        _version = record?.Version ?? 0;
+    }
+
+    public async Task WriteStateAsync()
+    {
+        var write = StorageWrite.State(_key, JsonSerializer.Serialize(State, TypeInfo), _version, activation.DrainOutbox());
+        await CommitAsync(write);
+    }
+
+    public async Task ClearStateAsync()
+    {
+        var write = StorageWrite.Delete(_key, _version, activation.DrainOutbox());
+        await CommitAsync(write);
+        State = new TState();
+    }
+
+    private async Task CommitAsync(StorageWrite write)
+    {
+        await activation.Runtime.Batcher.SubmitAsync(write);
+        if (write.Conflict)
+        {
+            activation.RequestDeactivation(DeactivationReason.InconsistentState);
+            throw new InconsistentStateException(activation.GrainId, _key.StateName, Etag);
+        }
+
+        _version = write.NewVersion;
+    }
+}

@@ -1,0 +1,281 @@
+using Microsoft.Data.Sqlite;
+using Orchestration.Runtime.Streams;
+
+namespace Orchestration.Runtime.Persistence;
+
+/// <summary>
+/// Storage in one SQLite file (WAL, synchronous=FULL): the embedded default, durable with no setup.
+/// One connection writes (SQLite has one writer anyway); reads use pooled connections and run beside it.
+/// </summary>
+internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider) : IGrainStorage
+{
+    private static readonly string[] s_migrations =
+    [
+        """
+        CREATE TABLE orch_grain_state (
+            grain_type TEXT NOT NULL, grain_key TEXT NOT NULL, state_name TEXT NOT NULL,
+            data TEXT NOT NULL, version INTEGER NOT NULL,
+            PRIMARY KEY (grain_type, grain_key, state_name)) WITHOUT ROWID;
+        CREATE TABLE orch_events (
+            sequence INTEGER PRIMARY KEY, stream_namespace TEXT NOT NULL, stream_key TEXT NOT NULL,
+            event_type TEXT NOT NULL, occurred_at_ticks INTEGER NOT NULL, data TEXT NOT NULL);
+        CREATE TABLE orch_reminders (
+            grain_type TEXT NOT NULL, grain_key TEXT NOT NULL, reminder_name TEXT NOT NULL,
+            first_due_at_ticks INTEGER NOT NULL, period_ticks INTEGER NOT NULL,
+            PRIMARY KEY (grain_type, grain_key, reminder_name)) WITHOUT ROWID;
+        CREATE TABLE orch_stream_cursors (subscriber TEXT PRIMARY KEY, sequence INTEGER NOT NULL) WITHOUT ROWID;
+        """,
+    ];
+
+    private readonly string _connectionString = new SqliteConnectionStringBuilder
+    {
+        DataSource = path,
+        Pooling = true,
+        DefaultTimeout = 30,
+    }.ToString();
+
+    private SqliteConnection? _writer;
+
+    public string ProviderName => "Sqlite";
+
+    public int MaxConcurrentCommits => 1;
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        _writer = await OpenAsync(cancellationToken);
+        Execute(_writer, "PRAGMA journal_mode = WAL;");
+        using var transaction = _writer.BeginTransaction(deferred: false);
+        Execute(_writer, "CREATE TABLE IF NOT EXISTS orch_schema_migrations (version INTEGER PRIMARY KEY, applied_at_ticks INTEGER NOT NULL);", transaction);
+        using var current = Command(_writer, "SELECT coalesce(max(version), 0) FROM orch_schema_migrations;", transaction);
+        var applied = Convert.ToInt32(current.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        for (var version = applied + 1; version <= s_migrations.Length; version++)
+        {
+            Execute(_writer, s_migrations[version - 1], transaction);
+            using var record = Command(_writer, "INSERT INTO orch_schema_migrations (version, applied_at_ticks) VALUES ($v, $t);", transaction);
+            record.Parameters.AddWithValue("$v", version);
+            record.Parameters.AddWithValue("$t", timeProvider.GetUtcNow().UtcTicks);
+            record.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
+    }
+
+    public async Task<GrainStateRecord?> ReadStateAsync(GrainStateKey key, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        using var command = Command(connection, "SELECT data, version FROM orch_grain_state WHERE grain_type = $t AND grain_key = $k AND state_name = $n;");
+        AddKey(command, key);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? new GrainStateRecord(reader.GetString(0), reader.GetInt64(1)) : null;
+    }
+
+    public Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken)
+    {
+        var connection = _writer ?? throw new InvalidOperationException("Storage is not initialized.");
+        using var transaction = connection.BeginTransaction(deferred: false);
+        using var nextSequence = Command(connection, "SELECT coalesce(max(sequence), 0) + 1 FROM orch_events;", transaction);
+        var sequence = (long)nextSequence.ExecuteScalar()!;
+
+        using var update = Command(connection, "UPDATE orch_grain_state SET data = $d, version = version + 1 WHERE grain_type = $t AND grain_key = $k AND state_name = $n AND version = $v;", transaction);
+        using var insert = Command(connection, "INSERT INTO orch_grain_state (grain_type, grain_key, state_name, data, version) VALUES ($t, $k, $n, $d, 1) ON CONFLICT DO NOTHING;", transaction);
+        using var delete = Command(connection, "DELETE FROM orch_grain_state WHERE grain_type = $t AND grain_key = $k AND state_name = $n AND version = $v;", transaction);
+        using var appendEvent = Command(connection, "INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at_ticks, data) VALUES ($s, $ns, $sk, $et, $at, $d);", transaction);
+        using var upsertReminder = Command(connection, "INSERT INTO orch_reminders (grain_type, grain_key, reminder_name, first_due_at_ticks, period_ticks) VALUES ($t, $k, $n, $due, $period) ON CONFLICT DO UPDATE SET first_due_at_ticks = excluded.first_due_at_ticks, period_ticks = excluded.period_ticks;", transaction);
+        using var deleteReminder = Command(connection, "DELETE FROM orch_reminders WHERE grain_type = $t AND grain_key = $k AND reminder_name = $n;", transaction);
+
+        foreach (var write in writes)
+        {
+            if (write.StateKey is { } key && !TryWriteState(write, key, update, insert, delete))
+            {
+                write.Conflict = true;
+                continue;
+            }
+
+            write.FirstSequence = sequence;
+            foreach (var draft in write.Events)
+            {
+                appendEvent.Parameters.Clear();
+                appendEvent.Parameters.AddWithValue("$s", sequence++);
+                appendEvent.Parameters.AddWithValue("$ns", draft.StreamId.Namespace);
+                appendEvent.Parameters.AddWithValue("$sk", draft.StreamId.Key);
+                appendEvent.Parameters.AddWithValue("$et", draft.Type);
+                appendEvent.Parameters.AddWithValue("$at", draft.Timestamp.UtcTicks);
+                appendEvent.Parameters.AddWithValue("$d", draft.Data);
+                appendEvent.ExecuteNonQuery();
+            }
+
+            foreach (var change in write.Reminders)
+            {
+                var command = change.Upsert is null ? deleteReminder : upsertReminder;
+                command.Parameters.Clear();
+                command.Parameters.AddWithValue("$t", change.GrainId.Type);
+                command.Parameters.AddWithValue("$k", change.GrainId.Key);
+                command.Parameters.AddWithValue("$n", change.Name);
+                if (change.Upsert is { } entry)
+                {
+                    command.Parameters.AddWithValue("$due", entry.FirstDueAt.UtcTicks);
+                    command.Parameters.AddWithValue("$period", entry.Period.Ticks);
+                }
+
+                command.ExecuteNonQuery();
+            }
+        }
+
+        transaction.Commit();
+        return Task.CompletedTask;
+    }
+
+    private static bool TryWriteState(StorageWrite write, GrainStateKey key, SqliteCommand update, SqliteCommand insert, SqliteCommand delete)
+    {
+        if (write.IsDelete && write.ExpectedVersion == 0)
+        {
+            write.NewVersion = 0;
+            return true;
+        }
+
+        var command = write.IsDelete ? delete : write.ExpectedVersion == 0 ? insert : update;
+        command.Parameters.Clear();
+        AddKey(command, key);
+        if (!write.IsDelete)
+        {
+            command.Parameters.AddWithValue("$d", write.Data);
+        }
+
+        if (write.ExpectedVersion != 0)
+        {
+            command.Parameters.AddWithValue("$v", write.ExpectedVersion);
+        }
+
+        if (command.ExecuteNonQuery() != 1)
+        {
+            return false;
+        }
+
+        write.NewVersion = write.IsDelete ? 0 : write.ExpectedVersion + 1;
+        return true;
+    }
+
+    public async Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(long afterSequence, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        using var command = Command(connection, "SELECT sequence, stream_namespace, stream_key, event_type, occurred_at_ticks, data FROM orch_events WHERE sequence > $after ORDER BY sequence LIMIT $limit;");
+        command.Parameters.AddWithValue("$after", afterSequence);
+        command.Parameters.AddWithValue("$limit", limit);
+        using var reader = command.ExecuteReader();
+        var events = new List<StreamEvent>();
+        while (reader.Read())
+        {
+            events.Add(new StreamEvent(
+                reader.GetInt64(0),
+                new StreamId(reader.GetString(1), reader.GetString(2)),
+                reader.GetString(3),
+                new DateTimeOffset(reader.GetInt64(4), TimeSpan.Zero),
+                reader.GetString(5)));
+        }
+
+        return events;
+    }
+
+    public async Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        using var command = Command(connection, "SELECT coalesce(max(sequence), 0) FROM orch_events;");
+        return (long)command.ExecuteScalar()!;
+    }
+
+    public async Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        using var command = Command(connection, "SELECT grain_type, grain_key, reminder_name, first_due_at_ticks, period_ticks FROM orch_reminders;");
+        using var reader = command.ExecuteReader();
+        var reminders = new List<ReminderEntry>();
+        while (reader.Read())
+        {
+            reminders.Add(new ReminderEntry(
+                new GrainId(reader.GetString(0), reader.GetString(1)),
+                reader.GetString(2),
+                new DateTimeOffset(reader.GetInt64(3), TimeSpan.Zero),
+                TimeSpan.FromTicks(reader.GetInt64(4))));
+        }
+
+        return reminders;
+    }
+
+    public async Task<long> ReadCursorAsync(string subscriber, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        using var command = Command(connection, "SELECT sequence FROM orch_stream_cursors WHERE subscriber = $s;");
+        command.Parameters.AddWithValue("$s", subscriber);
+        return command.ExecuteScalar() is long sequence ? sequence : 0;
+    }
+
+    public async Task WriteCursorAsync(string subscriber, long sequence, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        using var command = Command(connection, "INSERT INTO orch_stream_cursors (subscriber, sequence) VALUES ($s, $q) ON CONFLICT DO UPDATE SET sequence = max(sequence, excluded.sequence);");
+        command.Parameters.AddWithValue("$s", subscriber);
+        command.Parameters.AddWithValue("$q", sequence);
+        command.ExecuteNonQuery();
+    }
+
+    public async Task CheckHealthAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        using var command = Command(connection, "SELECT count(*) FROM orch_schema_migrations;");
+        command.ExecuteScalar();
+    }
+
+    /// <summary>SQLite has no notifications; other processes on the same file are seen by polling.</summary>
+    public IAsyncDisposable WatchCommits(Action onCommit) => NoWatch.Instance;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_writer is not null)
+        {
+            await _writer.DisposeAsync();
+        }
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        // FULL: a commit is on disk before the writer is told; busy_timeout: other processes may hold the write lock briefly.
+        Execute(connection, "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 30000;");
+        return connection;
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, string sql, SqliteTransaction? transaction = null)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Transaction = transaction;
+        return command;
+    }
+
+    private static void Execute(SqliteConnection connection, string sql, SqliteTransaction? transaction = null)
+    {
+        using var command = Command(connection, sql, transaction);
+        command.ExecuteNonQuery();
+    }
+
+    private static void AddKey(SqliteCommand command, GrainStateKey key)
+    {
+        command.Parameters.AddWithValue("$t", key.GrainType);
+        command.Parameters.AddWithValue("$k", key.GrainKey);
+        command.Parameters.AddWithValue("$n", key.StateName);
+    }
+
+    private sealed class NoWatch : IAsyncDisposable
+    {
+        public static readonly NoWatch Instance = new();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}

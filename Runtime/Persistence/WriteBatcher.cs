@@ -1,0 +1,175 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Orchestration.Runtime.Streams;
+
+namespace Orchestration.Runtime.Persistence;
+
+/// <summary>
+/// Group commit: writes from many activations queue here and leave together in one storage transaction; each writer is
+/// completed only after that transaction commits. While a commit is in flight the next batch gathers, so batches grow
+/// with load and a lone write waits for nothing.
+/// </summary>
+internal sealed partial class WriteBatcher : IAsyncDisposable
+{
+    private readonly Channel<PendingWrite> _queue = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly IGrainStorage _storage;
+    private readonly StreamLog _streamLog;
+    private readonly RuntimeInstruments _instruments;
+    private readonly ILogger _logger;
+    private readonly int _maxBatchSize;
+    private readonly SemaphoreSlim _commitSlots;
+    private readonly List<PendingWrite> _deferred = [];
+    private Task? _loop;
+
+    public WriteBatcher(IGrainStorage storage, StreamLog streamLog, SiloOptions options, RuntimeInstruments instruments, ILogger logger)
+    {
+        _storage = storage;
+        _streamLog = streamLog;
+        _instruments = instruments;
+        _logger = logger;
+        _maxBatchSize = options.MaxWriteBatchSize;
+        _commitSlots = new SemaphoreSlim(storage.MaxConcurrentCommits);
+    }
+
+    public void Start() => _loop = Task.Run(RunAsync);
+
+    /// <summary>Queues a write; completes once it is durable (or has failed its version check, see <see cref="StorageWrite.Conflict"/>).</summary>
+    public Task SubmitAsync(StorageWrite write)
+    {
+        var pending = new PendingWrite(write);
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            throw new InvalidOperationException("The silo is stopping; no more writes are accepted.");
+        }
+
+        return pending.Task;
+    }
+
+    private async Task RunAsync()
+    {
+        var reader = _queue.Reader;
+        while (_deferred.Count > 0 || await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            await _commitSlots.WaitAsync().ConfigureAwait(false);
+            var batch = TakeBatch(reader);
+            _ = CommitAsync(batch);
+        }
+
+        // Drain: wait for commits in flight before reporting the loop finished.
+        for (var i = 0; i < _storage.MaxConcurrentCommits; i++)
+        {
+            await _commitSlots.WaitAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Takes up to the batch size. A batch never holds two writes of the same state row (the second waits for the next
+    /// batch), so the provider's per-row version checks are unambiguous.
+    /// </summary>
+    private List<PendingWrite> TakeBatch(ChannelReader<PendingWrite> reader)
+    {
+        var batch = new List<PendingWrite>(Math.Min(_maxBatchSize, reader.Count + _deferred.Count + 1));
+        var rows = new HashSet<GrainStateKey>();
+        var carried = _deferred.ToArray();
+        _deferred.Clear();
+        foreach (var pending in carried)
+        {
+            Add(pending);
+        }
+
+        while (batch.Count < _maxBatchSize && reader.TryRead(out var next))
+        {
+            Add(next);
+        }
+
+        return batch;
+
+        void Add(PendingWrite pending)
+        {
+            if (pending.Write.StateKey is { } key && !rows.Add(key))
+            {
+                _deferred.Add(pending);
+            }
+            else
+            {
+                batch.Add(pending);
+            }
+        }
+    }
+
+    private async Task CommitAsync(List<PendingWrite> batch)
+    {
+        try
+        {
+            if (batch.Count == 0)
+            {
+                return;
+            }
+
+            var writes = batch.ConvertAll(pending => pending.Write);
+            var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            try
+            {
+                await _storage.CommitAsync(writes, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception exception)
+            {
+                LogCommitFailed(_logger, batch.Count, exception);
+                foreach (var pending in batch)
+                {
+                    pending.TrySetException(exception);
+                }
+
+                return;
+            }
+
+            _instruments.RecordCommit(batch.Count, System.Diagnostics.Stopwatch.GetElapsedTime(startedAt));
+            _streamLog.OnLocalCommit(CommittedEvents(writes));
+            foreach (var pending in batch)
+            {
+                pending.TrySetResult();
+            }
+        }
+        finally
+        {
+            _commitSlots.Release();
+        }
+    }
+
+    private static List<StreamEvent> CommittedEvents(List<StorageWrite> writes)
+    {
+        var events = new List<StreamEvent>();
+        foreach (var write in writes)
+        {
+            if (write.Conflict)
+            {
+                continue;
+            }
+
+            for (var i = 0; i < write.Events.Count; i++)
+            {
+                events.Add(write.Events[i].ToCommitted(write.FirstSequence + i));
+            }
+        }
+
+        events.Sort(static (left, right) => left.Sequence.CompareTo(right.Sequence));
+        return events;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A storage commit of {Count} writes failed; every writer in it gets the error")]
+    private static partial void LogCommitFailed(ILogger logger, int count, Exception exception);
+
+    private sealed class PendingWrite(StorageWrite write) : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public StorageWrite Write { get; } = write;
+    }
+}

@@ -1,0 +1,262 @@
+using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Orchestration.Runtime.Persistence;
+
+namespace Orchestration.Runtime.Streams;
+
+/// <summary>
+/// This process's view of the durable event log: publishes committed events, in sequence order, to in-process
+/// subscribers. Local commits are published straight away when they follow on; anything else (commits of other
+/// processes, out-of-order local batches) is read from storage, woken by storage hints or by polling.
+/// </summary>
+internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
+{
+    private const int PageSize = 512;
+
+    private readonly Channel<IReadOnlyList<StreamEvent>?> _work = Channel.CreateUnbounded<IReadOnlyList<StreamEvent>?>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly IGrainStorage _storage;
+    private readonly SiloOptions _options;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private ImmutableArray<Subscription> _subscriptions = [];
+    private long _published;
+    private IAsyncDisposable? _watch;
+    private ITimer? _poll;
+    private Task? _loop;
+
+    public StreamLog(IGrainStorage storage, SiloOptions options, TimeProvider timeProvider, ILogger logger)
+    {
+        _storage = storage;
+        _options = options;
+        _timeProvider = timeProvider;
+        _logger = logger;
+    }
+
+    public long LastSequence => Volatile.Read(ref _published);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _published = await _storage.ReadLastSequenceAsync(cancellationToken);
+        _watch = _storage.WatchCommits(RequestCatchUp);
+        _poll = _timeProvider.CreateTimer(_ => RequestCatchUp(), null, _options.EventPollInterval, _options.EventPollInterval);
+        _loop = Task.Run(RunAsync, CancellationToken.None);
+    }
+
+    /// <summary>Called by the write batcher after a commit, with the committed events in sequence order.</summary>
+    public void OnLocalCommit(IReadOnlyList<StreamEvent> events)
+    {
+        if (events.Count > 0)
+        {
+            _work.Writer.TryWrite(events);
+        }
+    }
+
+    private void RequestCatchUp() => _work.Writer.TryWrite(null);
+
+    private async Task RunAsync()
+    {
+        var reader = _work.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            var catchUp = false;
+            while (reader.TryRead(out var events))
+            {
+                if (events is null || events[0].Sequence > _published + 1)
+                {
+                    catchUp = true;
+                }
+                else if (!catchUp)
+                {
+                    Publish(events);
+                }
+            }
+
+            if (catchUp)
+            {
+                try
+                {
+                    await CatchUpAsync().ConfigureAwait(false);
+                }
+                catch (Exception exception)
+                {
+                    LogCatchUpFailed(_logger, _published, exception);
+                }
+            }
+        }
+    }
+
+    private async Task CatchUpAsync()
+    {
+        while (true)
+        {
+            var page = await _storage.ReadEventsAsync(_published, PageSize, CancellationToken.None).ConfigureAwait(false);
+            Publish(page);
+            if (page.Count < PageSize)
+            {
+                return;
+            }
+        }
+    }
+
+    private void Publish(IReadOnlyList<StreamEvent> events)
+    {
+        var subscriptions = _subscriptions;
+        foreach (var streamEvent in events)
+        {
+            if (streamEvent.Sequence <= _published)
+            {
+                continue;
+            }
+
+            foreach (var subscription in subscriptions)
+            {
+                subscription.Offer(streamEvent);
+            }
+
+            Volatile.Write(ref _published, streamEvent.Sequence);
+        }
+    }
+
+    public Task<IReadOnlyList<StreamEvent>> ReadAsync(long afterSequence, int limit, CancellationToken cancellationToken = default) =>
+        _storage.ReadEventsAsync(afterSequence, limit, cancellationToken);
+
+    public async IAsyncEnumerable<StreamEvent> FollowAsync(long afterSequence, string? streamNamespace = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var batch in FollowBatchesAsync(afterSequence, streamNamespace, cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var streamEvent in batch)
+            {
+                yield return streamEvent;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Like <see cref="FollowAsync"/>, in batches: a page of history, or whatever arrived live since the last batch.
+    /// A batch may be empty when only events of other namespaces went by.
+    /// </summary>
+    internal async IAsyncEnumerable<IReadOnlyList<StreamEvent>> FollowBatchesAsync(long afterSequence, string? streamNamespace, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        // Subscribe before reading history: whatever commits during the read arrives live and is de-duplicated by sequence.
+        var subscription = Subscribe(streamNamespace);
+        try
+        {
+            var last = afterSequence;
+            while (true)
+            {
+                while (true)
+                {
+                    var page = await _storage.ReadEventsAsync(last, PageSize, cancellationToken).ConfigureAwait(false);
+                    if (page.Count > 0)
+                    {
+                        last = page[^1].Sequence;
+                        yield return streamNamespace is null ? page : page.Where(subscription.Matches).ToList();
+                    }
+
+                    if (page.Count < PageSize)
+                    {
+                        break;
+                    }
+                }
+
+                while (true)
+                {
+                    var live = new List<StreamEvent>();
+                    while (live.Count < PageSize && subscription.Reader.TryRead(out var streamEvent))
+                    {
+                        if (streamEvent.Sequence > last)
+                        {
+                            last = streamEvent.Sequence;
+                            live.Add(streamEvent);
+                        }
+                    }
+
+                    if (live.Count > 0)
+                    {
+                        yield return live;
+                        continue;
+                    }
+
+                    if (subscription.ResetOverflow())
+                    {
+                        break; // fell behind: what the buffer dropped is read from storage
+                    }
+
+                    await subscription.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            Unsubscribe(subscription);
+        }
+    }
+
+    /// <summary>Subscribes to events as they are published; the subscriber must read on or be marked overflowed.</summary>
+    internal Subscription Subscribe(string? streamNamespace)
+    {
+        var subscription = new Subscription(streamNamespace, _options.SubscriberBufferSize);
+        ImmutableInterlocked.Update(ref _subscriptions, static (list, item) => list.Add(item), subscription);
+        return subscription;
+    }
+
+    internal void Unsubscribe(Subscription subscription) =>
+        ImmutableInterlocked.Update(ref _subscriptions, static (list, item) => list.Remove(item), subscription);
+
+    public async ValueTask DisposeAsync()
+    {
+        _work.Writer.TryComplete();
+        if (_poll is not null)
+        {
+            await _poll.DisposeAsync();
+        }
+
+        if (_watch is not null)
+        {
+            await _watch.DisposeAsync();
+        }
+
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the event log after sequence {Sequence} failed; retrying at the next hint or poll")]
+    private static partial void LogCatchUpFailed(ILogger logger, long sequence, Exception exception);
+
+    /// <summary>One in-process subscriber: a bounded buffer, and a flag raised when the buffer overflowed.</summary>
+    internal sealed class Subscription(string? streamNamespace, int capacity)
+    {
+        private readonly Channel<StreamEvent> _channel = Channel.CreateBounded<StreamEvent>(
+            new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+
+        private volatile bool _overflowed;
+
+        public ChannelReader<StreamEvent> Reader => _channel.Reader;
+
+        public bool Matches(StreamEvent streamEvent) => streamNamespace is null || streamEvent.StreamId.Namespace == streamNamespace;
+
+        public void Offer(StreamEvent streamEvent)
+        {
+            if (!_overflowed && Matches(streamEvent) && !_channel.Writer.TryWrite(streamEvent))
+            {
+                _overflowed = true;
+            }
+        }
+
+        /// <summary>Clears the overflow flag; true when it was set (the reader must then re-read from storage).</summary>
+        public bool ResetOverflow()
+        {
+            if (!_overflowed)
+            {
+                return false;
+            }
+
+            _overflowed = false;
+            return true;
+        }
+    }
+}

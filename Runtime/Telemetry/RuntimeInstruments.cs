@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Orchestration.Runtime.Core;
+
+namespace Orchestration.Runtime;
+
+/// <summary>
+/// The runtime's traces and metrics: an <see cref="Activity"/> per grain call (when someone listens) and counters for
+/// calls, call duration, activations, queued turns and commits. Names are stable; dashboards depend on them.
+/// </summary>
+internal sealed class RuntimeInstruments : IDisposable
+{
+    /// <summary>The ActivitySource and Meter name.</summary>
+    public const string Name = "Orchestration.Runtime";
+
+    private static readonly ActivitySource s_activitySource = new(Name);
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _calls;
+    private readonly Counter<long> _failedCalls;
+    private readonly Histogram<double> _callDuration;
+    private readonly UpDownCounter<long> _activations;
+    private readonly Histogram<long> _commitBatchSize;
+    private readonly Histogram<double> _commitDuration;
+
+    public RuntimeInstruments(IMeterFactory? meterFactory = null)
+    {
+        _meter = meterFactory?.Create(Name) ?? new Meter(Name);
+        _calls = _meter.CreateCounter<long>("orchestration.grain.calls", description: "Grain calls completed.");
+        _failedCalls = _meter.CreateCounter<long>("orchestration.grain.calls.failed", description: "Grain calls that threw.");
+        _callDuration = _meter.CreateHistogram<double>("orchestration.grain.call.duration", unit: "s", description: "Time a grain call ran on its activation.");
+        _activations = _meter.CreateUpDownCounter<long>("orchestration.grain.activations", description: "Live activations.");
+        _commitBatchSize = _meter.CreateHistogram<long>("orchestration.storage.commit.batch_size", description: "Writes per storage transaction.");
+        _commitDuration = _meter.CreateHistogram<double>("orchestration.storage.commit.duration", unit: "s", description: "Time a storage transaction took.");
+    }
+
+    /// <summary>Reports the messages waiting in activation queues; set once by the runtime.</summary>
+    public void ObserveQueuedTurns(Func<long> queuedTurns) =>
+        _meter.CreateObservableGauge("orchestration.grain.queued_turns", queuedTurns, description: "Calls waiting for their activation.");
+
+    public static Activity? StartCall(GrainId grainId, GrainMethod method)
+    {
+        if (!s_activitySource.HasListeners())
+        {
+            return null;
+        }
+
+        var activity = s_activitySource.StartActivity(method.Name, ActivityKind.Internal);
+        activity?.SetTag("orchestration.grain.type", grainId.Type);
+        activity?.SetTag("orchestration.grain.key", grainId.Key);
+        activity?.SetTag("orchestration.grain.method", method.Name);
+        return activity;
+    }
+
+    public void RecordCall(string grainType, string method, TimeSpan duration, bool failed)
+    {
+        var grainTag = new KeyValuePair<string, object?>("grain.type", grainType);
+        var methodTag = new KeyValuePair<string, object?>("grain.method", method);
+        _calls.Add(1, grainTag, methodTag);
+        _callDuration.Record(duration.TotalSeconds, grainTag, methodTag);
+        if (failed)
+        {
+            _failedCalls.Add(1, grainTag, methodTag);
+        }
+    }
+
+    public void ActivationCreated(string grainType) => _activations.Add(1, new KeyValuePair<string, object?>("grain.type", grainType));
+
+    public void ActivationRemoved(string grainType) => _activations.Add(-1, new KeyValuePair<string, object?>("grain.type", grainType));
+
+    public void RecordCommit(int batchSize, TimeSpan duration)
+    {
+        _commitBatchSize.Record(batchSize);
+        _commitDuration.Record(duration.TotalSeconds);
+    }
+
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,46 @@
+using System.Collections.Immutable;
+using Orchestration.Runtime.Core;
+
+namespace Orchestration.Runtime.Testing;
+
+/// <summary>
+/// Places grains on the silos of one process by rendezvous (highest random weight) hashing: each grain goes to the
+/// silo with the highest hash of (silo, grain), so adding or removing a silo moves only the grains that hash to it.
+/// </summary>
+internal sealed class InProcessClusterRouter : IClusterRouter, IClusterMembership
+{
+    private ImmutableArray<SiloRuntime> _silos = [];
+
+    public IReadOnlyList<SiloRuntime> Silos => _silos;
+
+    public void Add(SiloRuntime silo) => ImmutableInterlocked.Update(ref _silos, static (list, item) => list.Add(item), silo);
+
+    public void Remove(SiloRuntime silo) => ImmutableInterlocked.Update(ref _silos, static (list, item) => list.Remove(item), silo);
+
+    public bool IsLocal(SiloRuntime silo, GrainId grainId) => _silos.Length <= 1 || Owner(grainId) == silo;
+
+    public void Forward(GrainId grainId, IGrainMessage message) => Owner(grainId).Dispatcher.DeliverLocally(grainId, message);
+
+    private SiloRuntime Owner(GrainId grainId)
+    {
+        var silos = _silos;
+        if (silos.IsEmpty)
+        {
+            throw new InvalidOperationException("No silo is running.");
+        }
+
+        var owner = silos[0];
+        var best = 0UL;
+        foreach (var silo in silos)
+        {
+            var weight = RendezvousHash.Weight(silo.Options.SiloId, grainId);
+            if (weight >= best)
+            {
+                best = weight;
+                owner = silo;
+            }
+        }
+
+        return owner;
+    }
+}

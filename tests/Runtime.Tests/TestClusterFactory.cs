@@ -1,0 +1,35 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orchestration.Runtime.Testing;
+using Orchestration.Runtime.Tests.TestGrains;
+
+namespace Orchestration.Runtime.Tests;
+
+/// <summary>Builds test clusters with the test grains, a probe and the given storage and clock.</summary>
+internal static class TestClusterFactory
+{
+    public static Task<TestCluster> StartAsync(
+        GrainProbe probe,
+        Action<SiloBuilder>? storage = null,
+        TimeProvider? timeProvider = null,
+        Action<SiloOptions>? options = null,
+        int siloCount = 1) =>
+        TestCluster.StartAsync(
+            builder =>
+            {
+                builder.AddGrains(typeof(TestClusterFactory).Assembly);
+                (storage ?? (b => b.UseMemoryStorage()))(builder);
+                if (options is not null)
+                {
+                    builder.Configure(options);
+                }
+            },
+            siloCount,
+            services =>
+            {
+                services.AddSingleton(probe);
+                if (timeProvider is not null)
+                {
+                    services.AddSingleton(timeProvider);
+                }
+            });
+}
