@@ -71,6 +71,13 @@ public sealed class SiloBuilder
         };
     }
 
+    /// <summary>Uses an existing storage instance, so several clusters in one test can share in-memory data.</summary>
+    internal SiloBuilder UseStorageInstance(IGrainStorage storage)
+    {
+        _createStorage = _ => storage;
+        return this;
+    }
+
     internal IGrainStorage CreateStorage(TimeProvider timeProvider) => _createStorage(timeProvider);
 
     internal SiloOptions BuildOptions()

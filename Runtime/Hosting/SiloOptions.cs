@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Orchestration.Runtime;
 
@@ -32,8 +33,11 @@ public sealed class SiloOptions
     /// <summary>Events buffered per live subscriber before it falls back to reading storage. Default 10,000.</summary>
     public int SubscriberBufferSize { get; set; } = 10_000;
 
-    /// <summary>JSON settings for grain state and stream items. Default: web defaults with reflection fallback.</summary>
-    public JsonSerializerOptions Json { get; set; } = new(JsonSerializerDefaults.Web);
+    /// <summary>
+    /// JSON settings for grain state and stream items. Default: web defaults, resolving types by reflection; insert
+    /// source-generated contexts at the front of <see cref="JsonSerializerOptions.TypeInfoResolverChain"/> to use them first.
+    /// </summary>
+    public JsonSerializerOptions Json { get; set; } = new(JsonSerializerDefaults.Web) { TypeInfoResolver = new DefaultJsonTypeInfoResolver() };
 
     internal IEnumerable<string> Validate()
     {

@@ -124,7 +124,7 @@ internal sealed class MemoryGrainStorage : IGrainStorage
     {
         lock (_gate)
         {
-            _cursors[subscriber] = sequence;
+            _cursors[subscriber] = Math.Max(sequence, _cursors.GetValueOrDefault(subscriber));
         }
 
         return Task.CompletedTask;

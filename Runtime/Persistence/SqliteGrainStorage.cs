@@ -48,7 +48,7 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
             Directory.CreateDirectory(directory);
         }
 
-        _writer = await OpenAsync(cancellationToken);
+        _writer ??= await OpenAsync(cancellationToken); // a restarted silo may initialize the same instance again
         Execute(_writer, "PRAGMA journal_mode = WAL;");
         using var transaction = _writer.BeginTransaction(deferred: false);
         Execute(_writer, "CREATE TABLE IF NOT EXISTS orch_schema_migrations (version INTEGER PRIMARY KEY, applied_at_ticks INTEGER NOT NULL);", transaction);

@@ -68,7 +68,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     /// </summary>
     private List<PendingWrite> TakeBatch(ChannelReader<PendingWrite> reader)
     {
-        var batch = new List<PendingWrite>(Math.Min(_maxBatchSize, reader.Count + _deferred.Count + 1));
+        var batch = new List<PendingWrite>();
         var rows = new HashSet<GrainStateKey>();
         var carried = _deferred.ToArray();
         _deferred.Clear();

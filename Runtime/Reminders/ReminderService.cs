@@ -57,12 +57,12 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         }
     }
 
-    /// <summary>The reminders this silo has scheduled, for diagnostics and tests.</summary>
-    public IReadOnlyList<ReminderEntry> ScheduledReminders()
+    /// <summary>When the reminder next fires, or null when this silo has not scheduled it.</summary>
+    public DateTimeOffset? NextDueAt(GrainId grainId, string name)
     {
         lock (_gate)
         {
-            return _reminders.Values.Select(scheduled => scheduled.Entry).ToList();
+            return _reminders.TryGetValue((grainId, name), out var scheduled) ? scheduled.NextDueAt : null;
         }
     }
 

@@ -18,7 +18,19 @@ internal sealed class GrainTimer : IGrainTimer
     {
         _activation = activation;
         _period = options.Period;
-        _tick = GrainMethod.ForCallback("timer", options.Interleave, options.KeepAlive, (_, _) => callback(activation.Runtime.ShutdownToken));
+        _tick = GrainMethod.ForCallback("timer", options.Interleave, options.KeepAlive, async (_, _) =>
+        {
+            try
+            {
+                await callback(activation.Runtime.ShutdownToken);
+            }
+            finally
+            {
+                // Re-armed inside the tick's turn, so the period counts from the callback's end and a call queued
+                // behind the tick always sees the timer armed again.
+                Rearm();
+            }
+        });
         _timer = activation.Runtime.TimeProvider.CreateTimer(static state => ((GrainTimer)state!).OnDue(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         DueTime = options.DueTime;
     }
@@ -40,13 +52,8 @@ internal sealed class GrainTimer : IGrainTimer
             return;
         }
 
-        var message = new GrainMessage<object?>(_tick, [], _activation.Runtime.TimeProvider.GetTimestamp());
-        if (!_activation.TryEnqueue(message))
-        {
-            return; // the activation is gone, and its timers with it
-        }
-
-        message.Task.ContinueWith(static (_, state) => ((GrainTimer)state!).Rearm(), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        // False when the activation is gone, and its timers with it.
+        _activation.TryEnqueue(new GrainMessage<object?>(_tick, [], _activation.Runtime.TimeProvider.GetTimestamp()));
     }
 
     private void Rearm()

@@ -1,0 +1,40 @@
+namespace Orchestration.Runtime.Tests;
+
+/// <summary>A storage provider to run a grain-level test suite against, with a place that outlives one cluster.</summary>
+public abstract class StorageChoice : IAsyncDisposable
+{
+    /// <summary>Configures a silo to use this storage (the same data every time it is called).</summary>
+    public abstract void Apply(SiloBuilder builder);
+
+    public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    public sealed class Memory : StorageChoice
+    {
+        public override void Apply(SiloBuilder builder) => builder.UseMemoryStorage();
+    }
+
+    public sealed class Sqlite : StorageChoice
+    {
+        public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"orch-{Guid.NewGuid():N}.db");
+
+        public override void Apply(SiloBuilder builder) => builder.UseSqliteStorage(Path);
+
+        public override ValueTask DisposeAsync()
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var file in Directory.GetFiles(System.IO.Path.GetDirectoryName(Path)!, System.IO.Path.GetFileName(Path) + "*"))
+            {
+                File.Delete(file);
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    public sealed class Postgres(string connectionString) : StorageChoice
+    {
+        public string ConnectionString { get; } = connectionString;
+
+        public override void Apply(SiloBuilder builder) => builder.UsePostgresStorage(ConnectionString);
+    }
+}
