@@ -205,9 +205,14 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
     internal void Unsubscribe(Subscription subscription) =>
         ImmutableInterlocked.Update(ref _subscriptions, static (list, item) => list.Remove(item), subscription);
 
+    // Called by the silo at stop, and again by the container that hands out IStreamLog: only the first call acts.
     public async ValueTask DisposeAsync()
     {
-        _work.Writer.TryComplete();
+        if (!_work.Writer.TryComplete())
+        {
+            return;
+        }
+
         if (_poll is not null)
         {
             await _poll.DisposeAsync();
