@@ -1,14 +1,13 @@
 using Npgsql;
-using NpgsqlTypes;
 using Orchestration.Runtime.Streams;
 
 namespace Orchestration.Runtime.Persistence;
 
 /// <summary>
 /// Storage in PostgreSQL: JSONB state with a version column, the event log, reminders and stream cursors.
-/// A batch is one transaction: one set-based statement checks every row's version and writes the survivors, then the
-/// events of the survivors are appended under a transaction-scoped advisory lock, which makes event sequences follow
-/// commit order across processes (a reader that saw sequence N never later finds a smaller one appear).
+/// A batch is one statement calling <c>orch_commit</c>, in a transaction of its own: it checks every row's version and
+/// writes the survivors, then appends the survivors' events under a transaction-scoped advisory lock, which makes
+/// event sequences follow commit order across processes (a reader that saw sequence N never later finds a smaller one).
 /// </summary>
 internal sealed class PostgresGrainStorage : IGrainStorage
 {
@@ -34,52 +33,85 @@ internal sealed class PostgresGrainStorage : IGrainStorage
             PRIMARY KEY (grain_type, grain_key, reminder_name));
         CREATE TABLE orch_stream_cursors (subscriber text PRIMARY KEY, sequence bigint NOT NULL);
         """,
+        CommitFunctionSql,
     ];
 
-    private const string WriteStatesSql = """
-        WITH input AS (
-            SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bigint[], $7::bool[])
-                AS i(ord, grain_type, grain_key, state_name, data, expected, is_delete)),
-        updated AS (
-            UPDATE orch_grain_state s SET data = i.data, version = s.version + 1, updated_at = now()
-            FROM input i
-            WHERE NOT i.is_delete AND i.expected > 0 AND s.version = i.expected
-              AND s.grain_type = i.grain_type AND s.grain_key = i.grain_key AND s.state_name = i.state_name
-            RETURNING i.ord, s.version),
-        inserted AS (
-            INSERT INTO orch_grain_state AS s (grain_type, grain_key, state_name, data, version)
-            SELECT grain_type, grain_key, state_name, data, 1 FROM input WHERE NOT is_delete AND expected = 0
-            ON CONFLICT DO NOTHING
-            RETURNING s.grain_type, s.grain_key, s.state_name, s.version),
-        deleted AS (
-            DELETE FROM orch_grain_state s USING input i
-            WHERE i.is_delete AND s.version = i.expected
-              AND s.grain_type = i.grain_type AND s.grain_key = i.grain_key AND s.state_name = i.state_name
-            RETURNING i.ord)
-        SELECT ord, version FROM updated
-        UNION ALL
-        SELECT i.ord, n.version FROM inserted n JOIN input i
-            ON NOT i.is_delete AND i.expected = 0
-           AND i.grain_type = n.grain_type AND i.grain_key = n.grain_key AND i.state_name = n.state_name
-        UNION ALL
-        SELECT ord, 0 FROM deleted
+    /// <summary>
+    /// One commit, one statement, one round trip: the function runs in the statement's own transaction, so a batch is
+    /// atomic and the advisory lock it takes for the event log is held only from the append to the commit.
+    /// </summary>
+    private const string CommitFunctionSql = """
+        CREATE OR REPLACE FUNCTION orch_commit(
+            s_ord int[], s_type text[], s_key text[], s_name text[], s_data jsonb[], s_expected bigint[], s_delete bool[],
+            e_ord int[], e_ns text[], e_key text[], e_type text[], e_at timestamptz[], e_data jsonb[],
+            r_ord int[], r_type text[], r_key text[], r_name text[], r_due timestamptz[], r_period interval[],
+            event_lock bigint, event_channel text,
+            OUT stored_ords int[], OUT stored_versions bigint[], OUT first_sequence bigint)
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            failed int[];
+            appended int;
+        BEGIN
+            -- State writes, each checked against the version its writer read.
+            WITH input AS (
+                SELECT * FROM unnest(s_ord, s_type, s_key, s_name, s_data, s_expected, s_delete)
+                    AS i(ord, grain_type, grain_key, state_name, data, expected, is_delete)),
+            updated AS (
+                UPDATE orch_grain_state s SET data = i.data, version = s.version + 1, updated_at = now()
+                FROM input i
+                WHERE NOT i.is_delete AND i.expected > 0 AND s.version = i.expected
+                  AND s.grain_type = i.grain_type AND s.grain_key = i.grain_key AND s.state_name = i.state_name
+                RETURNING i.ord, s.version),
+            inserted AS (
+                INSERT INTO orch_grain_state AS s (grain_type, grain_key, state_name, data, version)
+                SELECT i.grain_type, i.grain_key, i.state_name, i.data, 1 FROM input i WHERE NOT i.is_delete AND i.expected = 0
+                ON CONFLICT DO NOTHING
+                RETURNING s.grain_type, s.grain_key, s.state_name, s.version),
+            deleted AS (
+                DELETE FROM orch_grain_state s USING input i
+                WHERE i.is_delete AND s.version = i.expected
+                  AND s.grain_type = i.grain_type AND s.grain_key = i.grain_key AND s.state_name = i.state_name
+                RETURNING i.ord),
+            stored AS (
+                SELECT u.ord, u.version FROM updated u
+                UNION ALL
+                SELECT i.ord, n.version FROM inserted n JOIN input i
+                    ON NOT i.is_delete AND i.expected = 0
+                   AND i.grain_type = n.grain_type AND i.grain_key = n.grain_key AND i.state_name = n.state_name
+                UNION ALL
+                SELECT d.ord, 0 FROM deleted d)
+            SELECT coalesce(array_agg(stored.ord), '{}'), coalesce(array_agg(stored.version), '{}')
+            INTO stored_ords, stored_versions FROM stored;
+
+            failed := ARRAY(SELECT o FROM unnest(s_ord) AS o WHERE o <> ALL (stored_ords));
+
+            -- Events of the writes that stored, numbered in array order under a lock held until commit.
+            IF EXISTS (SELECT 1 FROM unnest(e_ord) AS o WHERE o <> ALL (failed)) THEN
+                PERFORM pg_advisory_xact_lock(event_lock);
+                SELECT coalesce(max(sequence), 0) + 1 INTO first_sequence FROM orch_events;
+                INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at, data)
+                SELECT first_sequence - 1 + row_number() OVER (ORDER BY e.idx), e.ns, e.key, e.type, e.at, e.data
+                FROM unnest(e_ord, e_ns, e_key, e_type, e_at, e_data) WITH ORDINALITY AS e(ord, ns, key, type, at, data, idx)
+                WHERE e.ord <> ALL (failed);
+                GET DIAGNOSTICS appended = ROW_COUNT;
+                PERFORM pg_notify(event_channel, (first_sequence + appended - 1)::text);
+            END IF;
+
+            -- Reminder changes of the writes that stored; a null due time deletes.
+            INSERT INTO orch_reminders AS r (grain_type, grain_key, reminder_name, first_due_at, period)
+            SELECT c.type, c.key, c.name, c.due, c.period
+            FROM unnest(r_ord, r_type, r_key, r_name, r_due, r_period) AS c(ord, type, key, name, due, period)
+            WHERE c.due IS NOT NULL AND c.ord <> ALL (failed)
+            ON CONFLICT (grain_type, grain_key, reminder_name) DO UPDATE SET first_due_at = excluded.first_due_at, period = excluded.period;
+            DELETE FROM orch_reminders r
+            USING unnest(r_ord, r_type, r_key, r_name, r_due) AS c(ord, type, key, name, due)
+            WHERE c.due IS NULL AND c.ord <> ALL (failed)
+              AND r.grain_type = c.type AND r.grain_key = c.key AND r.reminder_name = c.name;
+        END
+        $$;
         """;
 
-    private const string AppendEventsSql = """
-        INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at, data)
-        SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::jsonb[])
-        """;
-
-    private const string UpsertRemindersSql = """
-        INSERT INTO orch_reminders (grain_type, grain_key, reminder_name, first_due_at, period)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::interval[])
-        ON CONFLICT (grain_type, grain_key, reminder_name) DO UPDATE SET first_due_at = excluded.first_due_at, period = excluded.period
-        """;
-
-    private const string DeleteRemindersSql = """
-        DELETE FROM orch_reminders r USING unnest($1::text[], $2::text[], $3::text[]) AS d(grain_type, grain_key, reminder_name)
-        WHERE r.grain_type = d.grain_type AND r.grain_key = d.grain_key AND r.reminder_name = d.reminder_name
-        """;
+    private const string CommitSql = "SELECT stored_ords, stored_versions, first_sequence FROM orch_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)";
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _connectionString;
@@ -87,7 +119,14 @@ internal sealed class PostgresGrainStorage : IGrainStorage
     public PostgresGrainStorage(string connectionString)
     {
         _connectionString = connectionString;
-        _dataSource = NpgsqlDataSource.Create(connectionString);
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0)
+        {
+            // Hot statements are planned once per connection instead of on every call.
+            builder.ConnectionStringBuilder.MaxAutoPrepare = 16;
+        }
+
+        _dataSource = builder.Build();
     }
 
     public string ProviderName => "Postgres";
@@ -127,153 +166,17 @@ internal sealed class PostgresGrainStorage : IGrainStorage
 
     public async Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken)
     {
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await WriteStatesAsync(connection, writes, cancellationToken);
-
-        var survivors = writes.Where(write => !write.Conflict).ToList();
-        var eventCount = survivors.Sum(write => write.Events.Count);
-        await using var batch = new NpgsqlBatch(connection);
-        if (eventCount > 0)
-        {
-            var nextSequence = await LockEventLogAsync(connection, cancellationToken);
-            batch.BatchCommands.Add(AppendEvents(survivors, eventCount, nextSequence));
-            batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT pg_notify('{EventChannel}', '{nextSequence + eventCount - 1}')"));
-        }
-
-        AddReminderChanges(batch, survivors.SelectMany(write => write.Reminders).ToList());
-        if (batch.BatchCommands.Count > 0)
-        {
-            await batch.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        await transaction.CommitAsync(cancellationToken);
-    }
-
-    private static async Task WriteStatesAsync(NpgsqlConnection connection, IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken)
-    {
-        var stateWrites = new List<(int Ordinal, StorageWrite Write)>();
-        for (var i = 0; i < writes.Count; i++)
-        {
-            if (writes[i].StateKey is null)
-            {
-                continue;
-            }
-
-            if (writes[i].IsDelete && writes[i].ExpectedVersion == 0)
-            {
-                writes[i].NewVersion = 0; // nothing was stored, so there is nothing to delete
-                continue;
-            }
-
-            stateWrites.Add((i, writes[i]));
-        }
-
-        if (stateWrites.Count == 0)
-        {
-            return;
-        }
-
-        await using var command = new NpgsqlCommand(WriteStatesSql, connection);
-        command.Parameters.Add(new NpgsqlParameter { Value = stateWrites.Select(entry => entry.Ordinal).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter { Value = stateWrites.Select(entry => entry.Write.StateKey!.Value.GrainType).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter { Value = stateWrites.Select(entry => entry.Write.StateKey!.Value.GrainKey).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter { Value = stateWrites.Select(entry => entry.Write.StateKey!.Value.StateName).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter { Value = stateWrites.Select(entry => entry.Write.Data).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
-        command.Parameters.Add(new NpgsqlParameter { Value = stateWrites.Select(entry => entry.Write.ExpectedVersion).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter { Value = stateWrites.Select(entry => entry.Write.IsDelete).ToArray() });
-
-        var succeeded = new HashSet<int>();
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var ordinal = reader.GetInt32(0);
-                writes[ordinal].NewVersion = reader.GetInt64(1);
-                succeeded.Add(ordinal);
-            }
-        }
-
-        foreach (var (ordinal, write) in stateWrites)
-        {
-            write.Conflict = !succeeded.Contains(ordinal);
-        }
-    }
-
-    /// <summary>Serializes event appends until this transaction ends and returns the next free sequence.</summary>
-    private static async Task<long> LockEventLogAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
-    {
-        await using var batch = new NpgsqlBatch(connection)
-        {
-            BatchCommands =
-            {
-                new NpgsqlBatchCommand($"SELECT pg_advisory_xact_lock({EventAppendLockKey})"),
-                new NpgsqlBatchCommand("SELECT coalesce(max(sequence), 0) + 1 FROM orch_events"),
-            },
-        };
-        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        await reader.NextResultAsync(cancellationToken);
+        var batch = new PostgresCommitBatch(writes);
+        await using var command = _dataSource.CreateCommand(CommitSql);
+        batch.AddParameters(command.Parameters);
+        command.Parameters.Add(new NpgsqlParameter { Value = EventAppendLockKey });
+        command.Parameters.Add(new NpgsqlParameter { Value = EventChannel });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         await reader.ReadAsync(cancellationToken);
-        return reader.GetInt64(0);
-    }
-
-    private static NpgsqlBatchCommand AppendEvents(List<StorageWrite> survivors, int eventCount, long nextSequence)
-    {
-        var sequences = new long[eventCount];
-        var namespaces = new string[eventCount];
-        var keys = new string[eventCount];
-        var types = new string[eventCount];
-        var timestamps = new DateTimeOffset[eventCount];
-        var data = new string[eventCount];
-        var index = 0;
-        foreach (var write in survivors)
-        {
-            write.FirstSequence = nextSequence + index;
-            foreach (var draft in write.Events)
-            {
-                sequences[index] = nextSequence + index;
-                namespaces[index] = draft.StreamId.Namespace;
-                keys[index] = draft.StreamId.Key;
-                types[index] = draft.Type;
-                timestamps[index] = draft.Timestamp;
-                data[index] = draft.Data;
-                index++;
-            }
-        }
-
-        var command = new NpgsqlBatchCommand(AppendEventsSql);
-        command.Parameters.Add(new NpgsqlParameter { Value = sequences });
-        command.Parameters.Add(new NpgsqlParameter { Value = namespaces });
-        command.Parameters.Add(new NpgsqlParameter { Value = keys });
-        command.Parameters.Add(new NpgsqlParameter { Value = types });
-        command.Parameters.Add(new NpgsqlParameter { Value = timestamps });
-        command.Parameters.Add(new NpgsqlParameter { Value = data, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
-        return command;
-    }
-
-    private static void AddReminderChanges(NpgsqlBatch batch, List<ReminderChange> changes)
-    {
-        var upserts = changes.Where(change => change.Upsert is not null).Select(change => change.Upsert!).ToList();
-        if (upserts.Count > 0)
-        {
-            var command = new NpgsqlBatchCommand(UpsertRemindersSql);
-            command.Parameters.Add(new NpgsqlParameter { Value = upserts.Select(entry => entry.GrainId.Type).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter { Value = upserts.Select(entry => entry.GrainId.Key).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter { Value = upserts.Select(entry => entry.Name).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter { Value = upserts.Select(entry => entry.FirstDueAt).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter { Value = upserts.Select(entry => entry.Period).ToArray() });
-            batch.BatchCommands.Add(command);
-        }
-
-        var deletes = changes.Where(change => change.Upsert is null).ToList();
-        if (deletes.Count > 0)
-        {
-            var command = new NpgsqlBatchCommand(DeleteRemindersSql);
-            command.Parameters.Add(new NpgsqlParameter { Value = deletes.Select(change => change.GrainId.Type).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter { Value = deletes.Select(change => change.GrainId.Key).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter { Value = deletes.Select(change => change.Name).ToArray() });
-            batch.BatchCommands.Add(command);
-        }
+        var storedOrdinals = reader.GetFieldValue<int[]>(0);
+        var storedVersions = reader.GetFieldValue<long[]>(1);
+        var firstSequence = reader.IsDBNull(2) ? 0 : reader.GetInt64(2);
+        batch.ApplyResults(storedOrdinals, storedVersions, firstSequence);
     }
 
     public async Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(long afterSequence, int limit, CancellationToken cancellationToken)

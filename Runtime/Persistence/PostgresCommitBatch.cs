@@ -1,0 +1,137 @@
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Orchestration.Runtime.Persistence;
+
+/// <summary>
+/// A batch of writes as the column arrays <c>orch_commit</c> takes (built in one pass), and the function's answer
+/// mapped back onto the writes: versions and conflicts, then event sequences in array order.
+/// </summary>
+internal sealed class PostgresCommitBatch
+{
+    private readonly IReadOnlyList<StorageWrite> _writes;
+    private readonly List<int> _stateOrdinals = [];
+    private readonly List<string> _stateTypes = [];
+    private readonly List<string> _stateKeys = [];
+    private readonly List<string> _stateNames = [];
+    private readonly List<string?> _stateData = [];
+    private readonly List<long> _expectedVersions = [];
+    private readonly List<bool> _deletes = [];
+    private readonly List<int> _eventOrdinals = [];
+    private readonly List<string> _eventNamespaces = [];
+    private readonly List<string> _eventKeys = [];
+    private readonly List<string> _eventTypes = [];
+    private readonly List<DateTimeOffset> _eventTimes = [];
+    private readonly List<string> _eventData = [];
+    private readonly List<int> _reminderOrdinals = [];
+    private readonly List<string> _reminderTypes = [];
+    private readonly List<string> _reminderKeys = [];
+    private readonly List<string> _reminderNames = [];
+    private readonly List<DateTimeOffset?> _reminderDueTimes = [];
+    private readonly List<TimeSpan?> _reminderPeriods = [];
+
+    public PostgresCommitBatch(IReadOnlyList<StorageWrite> writes)
+    {
+        _writes = writes;
+        for (var ordinal = 0; ordinal < writes.Count; ordinal++)
+        {
+            var write = writes[ordinal];
+            // Deleting what was never stored needs no round trip: it trivially succeeds.
+            if (write.StateKey is { } key && !(write.IsDelete && write.ExpectedVersion == 0))
+            {
+                _stateOrdinals.Add(ordinal);
+                _stateTypes.Add(key.GrainType);
+                _stateKeys.Add(key.GrainKey);
+                _stateNames.Add(key.StateName);
+                _stateData.Add(write.Data);
+                _expectedVersions.Add(write.ExpectedVersion);
+                _deletes.Add(write.IsDelete);
+            }
+
+            foreach (var draft in write.Events)
+            {
+                _eventOrdinals.Add(ordinal);
+                _eventNamespaces.Add(draft.StreamId.Namespace);
+                _eventKeys.Add(draft.StreamId.Key);
+                _eventTypes.Add(draft.Type);
+                _eventTimes.Add(draft.Timestamp);
+                _eventData.Add(draft.Data);
+            }
+
+            foreach (var change in write.Reminders)
+            {
+                _reminderOrdinals.Add(ordinal);
+                _reminderTypes.Add(change.GrainId.Type);
+                _reminderKeys.Add(change.GrainId.Key);
+                _reminderNames.Add(change.Name);
+                _reminderDueTimes.Add(change.Upsert?.FirstDueAt);
+                _reminderPeriods.Add(change.Upsert?.Period);
+            }
+        }
+    }
+
+    public void AddParameters(NpgsqlParameterCollection parameters)
+    {
+        Add(_stateOrdinals.ToArray());
+        Add(_stateTypes.ToArray());
+        Add(_stateKeys.ToArray());
+        Add(_stateNames.ToArray());
+        Add(_stateData.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
+        Add(_expectedVersions.ToArray());
+        Add(_deletes.ToArray());
+        Add(_eventOrdinals.ToArray());
+        Add(_eventNamespaces.ToArray());
+        Add(_eventKeys.ToArray());
+        Add(_eventTypes.ToArray());
+        Add(_eventTimes.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz);
+        Add(_eventData.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
+        Add(_reminderOrdinals.ToArray());
+        Add(_reminderTypes.ToArray());
+        Add(_reminderKeys.ToArray());
+        Add(_reminderNames.ToArray());
+        Add(_reminderDueTimes.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz);
+        Add(_reminderPeriods.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Interval);
+
+        void Add(object value, NpgsqlDbType? type = null)
+        {
+            var parameter = new NpgsqlParameter { Value = value };
+            if (type is { } dbType)
+            {
+                parameter.NpgsqlDbType = dbType;
+            }
+
+            parameters.Add(parameter);
+        }
+    }
+
+    public void ApplyResults(int[] storedOrdinals, long[] storedVersions, long firstSequence)
+    {
+        var stored = new Dictionary<int, long>(storedOrdinals.Length);
+        for (var i = 0; i < storedOrdinals.Length; i++)
+        {
+            stored[storedOrdinals[i]] = storedVersions[i];
+        }
+
+        foreach (var ordinal in _stateOrdinals)
+        {
+            if (stored.TryGetValue(ordinal, out var version))
+            {
+                _writes[ordinal].NewVersion = version;
+            }
+            else
+            {
+                _writes[ordinal].Conflict = true;
+            }
+        }
+
+        var sequence = firstSequence;
+        foreach (var write in _writes)
+        {
+            if (!write.Conflict && write.Events.Count > 0)
+            {
+                write.FirstSequence = sequence;
+                sequence += write.Events.Count;
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using Orchestration.Runtime.Bench;
+using Orchestration.Testing;
+
+// Prints one JSON object per line: {"benchmark","value","unit","baseline","baselineValue","ratio"}.
+// --quick: short runs (under a minute in all); default: longer, steadier runs. Postgres: ConnectionStrings__postgres,
+// or a throwaway server started here with durable settings (fsync on).
+var settings = new Settings(Quick: args.Contains("--quick"));
+var only = args.SkipWhile(arg => arg != "--only").Skip(1).FirstOrDefault();
+bool Selected(string name) => only is null || name.StartsWith(only, StringComparison.Ordinal);
+
+if (Selected("grain.call"))
+{
+    Console.WriteLine((await GrainCallBenchmark.RunAsync(settings)).ToJson());
+}
+
+if (Selected("activation.bytes"))
+{
+    Console.WriteLine((await ActivationMemoryBenchmark.RunAsync(settings)).ToJson());
+}
+
+if (Selected("grain.write.sqlite"))
+{
+    var directory = Directory.CreateTempSubdirectory("orch-bench-").FullName;
+    try
+    {
+        Console.WriteLine((await DurableWriteBenchmark.RunSqliteAsync(settings, directory)).ToJson());
+    }
+    finally
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(directory, recursive: true);
+    }
+}
+
+if (Selected("grain.write.postgres"))
+{
+    await using var postgres = await EphemeralPostgres.StartAsync(durable: true);
+    var connectionString = await postgres.CreateDatabaseAsync();
+    Console.WriteLine((await DurableWriteBenchmark.RunPostgresAsync(settings, connectionString)).ToJson());
+}
