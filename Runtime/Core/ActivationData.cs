@@ -161,7 +161,7 @@ internal sealed partial class ActivationData : IGrainContext, IThreadPoolWorkIte
 
     private async Task RunAsync(IGrainMessage message)
     {
-        var startedAt = Stopwatch.GetTimestamp();
+        var startedAt = _runtime.Instruments.CallsObserved ? Stopwatch.GetTimestamp() : 0;
         using var activity = RuntimeInstruments.StartCall(GrainId, message.Method);
         var failed = false;
         try
@@ -184,7 +184,11 @@ internal sealed partial class ActivationData : IGrainContext, IThreadPoolWorkIte
         }
         finally
         {
-            _runtime.Instruments.RecordCall(_class.TypeName, message.Method.Name, Stopwatch.GetElapsedTime(startedAt), failed);
+            if (startedAt != 0)
+            {
+                _runtime.Instruments.RecordCall(_class.TypeName, message.Method.Name, Stopwatch.GetElapsedTime(startedAt), failed);
+            }
+
             OnCallFinished(message);
         }
     }

@@ -52,6 +52,9 @@ internal sealed class RuntimeInstruments : IDisposable
         return activity;
     }
 
+    /// <summary>Whether anyone listens to call metrics; when not, the hot path skips timing altogether.</summary>
+    public bool CallsObserved => _calls.Enabled || _callDuration.Enabled || _failedCalls.Enabled;
+
     public void RecordCall(string grainType, string method, TimeSpan duration, bool failed)
     {
         var grainTag = new KeyValuePair<string, object?>("grain.type", grainType);
