@@ -1,12 +1,22 @@
 using Orchestration.Silo.Extensions;
 
-var builder = WebApplication.CreateBuilder(args);
+namespace Orchestration.Silo;
 
-builder.AddServiceDefaults();
-builder.AddSiloServices();
+// An explicit entry point: the Api references this project for embedded mode, and two global top-level
+// `Program` classes would collide there.
+internal static class Program
+{
+    private static void Main(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
 
-var app = builder.Build();
+        builder.AddServiceDefaults();
+        builder.AddSiloServices();
 
-app.MapDefaultEndpoints();
+        var app = builder.Build();
 
-app.Run();
+        app.MapDefaultEndpoints();
+
+        app.Run();
+    }
+}

@@ -20,6 +20,10 @@ internal sealed class DistributedApplicationBuilder(string[] args)
         return resource;
     }
 
+    /// <summary>An environment variable, or <paramref name="defaultValue"/> when it is unset.</summary>
+    public string Setting(string name, string defaultValue) =>
+        Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : defaultValue;
+
     public DistributedApplication Build() => new(_resources);
 
     private static string Metadata(string key) =>

@@ -17,11 +17,14 @@ internal sealed class ProjectResource(string name, string assemblyPath)
 
     public IReadOnlyDictionary<string, string> Environment => _environment;
 
-    /// <summary>Serves HTTP on <paramref name="port"/> of localhost (passed as <c>ASPNETCORE_URLS</c>).</summary>
+    /// <summary>
+    /// Serves HTTP on <paramref name="port"/> of localhost, passed as the <c>Urls</c> setting (an environment variable
+    /// outranks the project's appsettings.json).
+    /// </summary>
     public ProjectResource WithHttpEndpoint(int port)
     {
         Url = $"http://localhost:{port}";
-        return WithEnvironment("ASPNETCORE_URLS", Url);
+        return WithEnvironment("Urls", Url);
     }
 
     public ProjectResource WithEnvironment(string name, string value)

@@ -17,7 +17,9 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
     private readonly CancellationTokenSource _shutdown = new();
     private readonly ActivationCollector _collector;
     private readonly ImplicitStreamDelivery _streamDelivery;
+    private readonly Lock _stopGate = new();
     private volatile bool _stopped;
+    private Task? _stopping;
 
     public SiloRuntime(
         IServiceProvider services,
@@ -102,14 +104,20 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
         LogStarted(Logger, Options.SiloId, Storage.ProviderName);
     }
 
-    /// <summary>Deactivates every activation (so grains can save), then stops background work and drains writes.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Deactivates every activation (so grains can save), then stops background work and drains writes. Every caller
+    /// (the host, the container's dispose) awaits the same stop.
+    /// </summary>
+    public Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_stopped)
+        lock (_stopGate)
         {
-            return;
+            return _stopping ??= StopCoreAsync(cancellationToken);
         }
+    }
 
+    private async Task StopCoreAsync(CancellationToken cancellationToken)
+    {
         _stopped = true;
         await _collector.DisposeAsync();
         await _streamDelivery.DisposeAsync();
