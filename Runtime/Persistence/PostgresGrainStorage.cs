@@ -23,7 +23,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         CREATE TABLE orch_grain_state (
             grain_type text NOT NULL, grain_key text NOT NULL, state_name text NOT NULL,
             data jsonb NOT NULL, version bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (grain_type, grain_key, state_name));
+            PRIMARY KEY (grain_type, grain_key, state_name)) WITH (fillfactor = 70);
         CREATE TABLE orch_events (
             sequence bigint PRIMARY KEY, stream_namespace text NOT NULL, stream_key text NOT NULL,
             event_type text NOT NULL, occurred_at timestamptz NOT NULL, data jsonb NOT NULL);
