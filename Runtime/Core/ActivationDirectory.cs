@@ -6,6 +6,7 @@ namespace Orchestration.Runtime.Core;
 internal sealed class ActivationDirectory(SiloRuntime runtime)
 {
     private readonly ConcurrentDictionary<GrainId, ActivationData> _activations = new();
+    private TaskCompletionSource? _emptied;
 
     public int Count => _activations.Count;
 
@@ -24,6 +25,24 @@ internal sealed class ActivationDirectory(SiloRuntime runtime)
         return _activations.GetOrAdd(grainId, new ActivationData(runtime, grainClass, grainId));
     }
 
-    public void Remove(ActivationData activation) =>
-        _activations.TryRemove(new KeyValuePair<GrainId, ActivationData>(activation.GrainId, activation));
+    public void Remove(ActivationData activation)
+    {
+        if (_activations.TryRemove(new KeyValuePair<GrainId, ActivationData>(activation.GrainId, activation)) && _activations.IsEmpty)
+        {
+            Volatile.Read(ref _emptied)?.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes once no activation is left (used at shutdown, after every activation was asked to go).</summary>
+    public Task WhenEmptyAsync()
+    {
+        var emptied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _emptied, emptied);
+        if (_activations.IsEmpty)
+        {
+            emptied.TrySetResult();
+        }
+
+        return emptied.Task;
+    }
 }

@@ -127,9 +127,13 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
             activation.RequestDeactivation(DeactivationReason.ShuttingDown);
         }
 
-        while (Directory.Count > 0 && !cancellationToken.IsCancellationRequested)
+        try
         {
-            await Task.Delay(TimeSpan.FromMilliseconds(10), CancellationToken.None);
+            await Directory.WhenEmptyAsync().WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            LogDeactivationAbandoned(Logger, Options.SiloId, Directory.Count);
         }
 
         await _shutdown.CancelAsync();
@@ -162,6 +166,9 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Silo {SiloId} started on {StorageProvider} storage")]
     private static partial void LogStarted(ILogger logger, string siloId, string storageProvider);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Silo {SiloId} stopped waiting for {Count} activations to deactivate")]
+    private static partial void LogDeactivationAbandoned(ILogger logger, string siloId, int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Silo {SiloId} stopped")]
     private static partial void LogStopped(ILogger logger, string siloId);

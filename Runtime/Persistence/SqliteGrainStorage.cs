@@ -34,6 +34,8 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
         DefaultTimeout = 30,
     }.ToString();
 
+    // One writer connection; silos of a test cluster share this instance, so their batchers take turns here.
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
     private SqliteConnection? _writer;
 
     public string ProviderName => "Sqlite";
@@ -48,16 +50,29 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
             Directory.CreateDirectory(directory);
         }
 
-        _writer ??= await OpenAsync(cancellationToken); // a restarted silo may initialize the same instance again
-        Execute(_writer, "PRAGMA journal_mode = WAL;");
-        using var transaction = _writer.BeginTransaction(deferred: false);
-        Execute(_writer, "CREATE TABLE IF NOT EXISTS orch_schema_migrations (version INTEGER PRIMARY KEY, applied_at_ticks INTEGER NOT NULL);", transaction);
-        using var current = Command(_writer, "SELECT coalesce(max(version), 0) FROM orch_schema_migrations;", transaction);
+        await _writeGate.WaitAsync(cancellationToken);
+        try
+        {
+            _writer ??= await OpenAsync(cancellationToken); // a restarted silo may initialize the same instance again
+            Migrate(_writer);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    private void Migrate(SqliteConnection writer)
+    {
+        Execute(writer, "PRAGMA journal_mode = WAL;");
+        using var transaction = writer.BeginTransaction(deferred: false);
+        Execute(writer, "CREATE TABLE IF NOT EXISTS orch_schema_migrations (version INTEGER PRIMARY KEY, applied_at_ticks INTEGER NOT NULL);", transaction);
+        using var current = Command(writer, "SELECT coalesce(max(version), 0) FROM orch_schema_migrations;", transaction);
         var applied = Convert.ToInt32(current.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
         for (var version = applied + 1; version <= s_migrations.Length; version++)
         {
-            Execute(_writer, s_migrations[version - 1], transaction);
-            using var record = Command(_writer, "INSERT INTO orch_schema_migrations (version, applied_at_ticks) VALUES ($v, $t);", transaction);
+            Execute(writer, s_migrations[version - 1], transaction);
+            using var record = Command(writer, "INSERT INTO orch_schema_migrations (version, applied_at_ticks) VALUES ($v, $t);", transaction);
             record.Parameters.AddWithValue("$v", version);
             record.Parameters.AddWithValue("$t", timeProvider.GetUtcNow().UtcTicks);
             record.ExecuteNonQuery();
@@ -75,9 +90,21 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
         return reader.Read() ? new GrainStateRecord(reader.GetString(0), reader.GetInt64(1)) : null;
     }
 
-    public Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken)
+    public async Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken)
     {
-        var connection = _writer ?? throw new InvalidOperationException("Storage is not initialized.");
+        await _writeGate.WaitAsync(cancellationToken);
+        try
+        {
+            Commit(_writer ?? throw new InvalidOperationException("Storage is not initialized."), writes);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    private static void Commit(SqliteConnection connection, IReadOnlyList<StorageWrite> writes)
+    {
         using var transaction = connection.BeginTransaction(deferred: false);
         using var nextSequence = Command(connection, "SELECT coalesce(max(sequence), 0) + 1 FROM orch_events;", transaction);
         var sequence = (long)nextSequence.ExecuteScalar()!;
@@ -128,7 +155,6 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
         }
 
         transaction.Commit();
-        return Task.CompletedTask;
     }
 
     private static bool TryWriteState(StorageWrite write, GrainStateKey key, SqliteCommand update, SqliteCommand insert, SqliteCommand delete)
