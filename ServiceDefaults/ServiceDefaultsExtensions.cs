@@ -28,6 +28,7 @@ public static class ServiceDefaultsExtensions
         }
 
         builder.AddOpenTelemetryExport();
+        builder.Services.ConfigureHttpClientDefaults(http => http.AddHttpMessageHandler(() => new ResilienceHandler(TimeProvider.System)));
         builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
         return builder;
     }
