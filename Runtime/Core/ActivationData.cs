@@ -163,33 +163,38 @@ internal sealed partial class ActivationData : IGrainContext, IThreadPoolWorkIte
     {
         var startedAt = _runtime.Instruments.CallsObserved ? Stopwatch.GetTimestamp() : 0;
         using var activity = RuntimeInstruments.StartCall(GrainId, message.Method);
-        var failed = false;
+        Task? call = null;
+        Exception? failure = null;
         try
         {
-            var call = message.Method.Invoke(_instance!, message.Arguments);
+            call = message.Method.Invoke(_instance!, message.Arguments);
             await call;
             if (_outbox is { Count: > 0 })
             {
                 await CommitOutboxAsync();
             }
-
-            message.CompleteFrom(call);
         }
         catch (Exception exception)
         {
-            failed = true;
+            failure = exception;
             _outbox?.Clear(); // a failed call publishes nothing it did not already commit
             activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
-            message.Fail(exception);
         }
-        finally
-        {
-            if (startedAt != 0)
-            {
-                _runtime.Instruments.RecordCall(_class.TypeName, message.Method.Name, Stopwatch.GetElapsedTime(startedAt), failed);
-            }
 
-            OnCallFinished(message);
+        if (startedAt != 0)
+        {
+            _runtime.Instruments.RecordCall(_class.TypeName, message.Method.Name, Stopwatch.GetElapsedTime(startedAt), failure is not null);
+        }
+
+        // Book-keeping first: when the caller resumes, the activation already counts this call as finished.
+        OnCallFinished(message);
+        if (failure is null)
+        {
+            message.CompleteFrom(call!);
+        }
+        else
+        {
+            message.Fail(failure);
         }
     }
 

@@ -5,15 +5,6 @@ using Orchestration.Testing;
 
 namespace Orchestration.Api.Tests;
 
-public sealed class PostgresServerFixture : IAsyncLifetime
-{
-    public EphemeralPostgres Server { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Server = await EphemeralPostgres.StartAsync();
-
-    public async Task DisposeAsync() => await Server.DisposeAsync();
-}
-
 public sealed class StorageHealthTests(PostgresServerFixture postgres) : IClassFixture<PostgresServerFixture>
 {
     [Fact]

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Orchestration.Runtime.Persistence;
+using Orchestration.Testing;
 
 namespace Orchestration.Runtime.Tests.Persistence;
 

@@ -1,6 +1,7 @@
 using Orchestration.Runtime.Persistence;
 using Orchestration.Runtime.Testing;
 using Orchestration.Runtime.Tests.TestGrains;
+using Orchestration.Testing;
 
 namespace Orchestration.Runtime.Tests.Persistence;
 

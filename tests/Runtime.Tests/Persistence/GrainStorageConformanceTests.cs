@@ -1,5 +1,6 @@
 using Orchestration.Runtime.Persistence;
 using Orchestration.Runtime.Streams;
+using Orchestration.Testing;
 
 namespace Orchestration.Runtime.Tests.Persistence;
 

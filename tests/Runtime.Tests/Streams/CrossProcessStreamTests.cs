@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Orchestration.Runtime.Streams;
 using Orchestration.Runtime.Testing;
 using Orchestration.Runtime.Tests.TestGrains;
+using Orchestration.Testing;
 
 namespace Orchestration.Runtime.Tests.Streams;
 
