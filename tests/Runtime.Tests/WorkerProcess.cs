@@ -61,6 +61,18 @@ internal sealed class WorkerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Every line the worker wrote that has not been read yet (call after it exited).</summary>
+    public async Task<IReadOnlyList<string>> ReadRemainingLinesAsync()
+    {
+        var lines = new List<string>();
+        await foreach (var line in _lines.Reader.ReadAllAsync())
+        {
+            lines.Add(line);
+        }
+
+        return lines;
+    }
+
     /// <summary>Sends SIGKILL: no shutdown code runs, as in a crash.</summary>
     public async Task KillAsync()
     {
