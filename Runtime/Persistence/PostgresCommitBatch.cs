@@ -84,7 +84,7 @@ internal sealed class PostgresCommitBatch
         Add(_eventKeys.ToArray());
         Add(_eventTypes.ToArray());
         Add(_eventTimes.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz);
-        Add(_eventData.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
+        Add(_eventData.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Json);
         Add(_reminderOrdinals.ToArray());
         Add(_reminderTypes.ToArray());
         Add(_reminderKeys.ToArray());

@@ -4,7 +4,9 @@ using Orchestration.Runtime.Streams;
 namespace Orchestration.Runtime.Persistence;
 
 /// <summary>
-/// Storage in PostgreSQL: JSONB state with a version column, the event log, reminders and stream cursors.
+/// Storage in PostgreSQL: JSONB state with a version column, the event log, reminders and stream cursors. Event payloads
+/// are <c>json</c>, not <c>jsonb</c>: kept byte for byte as published (what a live follower saw is what a resuming one
+/// reads) and cheaper to append, which is the hot path; they remain queryable with the JSON operators.
 /// A batch is one statement calling <c>orch_commit</c>, in a transaction of its own: it checks every row's version and
 /// writes the survivors, then appends the survivors' events under a transaction-scoped advisory lock, which makes
 /// event sequences follow commit order across processes (a reader that saw sequence N never later finds a smaller one).
@@ -26,7 +28,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
             PRIMARY KEY (grain_type, grain_key, state_name)) WITH (fillfactor = 70);
         CREATE TABLE orch_events (
             sequence bigint PRIMARY KEY, stream_namespace text NOT NULL, stream_key text NOT NULL,
-            event_type text NOT NULL, occurred_at timestamptz NOT NULL, data jsonb NOT NULL);
+            event_type text NOT NULL, occurred_at timestamptz NOT NULL, data json NOT NULL);
         CREATE TABLE orch_reminders (
             grain_type text NOT NULL, grain_key text NOT NULL, reminder_name text NOT NULL,
             first_due_at timestamptz NOT NULL, period interval NOT NULL,
@@ -43,7 +45,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
     private const string CommitFunctionSql = """
         CREATE OR REPLACE FUNCTION orch_commit(
             s_ord int[], s_type text[], s_key text[], s_name text[], s_data jsonb[], s_expected bigint[], s_delete bool[],
-            e_ord int[], e_ns text[], e_key text[], e_type text[], e_at timestamptz[], e_data jsonb[],
+            e_ord int[], e_ns text[], e_key text[], e_type text[], e_at timestamptz[], e_data json[],
             r_ord int[], r_type text[], r_key text[], r_name text[], r_due timestamptz[], r_period interval[],
             event_lock bigint, event_channel text,
             OUT stored_ords int[], OUT stored_versions bigint[], OUT first_sequence bigint)
