@@ -42,8 +42,8 @@ internal interface IGrainStorage : IAsyncDisposable
     Task CheckHealthAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// Calls <paramref name="onCommit"/> as a hint when another process (or silo) may have committed events.
-    /// A hint only: readers also poll.
+    /// Calls <paramref name="onCommit"/> with the newest sequence when another process (or silo) may have committed
+    /// events. A hint only: readers also poll.
     /// </summary>
-    IAsyncDisposable WatchCommits(Action onCommit);
+    IAsyncDisposable WatchCommits(Action<long> onCommit);
 }

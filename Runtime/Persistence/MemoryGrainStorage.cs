@@ -13,7 +13,7 @@ internal sealed class MemoryGrainStorage : IGrainStorage
     private readonly List<StreamEvent> _events = [];
     private readonly Dictionary<(GrainId, string), ReminderEntry> _reminders = [];
     private readonly Dictionary<string, long> _cursors = [];
-    private event Action? Committed;
+    private event Action<long>? Committed;
 
     public string ProviderName => "Memory";
 
@@ -32,6 +32,7 @@ internal sealed class MemoryGrainStorage : IGrainStorage
     public Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken)
     {
         var anyEvents = false;
+        long lastSequence;
         lock (_gate)
         {
             foreach (var write in writes)
@@ -76,11 +77,13 @@ internal sealed class MemoryGrainStorage : IGrainStorage
                     }
                 }
             }
+
+            lastSequence = _events.Count;
         }
 
         if (anyEvents)
         {
-            Committed?.Invoke();
+            Committed?.Invoke(lastSequence);
         }
 
         return Task.CompletedTask;
@@ -132,7 +135,7 @@ internal sealed class MemoryGrainStorage : IGrainStorage
 
     public Task CheckHealthAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public IAsyncDisposable WatchCommits(Action onCommit)
+    public IAsyncDisposable WatchCommits(Action<long> onCommit)
     {
         Committed += onCommit;
         return new Unsubscriber(() => Committed -= onCommit);

@@ -11,12 +11,12 @@ internal sealed class PostgresCommitListener : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
-    public PostgresCommitListener(string connectionString, string channel, Action onCommit)
+    public PostgresCommitListener(string connectionString, string channel, Action<long> onCommit)
     {
         _loop = Task.Run(() => ListenAsync(connectionString, channel, onCommit, _stop.Token));
     }
 
-    private static async Task ListenAsync(string connectionString, string channel, Action onCommit, CancellationToken stop)
+    private static async Task ListenAsync(string connectionString, string channel, Action<long> onCommit, CancellationToken stop)
     {
         while (!stop.IsCancellationRequested)
         {
@@ -24,13 +24,15 @@ internal sealed class PostgresCommitListener : IAsyncDisposable
             {
                 await using var connection = new NpgsqlConnection(connectionString);
                 await connection.OpenAsync(stop);
-                connection.Notification += (_, _) => onCommit();
+                // The payload is the newest sequence of the commit that notified.
+                connection.Notification += (_, notification) =>
+                    onCommit(long.TryParse(notification.Payload, out var sequence) ? sequence : long.MaxValue);
                 await using (var listen = new NpgsqlCommand($"LISTEN {channel}", connection))
                 {
                     await listen.ExecuteNonQueryAsync(stop);
                 }
 
-                onCommit(); // anything committed while we were not listening
+                onCommit(long.MaxValue); // anything committed while we were not listening
                 while (!stop.IsCancellationRequested)
                 {
                     await connection.WaitAsync(stop);

@@ -250,7 +250,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         await command.ExecuteScalarAsync(cancellationToken);
     }
 
-    public IAsyncDisposable WatchCommits(Action onCommit) => new PostgresCommitListener(_connectionString, EventChannel, onCommit);
+    public IAsyncDisposable WatchCommits(Action<long> onCommit) => new PostgresCommitListener(_connectionString, EventChannel, onCommit);
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 

@@ -258,7 +258,7 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
     }
 
     /// <summary>SQLite has no notifications; other processes on the same file are seen by polling.</summary>
-    public IAsyncDisposable WatchCommits(Action onCommit) => NoWatch.Instance;
+    public IAsyncDisposable WatchCommits(Action<long> onCommit) => NoWatch.Instance;
 
     public async ValueTask DisposeAsync()
     {

@@ -108,12 +108,14 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
 
             var writes = batch.ConvertAll(pending => pending.Write);
             var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            _streamLog.OnLocalCommitStarting();
             try
             {
                 await _storage.CommitAsync(writes, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception exception)
             {
+                _streamLog.OnLocalCommit([]);
                 LogCommitFailed(_logger, batch.Count, exception);
                 foreach (var pending in batch)
                 {

@@ -11,17 +11,23 @@ namespace Orchestration.Runtime.Streams;
 /// subscribers. Local commits are published straight away when they follow on; anything else (commits of other
 /// processes, out-of-order local batches) is read from storage, woken by storage hints or by polling.
 /// </summary>
+/// <remarks>
+/// A hint about a commit of our own can arrive before the commit's events are handed over, so hints and polls wait
+/// while local commits are in flight: reading those events back from storage would only repeat them. Commits of others
+/// that land between ours still get read at once, because they leave a gap in the local sequence.
+/// </remarks>
 internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
 {
     private const int PageSize = 512;
 
-    private readonly Channel<IReadOnlyList<StreamEvent>?> _work = Channel.CreateUnbounded<IReadOnlyList<StreamEvent>?>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Signal> _work = Channel.CreateUnbounded<Signal>(new UnboundedChannelOptions { SingleReader = true });
     private readonly IGrainStorage _storage;
     private readonly SiloOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private ImmutableArray<Subscription> _subscriptions = [];
     private long _published;
+    private int _localCommitsInFlight;
     private IAsyncDisposable? _watch;
     private ITimer? _poll;
     private Task? _loop;
@@ -39,42 +45,47 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _published = await _storage.ReadLastSequenceAsync(cancellationToken);
-        _watch = _storage.WatchCommits(RequestCatchUp);
-        _poll = _timeProvider.CreateTimer(_ => RequestCatchUp(), null, _options.EventPollInterval, _options.EventPollInterval);
+        _watch = _storage.WatchCommits(sequence => _work.Writer.TryWrite(new Signal(null, sequence)));
+        _poll = _timeProvider.CreateTimer(_ => _work.Writer.TryWrite(new Signal(null, long.MaxValue)), null, _options.EventPollInterval, _options.EventPollInterval);
         _loop = Task.Run(RunAsync, CancellationToken.None);
     }
 
-    /// <summary>Called by the write batcher after a commit, with the committed events in sequence order.</summary>
-    public void OnLocalCommit(IReadOnlyList<StreamEvent> events)
-    {
-        if (events.Count > 0)
-        {
-            _work.Writer.TryWrite(events);
-        }
-    }
+    /// <summary>Called by the write batcher before a commit; every call is matched by one <see cref="OnLocalCommit"/>.</summary>
+    public void OnLocalCommitStarting() => Interlocked.Increment(ref _localCommitsInFlight);
 
-    private void RequestCatchUp() => _work.Writer.TryWrite(null);
+    /// <summary>Called by the write batcher after a commit (empty when it failed), with its events in sequence order.</summary>
+    public void OnLocalCommit(IReadOnlyList<StreamEvent> events) => _work.Writer.TryWrite(new Signal(events, 0));
 
     private async Task RunAsync()
     {
         var reader = _work.Reader;
+        var hinted = 0L; // the newest sequence someone told us about; long.MaxValue after a poll
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            var catchUp = false;
-            while (reader.TryRead(out var events))
+            var gap = false;
+            while (reader.TryRead(out var signal))
             {
-                if (events is null || events[0].Sequence > _published + 1)
+                if (signal.Events is not { } events)
                 {
-                    catchUp = true;
+                    hinted = Math.Max(hinted, signal.HintedSequence);
+                    continue;
                 }
-                else if (!catchUp)
+
+                Interlocked.Decrement(ref _localCommitsInFlight);
+                if (events.Count > 0 && events[0].Sequence > _published + 1)
+                {
+                    gap = true;
+                }
+                else if (!gap)
                 {
                     Publish(events);
                 }
             }
 
+            var catchUp = gap || (hinted > _published && Volatile.Read(ref _localCommitsInFlight) == 0);
             if (catchUp)
             {
+                hinted = 0;
                 try
                 {
                     await CatchUpAsync().ConfigureAwait(false);
@@ -231,6 +242,9 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the event log after sequence {Sequence} failed; retrying at the next hint or poll")]
     private static partial void LogCatchUpFailed(ILogger logger, long sequence, Exception exception);
+
+    /// <summary>Either a local commit's events, or a hint that the log may have grown up to a sequence.</summary>
+    private readonly record struct Signal(IReadOnlyList<StreamEvent>? Events, long HintedSequence);
 
     /// <summary>One in-process subscriber: a bounded buffer, and a flag raised when the buffer overflowed.</summary>
     internal sealed class Subscription(string? streamNamespace, int capacity)

@@ -221,7 +221,7 @@ public sealed class MemoryGrainStorageTests : GrainStorageConformanceTests
 
         public Task CheckHealthAsync(CancellationToken cancellationToken) => inner.CheckHealthAsync(cancellationToken);
 
-        public IAsyncDisposable WatchCommits(Action onCommit) => inner.WatchCommits(onCommit);
+        public IAsyncDisposable WatchCommits(Action<long> onCommit) => inner.WatchCommits(onCommit);
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }

@@ -12,7 +12,7 @@ public sealed class WriteBatcherTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var options = new SiloOptions();
+        var options = new SiloOptions { EventPollInterval = TimeSpan.FromHours(1) };
         _streamLog = new StreamLog(_storage, options, TimeProvider.System, NullLogger.Instance);
         await _streamLog.StartAsync(CancellationToken.None);
         _batcher = CreateSut(options);
@@ -101,6 +101,28 @@ public sealed class WriteBatcherTests : IAsyncLifetime
         await follower.DisposeAsync();
     }
 
+    [Fact]
+    public async Task SubmitAsync_OwnCommitsHinted_PublishedWithoutReadingThemBack()
+    {
+        _storage.Open();
+        _storage.HintArrivesFirst = true;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await using var follower = _streamLog.FollowAsync(0, "orders", stop.Token).GetAsyncEnumerator(stop.Token);
+        var first = follower.MoveNextAsync();
+        await _batcher.SubmitAsync(StorageWrite.EventsOnly([Draft("orders", "e0")]));
+        Assert.True(await first);
+        var readsBefore = _storage.EventReads;
+
+        for (var i = 1; i <= 20; i++)
+        {
+            await _batcher.SubmitAsync(StorageWrite.EventsOnly([Draft("orders", $"e{i}")]));
+            Assert.True(await follower.MoveNextAsync());
+        }
+
+        Assert.Equal(21, follower.Current.Sequence);
+        Assert.Equal(readsBefore, _storage.EventReads);
+    }
+
     private WriteBatcher CreateSut(SiloOptions options) =>
         new(_storage, _streamLog, options, new RuntimeInstruments(), NullLogger.Instance);
 
@@ -114,8 +136,11 @@ public sealed class WriteBatcherTests : IAsyncLifetime
         private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _firstCommit = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private Exception? _failure;
+        private int _eventReads;
 
         public Task FirstCommitStarted => _firstCommit.Task;
+
+        public bool HintArrivesFirst { get; set; }
 
         public int Commits { get; private set; }
 
@@ -141,13 +166,25 @@ public sealed class WriteBatcherTests : IAsyncLifetime
             Commits++;
             WritesCommitted += writes.Count;
             await _inner.CommitAsync(writes, cancellationToken);
+            if (HintArrivesFirst)
+            {
+                // The commit's own hint reaches the stream log well before the batcher hands over the events,
+                // as a Postgres NOTIFY often does.
+                await Task.Delay(20, CancellationToken.None);
+            }
         }
 
         public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
         public Task<GrainStateRecord?> ReadStateAsync(GrainStateKey key, CancellationToken cancellationToken) => _inner.ReadStateAsync(key, cancellationToken);
 
-        public Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(long afterSequence, int limit, CancellationToken cancellationToken) => _inner.ReadEventsAsync(afterSequence, limit, cancellationToken);
+        public int EventReads => Volatile.Read(ref _eventReads);
+
+        public Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(long afterSequence, int limit, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _eventReads);
+            return _inner.ReadEventsAsync(afterSequence, limit, cancellationToken);
+        }
 
         public Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken) => _inner.ReadLastSequenceAsync(cancellationToken);
 
@@ -159,7 +196,7 @@ public sealed class WriteBatcherTests : IAsyncLifetime
 
         public Task CheckHealthAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-        public IAsyncDisposable WatchCommits(Action onCommit) => _inner.WatchCommits(onCommit);
+        public IAsyncDisposable WatchCommits(Action<long> onCommit) => _inner.WatchCommits(onCommit);
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
