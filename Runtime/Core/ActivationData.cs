@@ -45,8 +45,6 @@ internal sealed partial class ActivationData : IGrainContext, IThreadPoolWorkIte
 
     public IGrainFactory GrainFactory => _runtime.GrainFactory;
 
-    public GrainClassInfo GrainClass => _class;
-
     internal SiloRuntime Runtime => _runtime;
 
     private int RunningCount => _running?.Count ?? 0;

@@ -34,8 +34,7 @@ internal sealed class GrainClassInfo
             .Where(type => typeof(IGrain).IsAssignableFrom(type))
             .SelectMany(type => type.GetMethods())
             .Any(method => method.GetCustomAttribute<AlwaysInterleaveAttribute>() is not null);
-        _create = CompileFactory(classType, out var stateNames);
-        StateNames = stateNames;
+        _create = CompileFactory(classType);
     }
 
     public Type ClassType { get; }
@@ -48,8 +47,6 @@ internal sealed class GrainClassInfo
     public bool RunsInterleaved { get; }
 
     public IReadOnlyList<string> ImplicitSubscriptions { get; }
-
-    public IReadOnlyList<string> StateNames { get; }
 
     public Grain Create(IServiceProvider services, ActivationData activation) =>
         Grain.CreateWithContext(activation, () => _create(services, activation));
@@ -65,7 +62,7 @@ internal sealed class GrainClassInfo
         return name.ToLowerInvariant();
     }
 
-    private static Func<IServiceProvider, ActivationData, Grain> CompileFactory(Type classType, out IReadOnlyList<string> stateNames)
+    private static Func<IServiceProvider, ActivationData, Grain> CompileFactory(Type classType)
     {
         var constructors = classType.GetConstructors();
         if (constructors.Length != 1)
@@ -102,7 +99,6 @@ internal sealed class GrainClassInfo
             return Expression.Call(activation, nameof(ActivationData.BindState), [stateType], Expression.Constant(stateAttribute.StateName));
         }).ToArray();
 
-        stateNames = names;
         var body = Expression.New(constructors[0], arguments);
         return Expression.Lambda<Func<IServiceProvider, ActivationData, Grain>>(body, services, activation).Compile();
     }

@@ -27,7 +27,4 @@ internal sealed class GrainInterfaceInfo
         _methods.TryGetValue(method, out var grainMethod)
             ? grainMethod
             : throw new ArgumentException($"{method.Name} is not a method of {InterfaceType.Name}.", nameof(method));
-
-    public GrainMethod GetMethod(string name) =>
-        _methods.Values.Single(method => method.Name.EndsWith("." + name, StringComparison.Ordinal));
 }
