@@ -4,7 +4,7 @@ namespace Orchestration.Silo;
 
 // An explicit entry point: the Api references this project for embedded mode, and two global top-level
 // `Program` classes would collide there.
-internal static class Program
+internal sealed class Program
 {
     private static void Main(string[] args)
     {

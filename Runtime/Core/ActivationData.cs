@@ -17,6 +17,8 @@ namespace Orchestration.Runtime.Core;
 /// </remarks>
 internal sealed partial class ActivationData : IGrainContext, IThreadPoolWorkItem
 {
+    private const int MaxCallsPerTurnLoop = 64;
+
     private readonly SiloRuntime _runtime;
     private readonly GrainClassInfo _class;
     private readonly Queue<IGrainMessage> _queue = new();
@@ -87,7 +89,7 @@ internal sealed partial class ActivationData : IGrainContext, IThreadPoolWorkIte
     /// <summary>The turn loop: starts every message that may start now, then lets go of the pump.</summary>
     public void Execute()
     {
-        while (true)
+        for (var started = 0; ; started++)
         {
             IGrainMessage message;
             lock (_queue)
@@ -109,6 +111,13 @@ internal sealed partial class ActivationData : IGrainContext, IThreadPoolWorkIte
                 if (!CanStartNext())
                 {
                     _pumpClaimed = false;
+                    return;
+                }
+
+                if (started == MaxCallsPerTurnLoop)
+                {
+                    // Keep the pump but go to the back of the thread pool's queue: one busy grain must not starve others.
+                    ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
                     return;
                 }
 
