@@ -85,7 +85,12 @@ internal sealed class PostgresGrainStorage : IGrainStorage
             SELECT coalesce(array_agg(stored.ord), '{}'), coalesce(array_agg(stored.version), '{}')
             INTO stored_ords, stored_versions FROM stored;
 
-            failed := ARRAY(SELECT o FROM unnest(s_ord) AS o WHERE o <> ALL (stored_ords));
+            -- Usually nothing conflicts; only then is the quadratic search for the losers worth it.
+            IF cardinality(stored_ords) = cardinality(s_ord) THEN
+                failed := '{}';
+            ELSE
+                failed := ARRAY(SELECT o FROM unnest(s_ord) AS o WHERE o <> ALL (stored_ords));
+            END IF;
 
             -- Events of the writes that stored, numbered in array order under a lock held until commit.
             IF EXISTS (SELECT 1 FROM unnest(e_ord) AS o WHERE o <> ALL (failed)) THEN
