@@ -41,9 +41,12 @@ internal sealed class GrainTypeRegistry
     public IEnumerable<GrainClassInfo> Classes => _classesByTypeName.Values;
 
     public GrainClassInfo GetClass(string typeName) =>
-        _classesByTypeName.TryGetValue(typeName, out var info)
+        TryGetClass(typeName, out var info)
             ? info
             : throw new ArgumentException($"No grain class has the type name '{typeName}'.", nameof(typeName));
+
+    public bool TryGetClass(string typeName, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out GrainClassInfo info) =>
+        _classesByTypeName.TryGetValue(typeName, out info);
 
     public GrainInterfaceInfo GetInterface(Type interfaceType)
     {

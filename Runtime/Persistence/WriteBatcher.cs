@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Orchestration.Runtime.Streams;
@@ -107,7 +108,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
             }
 
             var writes = batch.ConvertAll(pending => pending.Write);
-            var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            var startedAt = Stopwatch.GetTimestamp();
             _streamLog.OnLocalCommitStarting();
             try
             {
@@ -125,7 +126,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
                 return;
             }
 
-            _instruments.RecordCommit(batch.Count, System.Diagnostics.Stopwatch.GetElapsedTime(startedAt));
+            _instruments.RecordCommit(batch.Count, Stopwatch.GetElapsedTime(startedAt));
             _streamLog.OnLocalCommit(CommittedEvents(writes));
             foreach (var pending in batch)
             {

@@ -210,7 +210,9 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         }
 
         var stored = await runtime.Storage.ReadRemindersAsync(cancellationToken);
-        var known = stored.Where(entry => runtime.Registry.Classes.Any(grainClass => grainClass.TypeName == entry.GrainId.Type)).ToList();
+        // Reminders of grain types this silo does not host (or that cannot receive them) are left to others.
+        var known = stored.Where(entry => runtime.Registry.TryGetClass(entry.GrainId.Type, out var grainClass)
+            && typeof(IRemindable).IsAssignableFrom(grainClass.ClassType)).ToList();
         foreach (var entry in known)
         {
             Schedule(entry);
