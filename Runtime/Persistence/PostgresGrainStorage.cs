@@ -36,6 +36,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         CREATE TABLE orch_stream_cursors (subscriber text PRIMARY KEY, sequence bigint NOT NULL);
         """,
         CommitFunctionSql,
+        ApplyRemindersFunctionSql,
     ];
 
     /// <summary>
@@ -118,7 +119,37 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         $$;
         """;
 
-    private const string CommitSql = "SELECT stored_ords, stored_versions, first_sequence FROM orch_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)";
+    /// <summary>
+    /// Reminder changes apply in batch order, so only the last change of each reminder among the writes that stored counts
+    /// (one <c>ON CONFLICT</c> statement may not touch a row twice, and "unregister, then register" must leave it registered).
+    /// A write failed when its state write was sent (in <c>s_ord</c>) but did not store.
+    /// </summary>
+    private const string ApplyRemindersFunctionSql = """
+        CREATE OR REPLACE FUNCTION orch_apply_reminders(
+            s_ord int[], stored_ords int[],
+            r_ord int[], r_type text[], r_key text[], r_name text[], r_due timestamptz[], r_period interval[])
+        RETURNS void LANGUAGE sql AS $$
+            WITH latest AS (
+                SELECT DISTINCT ON (c.type, c.key, c.name) c.type, c.key, c.name, c.due, c.period
+                FROM unnest(r_ord, r_type, r_key, r_name, r_due, r_period) WITH ORDINALITY AS c(ord, type, key, name, due, period, idx)
+                WHERE c.ord = ANY (stored_ords) OR c.ord <> ALL (s_ord)
+                ORDER BY c.type, c.key, c.name, c.idx DESC),
+            upserted AS (
+                INSERT INTO orch_reminders AS r (grain_type, grain_key, reminder_name, first_due_at, period)
+                SELECT l.type, l.key, l.name, l.due, l.period FROM latest l WHERE l.due IS NOT NULL
+                ON CONFLICT (grain_type, grain_key, reminder_name) DO UPDATE SET first_due_at = excluded.first_due_at, period = excluded.period)
+            DELETE FROM orch_reminders r USING latest l
+            WHERE l.due IS NULL AND r.grain_type = l.type AND r.grain_key = l.key AND r.reminder_name = l.name;
+        $$;
+        """;
+
+    // orch_commit's own reminder arguments stay empty: orch_apply_reminders runs after it in the same statement, so the
+    // released orch_commit needs no new definition.
+    private const string CommitSql = """
+        SELECT c.stored_ords, c.stored_versions, c.first_sequence
+        FROM orch_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '{}', '{}', '{}', '{}', '{}', '{}', $20, $21) AS c,
+            LATERAL orch_apply_reminders($1, c.stored_ords, $14, $15, $16, $17, $18, $19)
+        """;
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _connectionString;
