@@ -6,16 +6,29 @@ namespace Orchestration.Runtime.Reminders;
 /// <summary>
 /// Fires durable reminders. Registrations commit through the write batcher before they are scheduled; at start-up
 /// (and periodically, to see other processes' changes) every stored reminder is loaded, so reminders survive restarts.
-/// A tick is a call to <see cref="IRemindable.ReceiveReminder"/>; a failed tick is retried, a one-shot reminder is
-/// deleted once its tick succeeds.
+/// A tick is a call to <see cref="IRemindable.ReceiveReminder"/>; a failed tick is retried after a doubling delay (at
+/// most <see cref="MaxRetryDelay"/>), a one-shot reminder is deleted once its tick succeeds unless the tick registered
+/// it again. One reminder never has two ticks running at once; an overdue periodic reminder ticks once, not once per
+/// missed period.
 /// </summary>
 internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDisposable
 {
-    private static readonly TimeSpan s_retryDelay = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(5);
 
     private readonly Lock _gate = new();
-    private readonly Dictionary<(GrainId GrainId, string Name), Scheduled> _reminders = [];
+    private readonly Dictionary<Key, Scheduled> _reminders = [];
     private readonly PriorityQueue<Scheduled, DateTimeOffset> _due = new();
+    private readonly Dictionary<Key, Task> _firing = [];
+    // A tick that fell due while an earlier tick of the same reminder was still running; it starts when that one ends.
+    private readonly Dictionary<Key, Scheduled> _waiting = [];
+    // The generation of each reminder's last local change (register, unregister, one-shot done). A reload whose read
+    // began before that change cannot judge the reminder. Entries are dropped once a later reload began after them.
+    private readonly Dictionary<Key, long> _changedAt = [];
+    // Per reminder, the tail of a chain of mutations (commit, then update memory), so that the one-shot clean-up after a
+    // tick never deletes a registration that is being committed at the same time.
+    private readonly Dictionary<Key, Task> _mutations = [];
+    private readonly SemaphoreSlim _reloading = new(1, 1);
     private ITimer? _timer;
     private ITimer? _reload;
     private long _generation;
@@ -35,24 +48,40 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentOutOfRangeException.ThrowIfLessThan(dueTime, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(period, TimeSpan.Zero);
+        if (period > TimeSpan.Zero && period < TimeSpan.FromMicroseconds(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(period), period, "A period must be zero or at least one microsecond.");
+        }
+
         if (!typeof(IRemindable).IsAssignableFrom(runtime.Registry.GetClass(grainId.Type).ClassType))
         {
             throw new InvalidOperationException($"Grain {grainId} registers a reminder but does not implement {nameof(IRemindable)}.");
         }
 
-        var entry = new ReminderEntry(grainId, name, Time.GetUtcNow() + dueTime, period);
-        await runtime.Batcher.SubmitAsync(StorageWrite.ReminderOnly(new ReminderChange(grainId, name, entry)));
-        Schedule(entry);
+        var key = new Key(grainId, name);
+        await using (await MutateAsync(key))
+        {
+            var entry = new ReminderEntry(grainId, name, Time.GetUtcNow() + dueTime, period);
+            await runtime.Batcher.SubmitAsync(StorageWrite.ReminderOnly(new ReminderChange(grainId, name, entry)));
+            lock (_gate)
+            {
+                // Always a new schedule, even for an identical entry: a tick that re-registers its reminder must see it.
+                ScheduleLocked(entry);
+                _changedAt[key] = _generation;
+            }
+        }
     }
 
     public async Task UnregisterAsync(GrainId grainId, string name)
     {
-        await runtime.Batcher.SubmitAsync(StorageWrite.ReminderOnly(new ReminderChange(grainId, name, Upsert: null)));
-        lock (_gate)
+        var key = new Key(grainId, name);
+        await using (await MutateAsync(key))
         {
-            if (_reminders.Remove((grainId, name), out var scheduled))
+            await runtime.Batcher.SubmitAsync(StorageWrite.ReminderOnly(new ReminderChange(grainId, name, Upsert: null)));
+            lock (_gate)
             {
-                scheduled.Removed = true;
+                RemoveLocked(key);
+                _changedAt[key] = ++_generation;
             }
         }
     }
@@ -62,28 +91,101 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
     {
         lock (_gate)
         {
-            return _reminders.TryGetValue((grainId, name), out var scheduled) ? scheduled.NextDueAt : null;
+            return _reminders.TryGetValue(new Key(grainId, name), out var scheduled) ? scheduled.NextDueAt : null;
         }
     }
 
-    private void Schedule(ReminderEntry entry)
+    /// <summary>
+    /// Completes when every tick started so far has finished, including its storage writes and rescheduling, so tests
+    /// can assert right after moving a fake clock that no tick happened.
+    /// </summary>
+    internal async Task WhenIdleAsync()
     {
-        lock (_gate)
+        while (true)
         {
-            if (_reminders.TryGetValue((entry.GrainId, entry.Name), out var existing))
+            Task[] firing;
+            lock (_gate)
             {
-                if (existing.Entry == entry)
-                {
-                    return;
-                }
-
-                existing.Removed = true;
+                firing = [.. _firing.Values];
             }
 
-            var scheduled = new Scheduled(entry) { NextDueAt = entry.FirstDueAt, Generation = ++_generation };
-            _reminders[(entry.GrainId, entry.Name)] = scheduled;
-            _due.Enqueue(scheduled, scheduled.NextDueAt);
-            ArmLocked();
+            if (firing.Length == 0)
+            {
+                return;
+            }
+
+            await Task.WhenAll(firing);
+        }
+    }
+
+    /// <summary>Brings the schedule in line with storage: adds and updates what others registered, drops what they deleted.</summary>
+    internal async Task ReloadAsync(CancellationToken cancellationToken)
+    {
+        // One reload at a time: each forgets the local changes older than its read, which an overlapping older read still needs.
+        await _reloading.WaitAsync(cancellationToken);
+        try
+        {
+            long startedAt;
+            lock (_gate)
+            {
+                startedAt = _generation;
+            }
+
+            var stored = await runtime.Storage.ReadRemindersAsync(cancellationToken);
+            // Reminders of grain types this silo does not host (or that cannot receive them) are left to others.
+            var known = stored.Where(entry => runtime.Registry.TryGetClass(entry.GrainId.Type, out var grainClass)
+                && typeof(IRemindable).IsAssignableFrom(grainClass.ClassType)).ToList();
+            var keys = known.Select(entry => new Key(entry.GrainId, entry.Name)).ToHashSet();
+            lock (_gate)
+            {
+                bool ChangedSinceRead(Key key) => _changedAt.TryGetValue(key, out var changed) && changed > startedAt;
+
+                foreach (var entry in known)
+                {
+                    var key = new Key(entry.GrainId, entry.Name);
+                    if (!ChangedSinceRead(key) && !(_reminders.TryGetValue(key, out var existing) && existing.Entry == entry))
+                    {
+                        ScheduleLocked(entry);
+                    }
+                }
+
+                foreach (var gone in _reminders.Where(pair => pair.Value.Generation <= startedAt && !keys.Contains(pair.Key) && !ChangedSinceRead(pair.Key))
+                    .Select(pair => pair.Key).ToList())
+                {
+                    RemoveLocked(gone);
+                }
+
+                foreach (var seen in _changedAt.Where(pair => pair.Value <= startedAt).Select(pair => pair.Key).ToList())
+                {
+                    _changedAt.Remove(seen);
+                }
+            }
+        }
+        finally
+        {
+            _reloading.Release();
+        }
+    }
+
+    private void ScheduleLocked(ReminderEntry entry)
+    {
+        var key = new Key(entry.GrainId, entry.Name);
+        if (_reminders.TryGetValue(key, out var existing))
+        {
+            existing.Removed = true;
+        }
+
+        var scheduled = new Scheduled(entry) { NextDueAt = FirstTickFrom(entry, Time.GetUtcNow()), Generation = ++_generation };
+        _reminders[key] = scheduled;
+        _due.Enqueue(scheduled, scheduled.NextDueAt);
+        ArmLocked();
+    }
+
+    private void RemoveLocked(Key key)
+    {
+        if (_reminders.Remove(key, out var scheduled))
+        {
+            scheduled.Removed = true;
         }
     }
 
@@ -105,25 +207,62 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
 
     private void OnDue()
     {
-        var ready = new List<Scheduled>();
+        var ready = new List<(Scheduled Scheduled, TaskCompletionSource Done)>();
         lock (_gate)
         {
             var now = Time.GetUtcNow();
             while (_due.TryPeek(out var next, out var dueAt) && dueAt <= now)
             {
                 _due.Dequeue();
-                if (!next.Removed)
+                if (next.Removed)
                 {
-                    ready.Add(next);
+                    continue;
                 }
+
+                if (_firing.ContainsKey(next.Key))
+                {
+                    _waiting[next.Key] = next;
+                    continue;
+                }
+
+                // Registered as running before the tick starts, so WhenIdleAsync sees it as soon as the clock has moved.
+                var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _firing[next.Key] = done.Task;
+                ready.Add((next, done));
             }
 
             ArmLocked();
         }
 
-        foreach (var scheduled in ready)
+        foreach (var (scheduled, done) in ready)
         {
-            _ = FireAsync(scheduled);
+            _ = RunTickAsync(scheduled, done);
+        }
+    }
+
+    private async Task RunTickAsync(Scheduled scheduled, TaskCompletionSource done)
+    {
+        try
+        {
+            await FireAsync(scheduled);
+        }
+        catch (Exception exception)
+        {
+            LogTickFailed(runtime.Logger, scheduled.Entry.Name, scheduled.Entry.GrainId, exception);
+        }
+        finally
+        {
+            lock (_gate)
+            {
+                _firing.Remove(scheduled.Key);
+                if (_waiting.Remove(scheduled.Key, out var next) && !next.Removed)
+                {
+                    _due.Enqueue(next, next.NextDueAt);
+                    ArmLocked();
+                }
+            }
+
+            done.SetResult();
         }
     }
 
@@ -132,7 +271,10 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         var entry = scheduled.Entry;
         if (runtime.Router is { } router && !router.IsLocal(runtime, entry.GrainId))
         {
-            Reschedule(scheduled, NextTickAfter(entry, Time.GetUtcNow()));
+            // The owner ticks it. A one-shot is looked at again after a reload, by when the owner has usually deleted it;
+            // if not (the owner is gone), this silo may own it by then.
+            var now = Time.GetUtcNow();
+            Reschedule(scheduled, entry.Period == TimeSpan.Zero ? now + runtime.Options.ReminderReloadInterval : NextTickAfter(entry, now));
             return;
         }
 
@@ -142,24 +284,45 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
             await runtime.GrainFactory.GetGrain<IRemindable>(entry.GrainId).ReceiveReminder(entry.Name, tick);
             if (entry.Period == TimeSpan.Zero)
             {
-                await runtime.Batcher.SubmitAsync(StorageWrite.ReminderOnly(new ReminderChange(entry.GrainId, entry.Name, Upsert: null)));
-                lock (_gate)
-                {
-                    if (_reminders.TryGetValue((entry.GrainId, entry.Name), out var current) && current == scheduled)
-                    {
-                        _reminders.Remove((entry.GrainId, entry.Name));
-                    }
-                }
-
+                await CompleteOneShotAsync(scheduled);
                 return;
             }
-
-            Reschedule(scheduled, NextTickAfter(entry, Time.GetUtcNow()));
         }
         catch (Exception exception)
         {
             LogTickFailed(runtime.Logger, entry.Name, entry.GrainId, exception);
-            Reschedule(scheduled, Time.GetUtcNow() + s_retryDelay);
+            scheduled.Failures++;
+            Reschedule(scheduled, RetryAt(scheduled, Time.GetUtcNow()));
+            return;
+        }
+
+        scheduled.Failures = 0;
+        Reschedule(scheduled, NextTickAfter(entry, Time.GetUtcNow()));
+    }
+
+    private async Task CompleteOneShotAsync(Scheduled scheduled)
+    {
+        await using (await MutateAsync(scheduled.Key))
+        {
+            lock (_gate)
+            {
+                // Re-registered (or unregistered) during the tick: that change is already stored and must stay.
+                if (!_reminders.TryGetValue(scheduled.Key, out var current) || current != scheduled)
+                {
+                    return;
+                }
+            }
+
+            await runtime.Batcher.SubmitAsync(StorageWrite.ReminderOnly(new ReminderChange(scheduled.Entry.GrainId, scheduled.Entry.Name, Upsert: null)));
+            lock (_gate)
+            {
+                if (_reminders.TryGetValue(scheduled.Key, out var current) && current == scheduled)
+                {
+                    RemoveLocked(scheduled.Key);
+                }
+
+                _changedAt[scheduled.Key] = ++_generation;
+            }
         }
     }
 
@@ -178,6 +341,28 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         }
     }
 
+    /// <summary>Doubling from <see cref="FirstRetryDelay"/> up to <see cref="MaxRetryDelay"/>, and never after the next regular tick.</summary>
+    private static DateTimeOffset RetryAt(Scheduled scheduled, DateTimeOffset now)
+    {
+        var doublings = Math.Min(scheduled.Failures - 1, 30);
+        var delay = TimeSpan.FromTicks(Math.Min(FirstRetryDelay.Ticks << doublings, MaxRetryDelay.Ticks));
+        var retryAt = now + delay;
+        return scheduled.Entry.Period == TimeSpan.Zero ? retryAt : Min(retryAt, NextTickAfter(scheduled.Entry, now));
+    }
+
+    /// <summary>The first due time, or for an overdue periodic reminder its latest missed tick: it ticks once, now.</summary>
+    private static DateTimeOffset FirstTickFrom(ReminderEntry entry, DateTimeOffset now)
+    {
+        if (entry.FirstDueAt >= now || entry.Period == TimeSpan.Zero)
+        {
+            return entry.FirstDueAt;
+        }
+
+        var missed = (now - entry.FirstDueAt).Ticks / entry.Period.Ticks;
+        return entry.FirstDueAt + TimeSpan.FromTicks(entry.Period.Ticks * missed);
+    }
+
+    /// <summary>The first tick strictly after <paramref name="now"/> of a periodic reminder.</summary>
     private static DateTimeOffset NextTickAfter(ReminderEntry entry, DateTimeOffset now)
     {
         if (entry.FirstDueAt > now)
@@ -189,6 +374,23 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         return entry.FirstDueAt + TimeSpan.FromTicks(entry.Period.Ticks * periods);
     }
 
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a <= b ? a : b;
+
+    /// <summary>Waits for the reminder's earlier mutations; disposing the result lets the next one run.</summary>
+    private async Task<IAsyncDisposable> MutateAsync(Key key)
+    {
+        var turn = new Turn(this, key);
+        Task previous;
+        lock (_gate)
+        {
+            previous = _mutations.GetValueOrDefault(key, Task.CompletedTask);
+            _mutations[key] = turn.Ended;
+        }
+
+        await previous;
+        return turn;
+    }
+
     private async Task ReloadSafelyAsync()
     {
         try
@@ -198,35 +400,6 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         catch (Exception exception) when (!runtime.ShutdownToken.IsCancellationRequested)
         {
             LogReloadFailed(runtime.Logger, exception);
-        }
-    }
-
-    private async Task ReloadAsync(CancellationToken cancellationToken)
-    {
-        long startedAt;
-        lock (_gate)
-        {
-            startedAt = _generation;
-        }
-
-        var stored = await runtime.Storage.ReadRemindersAsync(cancellationToken);
-        // Reminders of grain types this silo does not host (or that cannot receive them) are left to others.
-        var known = stored.Where(entry => runtime.Registry.TryGetClass(entry.GrainId.Type, out var grainClass)
-            && typeof(IRemindable).IsAssignableFrom(grainClass.ClassType)).ToList();
-        foreach (var entry in known)
-        {
-            Schedule(entry);
-        }
-
-        var keys = known.Select(entry => (entry.GrainId, entry.Name)).ToHashSet();
-        lock (_gate)
-        {
-            // Only entries scheduled before the read began can be judged by it; newer ones may have committed since.
-            foreach (var gone in _reminders.Where(pair => pair.Value.Generation <= startedAt && !keys.Contains(pair.Key)).Select(pair => pair.Key).ToList())
-            {
-                _reminders.Remove(gone, out var scheduled);
-                scheduled!.Removed = true;
-            }
         }
     }
 
@@ -249,14 +422,42 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reloading reminders from storage failed")]
     private static partial void LogReloadFailed(ILogger logger, Exception exception);
 
+    private readonly record struct Key(GrainId GrainId, string Name);
+
     private sealed class Scheduled(ReminderEntry entry)
     {
         public ReminderEntry Entry { get; } = entry;
+
+        public Key Key { get; } = new(entry.GrainId, entry.Name);
 
         public DateTimeOffset NextDueAt { get; set; }
 
         public bool Removed { get; set; }
 
         public long Generation { get; init; }
+
+        /// <summary>Failed ticks in a row; only the reminder's own tick touches it.</summary>
+        public int Failures { get; set; }
+    }
+
+    private sealed class Turn(ReminderService owner, Key key) : IAsyncDisposable
+    {
+        private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Ended => _ended.Task;
+
+        public ValueTask DisposeAsync()
+        {
+            lock (owner._gate)
+            {
+                if (owner._mutations.TryGetValue(key, out var tail) && tail == Ended)
+                {
+                    owner._mutations.Remove(key);
+                }
+            }
+
+            _ended.SetResult();
+            return ValueTask.CompletedTask;
+        }
     }
 }

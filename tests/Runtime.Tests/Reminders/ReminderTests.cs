@@ -1,35 +1,51 @@
+using Orchestration.Runtime.Persistence;
+using Orchestration.Runtime.Reminders;
 using Orchestration.Runtime.Testing;
 using Orchestration.Runtime.Tests.TestGrains;
 using Orchestration.Testing;
 
 namespace Orchestration.Runtime.Tests.Reminders;
 
-public sealed class ReminderTests : IAsyncLifetime
+/// <summary>Reminders end to end, once per storage provider. Assertions that nothing ticked first wait for every started tick.</summary>
+public abstract class ReminderTests : IAsyncLifetime
 {
+    // Not on a whole second nor a whole microsecond, so a provider that stores times coarser than .NET ticks shows it.
+    private static readonly DateTimeOffset s_start = new DateTimeOffset(2026, 1, 1, 10, 0, 0, TimeSpan.Zero).AddTicks(1_234_567);
+
     private readonly GrainProbe _probe = new();
-    private readonly ManualTimeProvider _time = new();
-    private readonly StorageChoice.Sqlite _file = new();
+    private readonly ManualTimeProvider _time = new(s_start);
+    private StorageChoice _storage = null!;
     private TestCluster _cluster = null!;
 
-    public async Task InitializeAsync() => _cluster = await StartClusterAsync();
+    private protected abstract Task<StorageChoice> CreateStorageAsync();
+
+    public async Task InitializeAsync()
+    {
+        _storage = await CreateStorageAsync();
+        _cluster = await StartClusterAsync();
+    }
 
     public async Task DisposeAsync()
     {
         await _cluster.DisposeAsync();
-        await _file.DisposeAsync();
+        await _storage.DisposeAsync();
     }
+
+    private ReminderService Reminders => _cluster.Silos[^1].Runtime.Reminders;
+
+    private IGrainStorage Storage => _cluster.Silos[^1].Runtime.Storage;
 
     [Fact]
     public async Task Reminder_RegisteredBeforeRestart_FiresAfterRestart()
     {
         await _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/sleeper").SetReminderAsync("wake", TimeSpan.FromSeconds(30), TimeSpan.Zero);
-        await _cluster.DisposeAsync();
+        await RestartAsync();
 
-        _cluster = await StartClusterAsync();
+        await AdvanceAsync(TimeSpan.FromSeconds(29));
         Assert.Equal(0, _probe.Count("reminder:org/sleeper:wake"));
-        _time.Advance(TimeSpan.FromSeconds(31));
+        await AdvanceAsync(TimeSpan.FromSeconds(1));
 
-        await _probe.WaitForAsync("reminder:org/sleeper:wake");
+        Assert.Equal(1, _probe.Count("reminder:org/sleeper:wake"));
     }
 
     [Fact]
@@ -38,11 +54,11 @@ public sealed class ReminderTests : IAsyncLifetime
         var grain = _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/once");
         await grain.SetReminderAsync("ping", TimeSpan.FromMilliseconds(100), TimeSpan.Zero);
 
-        _time.Advance(TimeSpan.FromMilliseconds(100));
-        await _probe.WaitForAsync("reminder:org/once:ping");
+        await AdvanceAsync(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(1, _probe.Count("reminder:org/once:ping"));
+        Assert.Empty(await Storage.ReadRemindersAsync(CancellationToken.None));
 
-        await Eventually.TrueAsync(async () => (await _cluster.Silos[0].Runtime.Storage.ReadRemindersAsync(CancellationToken.None)).Count == 0);
-        _time.Advance(TimeSpan.FromMinutes(5));
+        await AdvanceAsync(TimeSpan.FromMinutes(5));
         Assert.Equal(1, _probe.Count("reminder:org/once:ping"));
     }
 
@@ -51,21 +67,181 @@ public sealed class ReminderTests : IAsyncLifetime
     {
         var grain = _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/metronome");
         var id = new GrainId("alarm", "org/metronome");
-        var reminders = _cluster.Silos[0].Runtime.Reminders;
         await grain.SetReminderAsync("tick", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
-        var first = reminders.NextDueAt(id, "tick")!.Value;
+        var first = Reminders.NextDueAt(id, "tick")!.Value;
 
-        _time.Advance(TimeSpan.FromSeconds(1));
-        await _probe.WaitForAsync("reminder:org/metronome:tick");
-        await Eventually.TrueAsync(() => Task.FromResult(reminders.NextDueAt(id, "tick") == first + TimeSpan.FromSeconds(10)));
-        _time.Advance(TimeSpan.FromSeconds(10));
-        await Eventually.TrueAsync(() => Task.FromResult(_probe.Count("reminder:org/metronome:tick") == 2));
+        await AdvanceAsync(TimeSpan.FromSeconds(1));
+        Assert.Equal(1, _probe.Count("reminder:org/metronome:tick"));
+        Assert.Equal(first + TimeSpan.FromSeconds(10), Reminders.NextDueAt(id, "tick"));
+        await AdvanceAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(2, _probe.Count("reminder:org/metronome:tick"));
 
         await grain.CancelReminderAsync("tick");
-        _time.Advance(TimeSpan.FromSeconds(30));
+        await AdvanceAsync(TimeSpan.FromSeconds(30));
+
         Assert.Equal(2, _probe.Count("reminder:org/metronome:tick"));
-        Assert.Null(reminders.NextDueAt(id, "tick"));
+        Assert.Null(Reminders.NextDueAt(id, "tick"));
     }
 
-    private Task<TestCluster> StartClusterAsync() => TestClusterFactory.StartAsync(_probe, _file.Apply, _time);
+    [Theory]
+    [InlineData(0)]
+    [InlineData(10)]
+    public async Task Reminder_ReRegisteredInItsCallback_StaysRegisteredInMemoryStorageAndAfterRestart(int periodSeconds)
+    {
+        var period = TimeSpan.FromSeconds(periodSeconds);
+        var id = new GrainId("renewingalarm", "org/heartbeat");
+        await _cluster.GrainFactory.GetGrain<IRenewingAlarmGrain>("org/heartbeat").SetReminderAsync("beat", TimeSpan.FromSeconds(1), period);
+
+        await AdvanceAsync(TimeSpan.FromSeconds(1));
+
+        var renewedAt = _time.GetUtcNow() + RenewingAlarmGrain.RenewAfter;
+        Assert.Equal(1, _probe.Count("reminder:org/heartbeat:beat"));
+        Assert.Equal(renewedAt, Reminders.NextDueAt(id, "beat")!.Value, TimeSpan.FromTicks(10));
+        var stored = Assert.Single(await Storage.ReadRemindersAsync(CancellationToken.None));
+        Assert.Equal(renewedAt, stored.FirstDueAt, TimeSpan.FromTicks(10));
+        Assert.Equal(period, stored.Period);
+
+        await RestartAsync();
+        await AdvanceAsync(RenewingAlarmGrain.RenewAfter);
+
+        Assert.Equal(2, _probe.Count("reminder:org/heartbeat:beat"));
+    }
+
+    [Fact]
+    public async Task Reload_AfterRegistration_KeepsScheduleAndDoesNotTickAgain()
+    {
+        var id = new GrainId("alarm", "org/steady");
+        await _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/steady").SetReminderAsync("tick", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
+        await AdvanceAsync(TimeSpan.FromSeconds(1));
+        var next = Reminders.NextDueAt(id, "tick");
+
+        await Reminders.ReloadAsync(CancellationToken.None);
+        await AdvanceAsync(TimeSpan.Zero);
+
+        Assert.Equal(next, Reminders.NextDueAt(id, "tick"));
+        Assert.Equal(1, _probe.Count("reminder:org/steady:tick"));
+    }
+
+    [Fact]
+    public async Task Reminder_PeriodicOverdueAtStartUp_FiresOnceThenKeepsItsSchedule()
+    {
+        var id = new GrainId("alarm", "org/sleepy");
+        await _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/sleepy").SetReminderAsync("tick", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
+        var first = Reminders.NextDueAt(id, "tick")!.Value;
+        await _cluster.DisposeAsync();
+        _time.Advance(TimeSpan.FromSeconds(95));
+
+        _cluster = await StartClusterAsync();
+        await AdvanceAsync(TimeSpan.Zero);
+
+        Assert.Equal(1, _probe.Count("reminder:org/sleepy:tick"));
+        Assert.Equal(first + TimeSpan.FromSeconds(90), Reminders.NextDueAt(id, "tick"));
+        await AdvanceAsync(TimeSpan.FromSeconds(4));
+        Assert.Equal(1, _probe.Count("reminder:org/sleepy:tick"));
+        await AdvanceAsync(TimeSpan.FromSeconds(1));
+        Assert.Equal(2, _probe.Count("reminder:org/sleepy:tick"));
+    }
+
+    [Fact]
+    public async Task Reminder_OneShotSeenByNonOwningSilo_FiresOnceOnTheOwner()
+    {
+        await _cluster.StartSiloAsync();
+        var grain = _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/placed");
+        await grain.SetReminderAsync("ping", TimeSpan.FromSeconds(10), TimeSpan.Zero);
+        var owner = _cluster.Silos.Single(silo => silo.ActivationCount > 0).Runtime;
+        var other = _cluster.Silos.Single(silo => silo.ActivationCount == 0).Runtime;
+        await other.Reminders.ReloadAsync(CancellationToken.None);
+        Assert.NotNull(other.Reminders.NextDueAt(new GrainId("alarm", "org/placed"), "ping"));
+
+        _time.Advance(TimeSpan.FromSeconds(10));
+        await Task.WhenAll(owner.Reminders.WhenIdleAsync(), other.Reminders.WhenIdleAsync());
+        await other.Reminders.ReloadAsync(CancellationToken.None);
+
+        Assert.Equal(1, _probe.Count("reminder:org/placed:ping"));
+        Assert.Empty(await Storage.ReadRemindersAsync(CancellationToken.None));
+        Assert.Null(other.Reminders.NextDueAt(new GrainId("alarm", "org/placed"), "ping"));
+    }
+
+    [Fact]
+    public async Task Reminder_TickKeepsFailing_RetriesAfterDoublingDelayUpToFiveMinutes()
+    {
+        var id = new GrainId("failingalarm", "org/broken");
+        await _cluster.GrainFactory.GetGrain<IFailingAlarmGrain>("org/broken").SetReminderAsync("job", TimeSpan.FromSeconds(1), TimeSpan.Zero);
+        await AdvanceAsync(TimeSpan.FromSeconds(1));
+
+        var delays = new List<TimeSpan>();
+        for (var attempt = 1; attempt <= 10; attempt++)
+        {
+            var delay = Reminders.NextDueAt(id, "job")!.Value - _time.GetUtcNow();
+            delays.Add(delay);
+            await AdvanceAsync(delay);
+        }
+
+        Assert.Equal([1, 2, 4, 8, 16, 32, 64, 128, 256, 300], delays.Select(delay => delay.TotalSeconds));
+        Assert.Equal(11, _probe.Count("attempt:org/broken:job"));
+    }
+
+    [Fact]
+    public async Task Reminder_ReplacedWhileTicking_NextTickWaitsForTheRunningOne()
+    {
+        var grain = _cluster.GrainFactory.GetGrain<ISlowAlarmGrain>("org/slow");
+        await grain.SetReminderAsync("job", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await _probe.WaitForAsync("enter:org/slow:job");
+
+        await grain.SetReminderAsync("job", TimeSpan.Zero, TimeSpan.FromSeconds(20));
+        _time.Advance(TimeSpan.Zero);
+        // The grain takes calls in arrival order, so once this answers a second tick started above has entered.
+        await grain.PingAsync();
+        Assert.Equal(1, _probe.Count("enter:org/slow:job"));
+
+        _probe.Record("release:org/slow");
+        await AdvanceAsync(TimeSpan.Zero);
+        await AdvanceAsync(TimeSpan.Zero);
+
+        Assert.Equal(["enter", "leave", "enter", "leave"], _probe.Events.Where(e => e.EndsWith(":org/slow:job", StringComparison.Ordinal)).Select(e => e.Split(':')[0]));
+    }
+
+    /// <summary>Moves the clock, then waits for every tick that started, so a late or extra tick is counted.</summary>
+    private async Task AdvanceAsync(TimeSpan delta)
+    {
+        _time.Advance(delta);
+        foreach (var silo in _cluster.Silos.Where(silo => !silo.IsStopped))
+        {
+            await silo.Runtime.Reminders.WhenIdleAsync();
+        }
+    }
+
+    private async Task RestartAsync()
+    {
+        await _cluster.DisposeAsync();
+        _cluster = await StartClusterAsync();
+    }
+
+    private Task<TestCluster> StartClusterAsync() => TestClusterFactory.StartAsync(_probe, _storage.Apply, _time);
+}
+
+public sealed class MemoryReminderTests : ReminderTests
+{
+    private protected override Task<StorageChoice> CreateStorageAsync() => Task.FromResult<StorageChoice>(new SharedMemory());
+
+    /// <summary>One memory store for every cluster the test starts, so a restart finds what the last cluster stored.</summary>
+    private sealed class SharedMemory : StorageChoice
+    {
+        private readonly MemoryGrainStorage _storage = new();
+
+        public override void Apply(SiloBuilder builder) => builder.UseStorageInstance(_storage);
+    }
+}
+
+public sealed class SqliteReminderTests : ReminderTests
+{
+    private protected override Task<StorageChoice> CreateStorageAsync() => Task.FromResult<StorageChoice>(new StorageChoice.Sqlite());
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresReminderTests(PostgresServerFixture postgres) : ReminderTests
+{
+    private protected override async Task<StorageChoice> CreateStorageAsync() =>
+        new StorageChoice.Postgres(await postgres.Server.CreateDatabaseAsync());
 }

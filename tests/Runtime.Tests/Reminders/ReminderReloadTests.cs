@@ -1,0 +1,120 @@
+using Orchestration.Runtime.Persistence;
+using Orchestration.Runtime.Streams;
+using Orchestration.Runtime.Testing;
+using Orchestration.Runtime.Tests.TestGrains;
+using Orchestration.Testing;
+
+namespace Orchestration.Runtime.Tests.Reminders;
+
+/// <summary>A reload that read storage before a local change must not undo that change.</summary>
+public sealed class ReminderReloadTests : IAsyncLifetime
+{
+    private static readonly GrainId s_grain = new("alarm", "org/racer");
+
+    private readonly GrainProbe _probe = new();
+    private readonly ManualTimeProvider _time = new();
+    private readonly HeldReadStorage _storage = new();
+    private TestCluster _cluster = null!;
+
+    public async Task InitializeAsync() =>
+        _cluster = await TestClusterFactory.StartAsync(_probe, builder => builder.UseStorageInstance(_storage), _time);
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    [Fact]
+    public async Task Reload_ReadBeforeUnregister_DoesNotBringTheReminderBack()
+    {
+        var grain = _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/racer");
+        var reminders = _cluster.Silos[0].Runtime.Reminders;
+        await grain.SetReminderAsync("tick", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
+        var read = _storage.HoldNextReminderRead();
+        var reload = reminders.ReloadAsync(CancellationToken.None);
+        await read.Started;
+
+        await grain.CancelReminderAsync("tick");
+        read.Release();
+        await reload;
+        _time.Advance(TimeSpan.FromSeconds(30));
+        await reminders.WhenIdleAsync();
+
+        Assert.Null(reminders.NextDueAt(s_grain, "tick"));
+        Assert.Equal(0, _probe.Count("reminder:org/racer:tick"));
+    }
+
+    [Fact]
+    public async Task Reload_ReadBeforeRegister_KeepsTheNewReminder()
+    {
+        var grain = _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/racer");
+        var reminders = _cluster.Silos[0].Runtime.Reminders;
+        var read = _storage.HoldNextReminderRead();
+        var reload = reminders.ReloadAsync(CancellationToken.None);
+        await read.Started;
+
+        await grain.SetReminderAsync("tick", TimeSpan.FromSeconds(10), TimeSpan.Zero);
+        read.Release();
+        await reload;
+        _time.Advance(TimeSpan.FromSeconds(10));
+        await reminders.WhenIdleAsync();
+
+        Assert.Equal(1, _probe.Count("reminder:org/racer:tick"));
+    }
+
+    /// <summary>Memory storage whose next reminder read takes its snapshot, then waits until the test lets it return.</summary>
+    private sealed class HeldReadStorage : IGrainStorage
+    {
+        private readonly MemoryGrainStorage _inner = new();
+        private HeldRead? _held;
+
+        public string ProviderName => _inner.ProviderName;
+
+        public int MaxConcurrentCommits => _inner.MaxConcurrentCommits;
+
+        public HeldRead HoldNextReminderRead() => _held = new HeldRead();
+
+        public async Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken)
+        {
+            var snapshot = await _inner.ReadRemindersAsync(cancellationToken);
+            if (Interlocked.Exchange(ref _held, null) is { } held)
+            {
+                held.MarkStarted();
+                await held.Released;
+            }
+
+            return snapshot;
+        }
+
+        public Task InitializeAsync(CancellationToken cancellationToken) => _inner.InitializeAsync(cancellationToken);
+
+        public Task<GrainStateRecord?> ReadStateAsync(GrainStateKey key, CancellationToken cancellationToken) => _inner.ReadStateAsync(key, cancellationToken);
+
+        public Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken) => _inner.CommitAsync(writes, cancellationToken);
+
+        public Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(long afterSequence, int limit, CancellationToken cancellationToken) => _inner.ReadEventsAsync(afterSequence, limit, cancellationToken);
+
+        public Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken) => _inner.ReadLastSequenceAsync(cancellationToken);
+
+        public Task<long> ReadCursorAsync(string subscriber, CancellationToken cancellationToken) => _inner.ReadCursorAsync(subscriber, cancellationToken);
+
+        public Task WriteCursorAsync(string subscriber, long sequence, CancellationToken cancellationToken) => _inner.WriteCursorAsync(subscriber, sequence, cancellationToken);
+
+        public Task CheckHealthAsync(CancellationToken cancellationToken) => _inner.CheckHealthAsync(cancellationToken);
+
+        public IAsyncDisposable WatchCommits(Action<long> onCommit) => _inner.WatchCommits(onCommit);
+
+        public ValueTask DisposeAsync() => _inner.DisposeAsync();
+    }
+
+    private sealed class HeldRead
+    {
+        private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Started => _started.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        public Task Released => _released.Task;
+
+        public void MarkStarted() => _started.TrySetResult();
+
+        public void Release() => _released.TrySetResult();
+    }
+}
