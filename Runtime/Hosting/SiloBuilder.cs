@@ -1,5 +1,6 @@
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 using Orchestration.Runtime.Persistence;
 
 namespace Orchestration.Runtime;
@@ -9,7 +10,7 @@ public sealed class SiloBuilder
 {
     private readonly List<Assembly> _assemblies = [typeof(SiloBuilder).Assembly];
     private readonly List<Action<SiloOptions>> _configure = [];
-    private Func<TimeProvider, IGrainStorage> _createStorage = _ => new SqliteGrainStorage(DefaultSqlitePath, TimeProvider.System);
+    private Func<TimeProvider, ILoggerFactory, IGrainStorage> _createStorage = (_, _) => new SqliteGrainStorage(DefaultSqlitePath, TimeProvider.System);
 
     /// <summary>The SQLite file used when nothing else is configured: <c>.data/orchestration.db</c> under the working directory.</summary>
     public const string DefaultSqlitePath = ".data/orchestration.db";
@@ -33,7 +34,7 @@ public sealed class SiloBuilder
     /// <summary>Keeps everything in memory: for tests only, nothing survives the process.</summary>
     public SiloBuilder UseMemoryStorage()
     {
-        _createStorage = _ => new MemoryGrainStorage();
+        _createStorage = (_, _) => new MemoryGrainStorage();
         return this;
     }
 
@@ -41,7 +42,7 @@ public sealed class SiloBuilder
     public SiloBuilder UseSqliteStorage(string path = DefaultSqlitePath)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        _createStorage = time => new SqliteGrainStorage(path, time);
+        _createStorage = (time, _) => new SqliteGrainStorage(path, time);
         return this;
     }
 
@@ -49,7 +50,7 @@ public sealed class SiloBuilder
     public SiloBuilder UsePostgresStorage(string connectionString)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
-        _createStorage = _ => new PostgresGrainStorage(connectionString);
+        _createStorage = (time, loggers) => new PostgresGrainStorage(connectionString, time, loggers.CreateLogger("Orchestration.Runtime"));
         return this;
     }
 
@@ -74,11 +75,11 @@ public sealed class SiloBuilder
     /// <summary>Uses an existing storage instance, so several clusters in one test can share in-memory data.</summary>
     internal SiloBuilder UseStorageInstance(IGrainStorage storage)
     {
-        _createStorage = _ => storage;
+        _createStorage = (_, _) => storage;
         return this;
     }
 
-    internal IGrainStorage CreateStorage(TimeProvider timeProvider) => _createStorage(timeProvider);
+    internal IGrainStorage CreateStorage(TimeProvider timeProvider, ILoggerFactory loggerFactory) => _createStorage(timeProvider, loggerFactory);
 
     internal SiloOptions BuildOptions()
     {

@@ -80,5 +80,52 @@ public sealed class SiloOptions
         {
             yield return "SubscriberBufferSize must be at least 16.";
         }
+
+        foreach (var error in ValidateStreamOptions())
+        {
+            yield return error;
+        }
+    }
+
+    /// <summary>
+    /// How long a hint about new events waits while commits of this process are in flight (their events arrive without
+    /// reading storage) before the event log is read anyway. Bounds how long a slow or stuck local commit can delay
+    /// other processes' events. Default 200 ms.
+    /// </summary>
+    public TimeSpan EventHintGracePeriod { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>
+    /// How many times an implicit subscription tries to deliver one event to its grain before parking it (recording it
+    /// on the <c>$parked</c> stream) and moving on to the stream's next event. Default 10.
+    /// </summary>
+    public int StreamDeliveryMaxAttempts { get; set; } = 10;
+
+    /// <summary>The wait before the second delivery attempt; each further wait doubles. Default 100 ms.</summary>
+    public TimeSpan StreamDeliveryRetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest wait between two delivery attempts. Default 30 s.</summary>
+    public TimeSpan StreamDeliveryMaxRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    private IEnumerable<string> ValidateStreamOptions()
+    {
+        if (EventHintGracePeriod < TimeSpan.Zero)
+        {
+            yield return "EventHintGracePeriod must not be negative.";
+        }
+
+        if (StreamDeliveryMaxAttempts < 1)
+        {
+            yield return "StreamDeliveryMaxAttempts must be at least 1.";
+        }
+
+        if (StreamDeliveryRetryDelay < TimeSpan.Zero)
+        {
+            yield return "StreamDeliveryRetryDelay must not be negative.";
+        }
+
+        if (StreamDeliveryMaxRetryDelay < StreamDeliveryRetryDelay)
+        {
+            yield return "StreamDeliveryMaxRetryDelay must not be shorter than StreamDeliveryRetryDelay.";
+        }
     }
 }

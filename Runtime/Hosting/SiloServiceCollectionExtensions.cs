@@ -21,7 +21,7 @@ public static class SiloServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
         services.TryAdd(ServiceDescriptor.Singleton(typeof(ILogger<>), typeof(Logger<>)));
-        services.TryAddSingleton(provider => builder.CreateStorage(provider.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(provider => builder.CreateStorage(provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton(builder.BuildOptions());
         services.AddSingleton(new GrainTypeRegistry(builder.Assemblies));
         services.AddSingleton(provider => new RuntimeInstruments(provider.GetService<System.Diagnostics.Metrics.IMeterFactory>()));

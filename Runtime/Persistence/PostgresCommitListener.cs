@@ -1,23 +1,48 @@
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Orchestration.Runtime.Persistence;
 
 /// <summary>
-/// Holds a LISTEN connection and turns notifications into hints. Reconnects after failures; readers poll meanwhile,
-/// so a lost notification delays an event by at most the poll interval.
+/// Holds a LISTEN connection and turns notifications into hints. Any failure (a terminated backend, a restart, a broken
+/// network) ends the connection; it reconnects at once, then with growing back-off, and hints a catch-up on every
+/// (re)connect. Readers poll meanwhile, so a lost notification delays an event by at most the poll interval.
 /// </summary>
-internal sealed class PostgresCommitListener : IAsyncDisposable
+internal sealed partial class PostgresCommitListener : IAsyncDisposable
 {
+    /// <summary>The listener connection's <c>application_name</c>, to find it in <c>pg_stat_activity</c>.</summary>
+    public const string ApplicationName = "orchestration-listener";
+
+    private static readonly TimeSpan s_firstRetryDelay = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan s_maxRetryDelay = TimeSpan.FromSeconds(30);
+
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
-    public PostgresCommitListener(string connectionString, string channel, Action<long> onCommit)
+    public PostgresCommitListener(string connectionString, string channel, Action<long> onCommit, TimeProvider timeProvider, ILogger logger)
     {
-        _loop = Task.Run(() => ListenAsync(connectionString, channel, onCommit, _stop.Token));
+        var builder = new NpgsqlConnectionStringBuilder(connectionString)
+        {
+            ApplicationName = ApplicationName,
+            // A connection that only waits sends nothing, so a dead server or a half-open TCP connection would go
+            // unnoticed for ever: a ping every 15 s (and TCP keepalive below it) turns that into an error we recover from.
+            KeepAlive = 15,
+            TcpKeepAlive = true,
+            TcpKeepAliveTime = 30,
+            TcpKeepAliveInterval = 10,
+            // A pooled connection could come back still listening, or already broken.
+            Pooling = false,
+        };
+        _loop = Task.Run(() => ListenAsync(builder.ConnectionString, channel, onCommit, timeProvider, logger, _stop.Token));
     }
 
-    private static async Task ListenAsync(string connectionString, string channel, Action<long> onCommit, CancellationToken stop)
+    /// <summary>The wait before reconnect attempt <paramref name="failures"/> + 1: none after the first failure, then doubling.</summary>
+    internal static TimeSpan RetryDelay(int failures) =>
+        failures <= 1 ? TimeSpan.Zero : TimeSpan.FromTicks((long)Math.Min(s_maxRetryDelay.Ticks, s_firstRetryDelay.Ticks * Math.Pow(2, failures - 2)));
+
+    private static async Task ListenAsync(string connectionString, string channel, Action<long> onCommit, TimeProvider timeProvider, ILogger logger, CancellationToken stop)
     {
+        var failures = 0;
         while (!stop.IsCancellationRequested)
         {
             try
@@ -32,6 +57,12 @@ internal sealed class PostgresCommitListener : IAsyncDisposable
                     await listen.ExecuteNonQueryAsync(stop);
                 }
 
+                if (failures > 0)
+                {
+                    LogReconnected(logger, channel, failures);
+                    failures = 0;
+                }
+
                 onCommit(long.MaxValue); // anything committed while we were not listening
                 while (!stop.IsCancellationRequested)
                 {
@@ -42,9 +73,15 @@ internal sealed class PostgresCommitListener : IAsyncDisposable
             {
                 return;
             }
-            catch (NpgsqlException)
+            catch (Exception exception)
             {
-                await Task.Delay(TimeSpan.FromSeconds(1), stop).ContinueWith(static _ => { }, TaskScheduler.Default);
+                failures++;
+                var delay = RetryDelay(failures);
+                LogListenFailed(logger, channel, failures, delay, exception);
+                if (delay > TimeSpan.Zero)
+                {
+                    await Task.Delay(delay, timeProvider, stop).ContinueWith(static _ => { }, TaskScheduler.Default);
+                }
             }
         }
     }
@@ -55,4 +92,10 @@ internal sealed class PostgresCommitListener : IAsyncDisposable
         await _loop;
         _stop.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Listening on {Channel} failed ({Failures} in a row); reconnecting in {Delay}, polling meanwhile")]
+    private static partial void LogListenFailed(ILogger logger, string channel, int failures, TimeSpan delay, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Listening on {Channel} again after {Failures} failures")]
+    private static partial void LogReconnected(ILogger logger, string channel, int failures);
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Orchestration.Runtime.Streams;
 
@@ -153,10 +155,14 @@ internal sealed class PostgresGrainStorage : IGrainStorage
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _connectionString;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
 
-    public PostgresGrainStorage(string connectionString)
+    public PostgresGrainStorage(string connectionString, TimeProvider? timeProvider = null, ILogger? logger = null)
     {
         _connectionString = connectionString;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _logger = logger ?? NullLogger.Instance;
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0)
         {
@@ -286,7 +292,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         await command.ExecuteScalarAsync(cancellationToken);
     }
 
-    public IAsyncDisposable WatchCommits(Action<long> onCommit) => new PostgresCommitListener(_connectionString, EventChannel, onCommit);
+    public IAsyncDisposable WatchCommits(Action<long> onCommit) => new PostgresCommitListener(_connectionString, EventChannel, onCommit, _timeProvider, _logger);
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
 

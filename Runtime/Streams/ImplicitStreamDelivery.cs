@@ -6,13 +6,16 @@ namespace Orchestration.Runtime.Streams;
 /// <summary>
 /// Delivers events to grains subscribed by <see cref="ImplicitStreamSubscriptionAttribute"/>: the event of stream
 /// (namespace, key) goes to the subscribing grain with that key. In order per stream, streams in parallel; the
-/// subscription's cursor is stored after each batch, so after a crash delivery resumes from it (at least once).
-/// A failing delivery is retried with back-off and holds back only its own stream. In a cluster one silo, the owner of
-/// the subscription's id, runs each subscription and calls the grains wherever they live.
+/// subscription's cursor is stored as events are delivered, so after a crash delivery resumes from it (at least once).
+/// A failing delivery is retried with back-off and holds back only its own stream; after
+/// <see cref="SiloOptions.StreamDeliveryMaxAttempts"/> attempts the event is parked (see <see cref="ParkedStreamEvent"/>),
+/// reported, and its stream moves on. In a cluster one silo, the owner of the subscription's id, runs each subscription
+/// and calls the grains wherever they live.
 /// </summary>
 internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsyncDisposable
 {
-    private static readonly TimeSpan s_maxRetryDelay = TimeSpan.FromSeconds(30);
+    /// <summary>The namespace of the stream that records parked events; its key is the subscriber.</summary>
+    public const string ParkedNamespace = "$parked";
 
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
@@ -43,17 +46,10 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
                 }
 
                 var cursor = await runtime.Storage.ReadCursorAsync(subscriber, stop);
+                await using var run = new ImplicitSubscriptionRun(runtime, grainClass, subscriber, cursor, stop);
                 await foreach (var batch in runtime.StreamLog.FollowBatchesAsync(cursor, streamNamespace, stop))
                 {
-                    if (batch.Count == 0)
-                    {
-                        continue;
-                    }
-
-                    await Task.WhenAll(batch
-                        .GroupBy(streamEvent => streamEvent.StreamId.Key)
-                        .Select(stream => DeliverInOrderAsync(grainClass, stream.Key, stream, stop)));
-                    await runtime.Storage.WriteCursorAsync(subscriber, batch[^1].Sequence, stop);
+                    await run.AcceptAsync(batch, stop);
                     if (runtime.Router is { } current && !current.IsLocal(runtime, leadership))
                     {
                         break; // another silo owns this subscription now; it resumes from the stored cursor
@@ -72,27 +68,9 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
         }
     }
 
-    private async Task DeliverInOrderAsync(GrainClassInfo grainClass, string key, IEnumerable<StreamEvent> events, CancellationToken stop)
-    {
-        var consumer = runtime.GrainFactory.GetGrain<IStreamConsumerGrain>(new GrainId(grainClass.TypeName, key));
-        foreach (var streamEvent in events)
-        {
-            for (var attempt = 1; ; attempt++)
-            {
-                try
-                {
-                    await consumer.OnStreamEventAsync(streamEvent);
-                    break;
-                }
-                catch (Exception exception) when (!stop.IsCancellationRequested)
-                {
-                    var delay = TimeSpan.FromMilliseconds(Math.Min(s_maxRetryDelay.TotalMilliseconds, 100 * Math.Pow(2, attempt)));
-                    LogDeliveryFailed(runtime.Logger, streamEvent.Sequence, grainClass.TypeName, key, attempt, delay, exception);
-                    await Task.Delay(delay, runtime.TimeProvider, stop);
-                }
-            }
-        }
-    }
+    /// <summary>The wait after failed attempt <paramref name="attempt"/> (1-based): doubling from <paramref name="first"/>, capped.</summary>
+    internal static TimeSpan RetryDelay(int attempt, TimeSpan first, TimeSpan max) =>
+        TimeSpan.FromTicks((long)Math.Min(max.Ticks, first.Ticks * Math.Pow(2, attempt - 1)));
 
     public async ValueTask DisposeAsync()
     {
@@ -103,7 +81,4 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Stream subscription {Subscriber} failed; restarting from its stored cursor")]
     private static partial void LogSubscriptionFailed(ILogger logger, string subscriber, Exception exception);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Delivering event {Sequence} to {GrainType}/{Key} failed (attempt {Attempt}); retrying in {Delay}")]
-    private static partial void LogDeliveryFailed(ILogger logger, long sequence, string grainType, string key, int attempt, TimeSpan delay, Exception exception);
 }

@@ -13,8 +13,10 @@ namespace Orchestration.Runtime.Streams;
 /// </summary>
 /// <remarks>
 /// A hint about a commit of our own can arrive before the commit's events are handed over, so hints and polls wait
-/// while local commits are in flight: reading those events back from storage would only repeat them. Commits of others
-/// that land between ours still get read at once, because they leave a gap in the local sequence.
+/// while local commits are in flight: reading those events back from storage would only repeat them. They wait at most
+/// <see cref="SiloOptions.EventHintGracePeriod"/>, so a slow or stuck local commit cannot hold back other processes'
+/// events; whatever such a read publishes early is skipped by sequence when the local commit hands it over. Commits of
+/// others that land between ours get read at once, because they leave a gap in the local sequence.
 /// </remarks>
 internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
 {
@@ -60,11 +62,19 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
     {
         var reader = _work.Reader;
         var hinted = 0L; // the newest sequence someone told us about; long.MaxValue after a poll
+        ITimer? grace = null; // runs while a hint waits for local commits in flight
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             var gap = false;
+            var graceElapsed = false;
             while (reader.TryRead(out var signal))
             {
+                if (signal.GraceElapsed)
+                {
+                    graceElapsed = true;
+                    continue;
+                }
+
                 if (signal.Events is not { } events)
                 {
                     hinted = Math.Max(hinted, signal.HintedSequence);
@@ -82,7 +92,15 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
                 }
             }
 
-            var catchUp = gap || (hinted > _published && Volatile.Read(ref _localCommitsInFlight) == 0);
+            var waiting = hinted > _published;
+            var catchUp = gap || (waiting && (graceElapsed || Volatile.Read(ref _localCommitsInFlight) == 0));
+            if (catchUp || !waiting)
+            {
+                // A timer that fired just now may still have queued its signal: at worst that makes a later read early.
+                grace?.Dispose();
+                grace = null;
+            }
+
             if (catchUp)
             {
                 hinted = 0;
@@ -95,7 +113,17 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
                     LogCatchUpFailed(_logger, _published, exception);
                 }
             }
+            else if (waiting && grace is null)
+            {
+                grace = _timeProvider.CreateTimer(
+                    static state => ((Channel<Signal>)state!).Writer.TryWrite(new Signal(null, 0, GraceElapsed: true)),
+                    _work,
+                    _options.EventHintGracePeriod,
+                    Timeout.InfiniteTimeSpan);
+            }
         }
+
+        grace?.Dispose();
     }
 
     private async Task CatchUpAsync()
@@ -243,8 +271,11 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the event log after sequence {Sequence} failed; retrying at the next hint or poll")]
     private static partial void LogCatchUpFailed(ILogger logger, long sequence, Exception exception);
 
-    /// <summary>Either a local commit's events, or a hint that the log may have grown up to a sequence.</summary>
-    private readonly record struct Signal(IReadOnlyList<StreamEvent>? Events, long HintedSequence);
+    /// <summary>
+    /// A local commit's events, a hint that the log may have grown up to a sequence, or the end of a hint's wait for
+    /// local commits.
+    /// </summary>
+    private readonly record struct Signal(IReadOnlyList<StreamEvent>? Events, long HintedSequence, bool GraceElapsed = false);
 
     /// <summary>One in-process subscriber: a bounded buffer, and a flag raised when the buffer overflowed.</summary>
     internal sealed class Subscription(string? streamNamespace, int capacity)

@@ -6,7 +6,7 @@ namespace Orchestration.Runtime;
 
 /// <summary>
 /// The runtime's traces and metrics: an <see cref="Activity"/> per grain call (when someone listens) and counters for
-/// calls, call duration, activations, queued turns and commits. Names are stable; dashboards depend on them.
+/// calls, call duration, activations, queued turns, commits and parked stream events. Names are stable; dashboards depend on them.
 /// </summary>
 internal sealed class RuntimeInstruments : IDisposable
 {
@@ -22,6 +22,7 @@ internal sealed class RuntimeInstruments : IDisposable
     private readonly UpDownCounter<long> _activations;
     private readonly Histogram<long> _commitBatchSize;
     private readonly Histogram<double> _commitDuration;
+    private readonly Counter<long> _streamEventsParked;
 
     public RuntimeInstruments(IMeterFactory? meterFactory = null)
     {
@@ -32,6 +33,7 @@ internal sealed class RuntimeInstruments : IDisposable
         _activations = _meter.CreateUpDownCounter<long>("orchestration.grain.activations", description: "Live activations.");
         _commitBatchSize = _meter.CreateHistogram<long>("orchestration.storage.commit.batch_size", description: "Writes per storage transaction.");
         _commitDuration = _meter.CreateHistogram<double>("orchestration.storage.commit.duration", unit: "s", description: "Time a storage transaction took.");
+        _streamEventsParked = _meter.CreateCounter<long>("orchestration.streams.parked", description: "Stream events an implicit subscription gave up delivering after its retries.");
     }
 
     /// <summary>Reports the messages waiting in activation queues; set once by the runtime.</summary>
@@ -76,6 +78,12 @@ internal sealed class RuntimeInstruments : IDisposable
         _commitBatchSize.Record(batchSize);
         _commitDuration.Record(duration.TotalSeconds);
     }
+
+    public void StreamEventParked(string subscriber, string grainType) =>
+        _streamEventsParked.Add(
+            1,
+            new KeyValuePair<string, object?>("stream.subscriber", subscriber),
+            new KeyValuePair<string, object?>("grain.type", grainType));
 
     public void Dispose() => _meter.Dispose();
 }
