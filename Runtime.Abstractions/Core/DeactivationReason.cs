@@ -17,4 +17,7 @@ public enum DeactivationReason
 
     /// <summary>Activation failed.</summary>
     ActivationFailed,
+
+    /// <summary>The set of silos changed and another silo now owns the grain; it reactivates there on its next call.</summary>
+    PlacementChanged,
 }

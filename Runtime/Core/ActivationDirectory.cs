@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 
 namespace Orchestration.Runtime.Core;
 
-/// <summary>This silo's activations by grain id: at most one per id.</summary>
+/// <summary>This silo's activations by grain id: at most one per id (and, in a cluster, at most one across silos).</summary>
 internal sealed class ActivationDirectory(SiloRuntime runtime)
 {
     private readonly ConcurrentDictionary<GrainId, ActivationData> _activations = new();
@@ -12,22 +12,35 @@ internal sealed class ActivationDirectory(SiloRuntime runtime)
 
     public IEnumerable<ActivationData> All => _activations.Values;
 
-    /// <summary>Returns the activation for <paramref name="grainId"/>, creating it (not yet activated) if needed.</summary>
-    public ActivationData GetOrCreate(GrainId grainId)
+    public bool TryGet(GrainId grainId, out ActivationData activation) => _activations.TryGetValue(grainId, out activation!);
+
+    /// <summary>
+    /// Returns the grain's activation, creating one (not yet activated) if needed. In a cluster the new activation must
+    /// first register in the grain directory; when another silo's activation holds the grain, that one is returned.
+    /// </summary>
+    public ActivationData GetOrAdd(GrainId grainId, GrainClassInfo grainClass)
     {
-        if (_activations.TryGetValue(grainId, out var existing))
+        var created = new ActivationData(runtime, grainClass, grainId);
+        if (runtime.Router is IGrainDirectory cluster)
         {
-            return existing;
+            var registered = cluster.Register(created);
+            if (registered != created)
+            {
+                return registered;
+            }
         }
 
-        var grainClass = runtime.Registry.GetClass(grainId.Type);
-        // Losing the race only discards an object that has done nothing yet.
-        return _activations.GetOrAdd(grainId, new ActivationData(runtime, grainClass, grainId));
+        // Without a cluster, losing this race only discards an object that has done nothing yet. In a cluster the
+        // registration above already decided the winner, so no one else can add here.
+        return _activations.GetOrAdd(grainId, created);
     }
 
+    /// <summary>Removes the activation here, then its registration, so a successor never overlaps it.</summary>
     public void Remove(ActivationData activation)
     {
-        if (_activations.TryRemove(new KeyValuePair<GrainId, ActivationData>(activation.GrainId, activation)) && _activations.IsEmpty)
+        var removed = _activations.TryRemove(new KeyValuePair<GrainId, ActivationData>(activation.GrainId, activation));
+        (runtime.Router as IGrainDirectory)?.Unregister(activation);
+        if (removed && _activations.IsEmpty)
         {
             Volatile.Read(ref _emptied)?.TrySetResult();
         }

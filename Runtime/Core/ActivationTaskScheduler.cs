@@ -1,60 +1,41 @@
 namespace Orchestration.Runtime.Core;
 
 /// <summary>
-/// Runs an interleaving activation's code one task at a time. Grain code that awaits captures this scheduler, so every
-/// continuation of every interleaved call comes back here: calls interleave at awaits but never run in parallel.
+/// The activation's <see cref="TaskScheduler"/>, as in Orleans: grain code runs inside a task of this scheduler, so every
+/// <c>await</c> (and every <c>Task.Factory.StartNew</c>) in it comes back here, and the activation runs the queued
+/// tasks one at a time. Calls interleave at awaits but never run in parallel. <c>ConfigureAwait(false)</c> and
+/// <c>Task.Run</c> leave the activation, as they do in Orleans.
 /// </summary>
-internal sealed class ActivationTaskScheduler : TaskScheduler, IThreadPoolWorkItem
+internal sealed class ActivationTaskScheduler(ActivationData activation) : TaskScheduler
 {
-    private readonly Queue<Task> _tasks = new();
-    private bool _draining;
+    private Task? _startingInline;
 
-    public Task<Task> Start(Func<Task> work) =>
-        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.DenyChildAttach, this);
+    /// <summary>Runs <paramref name="task"/> now, on this thread, as a task of this scheduler. Only the pump calls it.</summary>
+    public void RunInline(Task task)
+    {
+        // Start() binds the task to this scheduler and hands it to QueueTask, which lets this one task through unqueued.
+        _startingInline = task;
+        task.Start(this);
+        _startingInline = null;
+        TryExecuteTask(task);
+    }
+
+    /// <summary>Runs a task that was queued to this scheduler. Only the pump calls it.</summary>
+    public void Run(Task task) => TryExecuteTask(task);
 
     protected override void QueueTask(Task task)
     {
-        lock (_tasks)
+        if (ReferenceEquals(task, _startingInline))
         {
-            _tasks.Enqueue(task);
-            if (_draining)
-            {
-                return;
-            }
-
-            _draining = true;
+            return;
         }
 
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        activation.EnqueueTask(task);
     }
 
-    public void Execute()
-    {
-        while (true)
-        {
-            Task task;
-            lock (_tasks)
-            {
-                if (!_tasks.TryDequeue(out task!))
-                {
-                    _draining = false;
-                    return;
-                }
-            }
-
-            TryExecuteTask(task);
-        }
-    }
-
-    // Never inline: a continuation run inline (say, inside TrySetResult) would nest one call's code in the middle of
-    // another's turn. Queued, it runs after the current piece of code ends.
+    // Never inline: a continuation run inline (say, inside TrySetResult on another activation's turn) would run this
+    // activation's code on a thread that is not its pump, in parallel with it.
     protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) => false;
 
-    protected override IEnumerable<Task> GetScheduledTasks()
-    {
-        lock (_tasks)
-        {
-            return _tasks.ToArray();
-        }
-    }
+    protected override IEnumerable<Task> GetScheduledTasks() => activation.GetQueuedTasks();
 }

@@ -1,14 +1,22 @@
+using Orchestration.Runtime.Core.Copying;
+
 namespace Orchestration.Runtime.Core;
 
 /// <summary>
 /// Sends calls: target + method + arguments. Calls to grains this silo owns go to the local activation; the others
-/// go through the cluster router. In-process calls skip serialization.
+/// go through the cluster router. In-process calls skip serialization but not isolation: mutable arguments are
+/// deep-copied as they are sent.
 /// </summary>
 internal sealed class GrainCallDispatcher(SiloRuntime runtime)
 {
     public Task<TResult> InvokeAsync<TResult>(GrainId target, GrainMethod method, object?[] arguments)
     {
-        var message = new GrainMessage<TResult>(method, arguments, runtime.TimeProvider.GetTimestamp());
+        if (method.CopiesArguments)
+        {
+            DeepCopier.CopyElements(arguments);
+        }
+
+        var message = new GrainMessage<TResult>(method, arguments, runtime.TimeProvider.GetTimestamp(), RuntimeInstruments.CurrentCaller());
         Deliver(target, message);
         return message.Task;
     }
@@ -26,28 +34,35 @@ internal sealed class GrainCallDispatcher(SiloRuntime runtime)
 
     public void DeliverLocally(GrainId target, IGrainMessage message)
     {
-        if (runtime.IsStopped)
+        while (true)
         {
-            message.Fail(new InvalidOperationException($"Silo {runtime.Options.SiloId} has stopped; call to {message.Method.Name} on {target} was not delivered."));
-            return;
-        }
+            if (!runtime.Directory.TryGet(target, out var activation))
+            {
+                if (runtime.IsStopped)
+                {
+                    message.Fail(new InvalidOperationException($"Silo {runtime.Options.SiloId} has stopped; call to {message.Method.Name} on {target} was not delivered."));
+                    return;
+                }
 
-        ActivationData activation;
-        try
-        {
-            activation = runtime.Directory.GetOrCreate(target);
-        }
-        catch (ArgumentException exception)
-        {
-            message.Fail(exception);
-            return;
-        }
+                if (!runtime.Registry.TryGetClass(target.Type, out var grainClass))
+                {
+                    message.Fail(new ArgumentException($"No grain class is registered for grain type '{target.Type}' (grain {target})."));
+                    return;
+                }
 
-        while (!activation.TryEnqueue(message))
-        {
+                // May answer with an activation on another silo that still holds the grain; the call waits there and is
+                // handed back once that activation has gone.
+                activation = runtime.Directory.GetOrAdd(target, grainClass);
+            }
+
+            if (activation.TryEnqueue(message))
+            {
+                return;
+            }
+
             // It was deactivated between lookup and enqueue: make sure it is gone, then use the next one.
-            runtime.Directory.Remove(activation);
-            activation = runtime.Directory.GetOrCreate(target);
+            activation.Runtime.Directory.Remove(activation);
+            Thread.Yield();
         }
     }
 }

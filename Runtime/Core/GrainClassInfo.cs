@@ -28,12 +28,6 @@ internal sealed class GrainClassInfo
             throw new ArgumentException($"{classType.Name} subscribes to streams, so it must implement {nameof(IStreamConsumerGrain)}.");
         }
 
-        // Interleaving needs the activation's own scheduler to keep "one piece of code at a time";
-        // other classes run each call to completion, so they need none (and pay nothing for it).
-        RunsInterleaved = IsReentrant || classType.GetInterfaces()
-            .Where(type => typeof(IGrain).IsAssignableFrom(type))
-            .SelectMany(type => type.GetMethods())
-            .Any(method => method.GetCustomAttribute<AlwaysInterleaveAttribute>() is not null);
         _create = CompileFactory(classType);
     }
 
@@ -43,8 +37,6 @@ internal sealed class GrainClassInfo
     public string TypeName { get; }
 
     public bool IsReentrant { get; }
-
-    public bool RunsInterleaved { get; }
 
     public IReadOnlyList<string> ImplicitSubscriptions { get; }
 

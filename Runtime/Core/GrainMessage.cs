@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using Orchestration.Runtime.Core.Copying;
+
 namespace Orchestration.Runtime.Core;
 
 /// <summary>A call waiting for, or running on, an activation.</summary>
@@ -12,6 +15,9 @@ internal interface IGrainMessage
 
     bool IsCompleted { get; }
 
+    /// <summary>The caller's span when the call was sent (only while someone listens to traces): the call's parent span.</summary>
+    Activity? Caller { get; }
+
     /// <summary>Completes the caller from the grain method's finished task (result, fault or cancellation).</summary>
     void CompleteFrom(Task finished);
 
@@ -22,7 +28,7 @@ internal interface IGrainMessage
 /// The message is its own completion source: one allocation carries the call and its answer.
 /// Continuations run asynchronously so a caller's code never runs on (and blocks) the activation's turn.
 /// </summary>
-internal sealed class GrainMessage<TResult>(GrainMethod method, object?[] arguments, long sentAt)
+internal sealed class GrainMessage<TResult>(GrainMethod method, object?[] arguments, long sentAt, Activity? caller = null)
     : TaskCompletionSource<TResult>(TaskCreationOptions.RunContinuationsAsynchronously), IGrainMessage
 {
     public GrainMethod Method { get; } = method;
@@ -33,11 +39,14 @@ internal sealed class GrainMessage<TResult>(GrainMethod method, object?[] argume
 
     public bool IsCompleted => Task.IsCompleted;
 
+    public Activity? Caller { get; } = caller;
+
     public void CompleteFrom(Task finished)
     {
         if (finished.IsCompletedSuccessfully)
         {
-            TrySetResult(finished is Task<TResult> typed ? typed.Result : default!);
+            var result = finished is Task<TResult> typed ? typed.Result : default!;
+            TrySetResult(Method.CopiesResult ? DeepCopier.Copy(result) : result);
         }
         else if (finished.IsCanceled)
         {

@@ -1,5 +1,6 @@
 using System.Linq.Expressions;
 using System.Reflection;
+using Orchestration.Runtime.Core.Copying;
 
 namespace Orchestration.Runtime.Core;
 
@@ -18,6 +19,7 @@ internal sealed class GrainMethod
         AlwaysInterleave = alwaysInterleave;
         KeepsAlive = keepsAlive;
         Invoke = invoke;
+        IsCallback = send is null;
         Send = send ?? ((_, _, _, _) => throw new InvalidOperationException($"{name} cannot be sent."));
     }
 
@@ -25,6 +27,15 @@ internal sealed class GrainMethod
     public string Name { get; }
 
     public bool AlwaysInterleave { get; }
+
+    /// <summary>A timer tick: the runtime's own turn with no caller waiting, bound to one activation's instance.</summary>
+    public bool IsCallback { get; }
+
+    /// <summary>Whether some argument may be mutable, so arguments are deep-copied when sent (decided once per method).</summary>
+    public bool CopiesArguments { get; private init; }
+
+    /// <summary>Whether the result may be mutable, so it is deep-copied before the caller sees it.</summary>
+    public bool CopiesResult { get; private init; }
 
     /// <summary>Whether running it counts as activity for idle collection (timer ticks do not, unless asked to).</summary>
     public bool KeepsAlive { get; }
@@ -62,7 +73,14 @@ internal sealed class GrainMethod
             method.GetCustomAttribute<AlwaysInterleaveAttribute>() is not null,
             keepsAlive: true,
             CompileInvoker(method),
-            send);
+            send)
+        {
+            // Isolation as in Orleans: a caller and a grain never share a mutable object through a call.
+            CopiesArguments = method.GetParameters().Any(parameter =>
+                !DeepCopier.IsShallowCopyable(parameter.ParameterType) && !DeepCopier.IsMarkedImmutable(parameter)),
+            CopiesResult = resultType != typeof(object)
+                && !DeepCopier.IsShallowCopyable(resultType) && !DeepCopier.IsMarkedImmutable(method.ReturnParameter),
+        };
     }
 
     public static GrainMethod ForCallback(string name, bool interleave, bool keepsAlive, Func<object, object?[], Task> invoke) =>

@@ -27,6 +27,17 @@ public sealed class SiloOptions
     /// <summary>How often reminders are reloaded from storage, to pick up changes made by other processes. Default 1 min.</summary>
     public TimeSpan ReminderReloadInterval { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// Calls waiting in one activation's queue above which a warning is logged (once per crossing). Default 1,000.
+    /// </summary>
+    public int MaxEnqueuedRequestsSoftLimit { get; set; } = 1_000;
+
+    /// <summary>
+    /// Calls waiting in one activation's queue above which new calls are rejected at once with
+    /// <see cref="GrainOverloadedException"/> instead of queueing without bound. Default 5,000.
+    /// </summary>
+    public int MaxEnqueuedRequestsHardLimit { get; set; } = 5_000;
+
     /// <summary>The most writes committed in one transaction. Default 2,048.</summary>
     public int MaxWriteBatchSize { get; set; } = 2048;
 
@@ -69,6 +80,15 @@ public sealed class SiloOptions
         if (ReminderReloadInterval <= TimeSpan.Zero)
         {
             yield return "ReminderReloadInterval must be positive.";
+        }
+
+        if (MaxEnqueuedRequestsSoftLimit < 1 || MaxEnqueuedRequestsHardLimit < 1)
+        {
+            yield return "MaxEnqueuedRequestsSoftLimit and MaxEnqueuedRequestsHardLimit must be at least 1.";
+        }
+        else if (MaxEnqueuedRequestsSoftLimit > MaxEnqueuedRequestsHardLimit)
+        {
+            yield return "MaxEnqueuedRequestsSoftLimit must not exceed MaxEnqueuedRequestsHardLimit.";
         }
 
         if (MaxWriteBatchSize < 1)

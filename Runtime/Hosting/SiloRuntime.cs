@@ -142,6 +142,23 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
         LogStopped(Logger, Options.SiloId);
     }
 
+    /// <summary>Deactivates the activations of grains another silo now owns (the set of silos changed).</summary>
+    public void DeactivateMisplacedActivations()
+    {
+        if (Router is not { } router)
+        {
+            return;
+        }
+
+        foreach (var activation in Directory.All)
+        {
+            if (!router.IsLocal(this, activation.GrainId))
+            {
+                activation.RequestDeactivation(DeactivationReason.PlacementChanged);
+            }
+        }
+    }
+
     public SiloStatus GetStatus()
     {
         var byType = Directory.All

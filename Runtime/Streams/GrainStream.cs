@@ -3,7 +3,7 @@ using Orchestration.Runtime.Persistence;
 
 namespace Orchestration.Runtime.Streams;
 
-/// <summary>A stream used inside a grain call: items join the call's outbox and commit with it.</summary>
+/// <summary>A stream used inside a grain call: items join the call's own outbox and commit with it.</summary>
 internal sealed class GrainStream<T>(ActivationData activation, StreamId streamId) : IAsyncStream<T>
 {
     public StreamId StreamId => streamId;
@@ -11,7 +11,6 @@ internal sealed class GrainStream<T>(ActivationData activation, StreamId streamI
     public Task OnNextAsync(T item)
     {
         var runtime = activation.Runtime;
-        activation.AddToOutbox(EventDraft.Create(streamId, item, runtime.TimeProvider.GetUtcNow(), runtime.Json));
-        return Task.CompletedTask;
+        return activation.AddToOutbox(EventDraft.Create(streamId, item, runtime.TimeProvider.GetUtcNow(), runtime.Json));
     }
 }

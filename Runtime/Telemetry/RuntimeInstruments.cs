@@ -40,14 +40,21 @@ internal sealed class RuntimeInstruments : IDisposable
     public void ObserveQueuedTurns(Func<long> queuedTurns) =>
         _meter.CreateObservableGauge("orchestration.grain.queued_turns", queuedTurns, description: "Calls waiting for their activation.");
 
-    public static Activity? StartCall(GrainId grainId, GrainMethod method)
+    /// <summary>The span a call sent now should be a child of: the current one, when anyone listens to traces.</summary>
+    public static Activity? CurrentCaller() => s_activitySource.HasListeners() ? Activity.Current : null;
+
+    /// <summary>
+    /// Starts the span of one call as a child of <paramref name="caller"/> (the span that sent it): the turn runs on the
+    /// activation's own loop, where the caller's ambient span does not flow.
+    /// </summary>
+    public static Activity? StartCall(GrainId grainId, GrainMethod method, Activity? caller)
     {
         if (!s_activitySource.HasListeners())
         {
             return null;
         }
 
-        var activity = s_activitySource.StartActivity(method.Name, ActivityKind.Internal);
+        var activity = s_activitySource.StartActivity(method.Name, ActivityKind.Internal, caller?.Context ?? default);
         activity?.SetTag("orchestration.grain.type", grainId.Type);
         activity?.SetTag("orchestration.grain.key", grainId.Key);
         activity?.SetTag("orchestration.grain.method", method.Name);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using Orchestration.Runtime.Core;
 
@@ -6,9 +7,11 @@ namespace Orchestration.Runtime.Testing;
 /// <summary>
 /// Places grains on the silos of one process by rendezvous (highest random weight) hashing: each grain goes to the
 /// silo with the highest hash of (silo, grain), so adding or removing a silo moves only the grains that hash to it.
+/// Also the cluster's grain directory: while a moving grain's old activation finishes, calls wait there.
 /// </summary>
-internal sealed class InProcessClusterRouter : IClusterRouter, IClusterMembership
+internal sealed class InProcessClusterRouter : IClusterRouter, IClusterMembership, IGrainDirectory
 {
+    private readonly ConcurrentDictionary<GrainId, ActivationData> _registrations = new();
     private ImmutableArray<SiloRuntime> _silos = [];
 
     public IReadOnlyList<SiloRuntime> Silos => _silos;
@@ -20,6 +23,11 @@ internal sealed class InProcessClusterRouter : IClusterRouter, IClusterMembershi
     public bool IsLocal(SiloRuntime silo, GrainId grainId) => _silos.Length <= 1 || Owner(grainId) == silo;
 
     public void Forward(GrainId grainId, IGrainMessage message) => Owner(grainId).Dispatcher.DeliverLocally(grainId, message);
+
+    public ActivationData Register(ActivationData activation) => _registrations.GetOrAdd(activation.GrainId, activation);
+
+    public void Unregister(ActivationData activation) =>
+        _registrations.TryRemove(new KeyValuePair<GrainId, ActivationData>(activation.GrainId, activation));
 
     private SiloRuntime Owner(GrainId grainId)
     {

@@ -43,7 +43,10 @@ public sealed class TestCluster : IAsyncDisposable
         return cluster;
     }
 
-    /// <summary>Starts one more silo; grains that now hash to it move there on their next activation.</summary>
+    /// <summary>
+    /// Starts one more silo. Grains that now hash to it deactivate where they were (after their current turn) and
+    /// reactivate on it; until the old activation is gone, calls wait for it, so no grain is ever active twice.
+    /// </summary>
     public async Task<TestSilo> StartSiloAsync()
     {
         var services = new ServiceCollection();
@@ -68,6 +71,11 @@ public sealed class TestCluster : IAsyncDisposable
         var silo = new TestSilo(provider, runtime);
         _silos.Add(silo);
         _router.Add(runtime);
+        foreach (var other in _silos.Where(other => other != silo && !other.IsStopped))
+        {
+            other.Runtime.DeactivateMisplacedActivations();
+        }
+
         return silo;
     }
 

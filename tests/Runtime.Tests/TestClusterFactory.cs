@@ -12,7 +12,8 @@ internal static class TestClusterFactory
         Action<SiloBuilder>? storage = null,
         TimeProvider? timeProvider = null,
         Action<SiloOptions>? options = null,
-        int siloCount = 1) =>
+        int siloCount = 1,
+        ActivationCensus? census = null) =>
         TestCluster.StartAsync(
             builder =>
             {
@@ -27,6 +28,7 @@ internal static class TestClusterFactory
             services =>
             {
                 services.AddSingleton(probe);
+                services.AddSingleton(census ?? new ActivationCensus());
                 if (timeProvider is not null)
                 {
                     services.AddSingleton(timeProvider);

@@ -48,6 +48,34 @@ public sealed class RuntimeInstrumentsTests
         Assert.Contains(calls, measurement => measurement.Instrument == "orchestration.grain.activations");
     }
 
+    [Fact]
+    public async Task Call_MadeInsideAGrainCall_IsAChildSpanOfThatCall()
+    {
+        using var testSource = new ActivitySource("Orchestration.Runtime.Tests.Tracing");
+        var activities = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == RuntimeInstruments.Name || source.Name == testSource.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activities.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var cluster = await TestClusterFactory.StartAsync(new GrainProbe());
+
+        using (var root = testSource.StartActivity("test-root"))
+        {
+            await cluster.GrainFactory.GetGrain<ITracedGrain>("trace-a").CallAsync("trace-b");
+        }
+
+        var testRoot = Assert.Single(activities, activity => activity.DisplayName == "test-root");
+        var outer = Assert.Single(activities, activity => (string?)activity.GetTagItem("orchestration.grain.key") == "trace-a");
+        var inner = Assert.Single(activities, activity => (string?)activity.GetTagItem("orchestration.grain.key") == "trace-b");
+        Assert.Equal(testRoot.TraceId, outer.TraceId);
+        Assert.Equal(testRoot.SpanId, outer.ParentSpanId);
+        Assert.Equal(outer.TraceId, inner.TraceId);
+        Assert.Equal(outer.SpanId, inner.ParentSpanId);
+    }
+
     private static string? Method(ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
         foreach (var tag in tags)

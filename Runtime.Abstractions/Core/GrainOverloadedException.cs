@@ -1,0 +1,22 @@
+namespace Orchestration.Runtime;
+
+/// <summary>
+/// A call was rejected because its activation already had too many calls waiting (see the silo's
+/// <c>MaxEnqueuedRequestsHardLimit</c>). Nothing of the call ran; the caller may retry later.
+/// </summary>
+public sealed class GrainOverloadedException : Exception
+{
+    /// <summary>Creates the exception for a call to <paramref name="method"/> on <paramref name="grainId"/>.</summary>
+    public GrainOverloadedException(GrainId grainId, string method, int queued)
+        : base($"Call to {method} on grain {grainId} was rejected: {queued} calls are already waiting for it (the hard limit).")
+    {
+        GrainId = grainId;
+        Method = method;
+    }
+
+    /// <summary>The called grain.</summary>
+    public GrainId GrainId { get; }
+
+    /// <summary>The called method, as <c>Interface.Method</c>.</summary>
+    public string Method { get; }
+}
