@@ -41,6 +41,12 @@ public sealed class SiloOptions
     /// <summary>The most writes committed in one transaction. Default 2,048.</summary>
     public int MaxWriteBatchSize { get; set; } = 2048;
 
+    /// <summary>
+    /// Writes that may wait for the write batcher before submitting waits (asynchronously) for room: backpressure that
+    /// keeps memory bounded when storage falls behind. Default 10,000.
+    /// </summary>
+    public int MaxPendingWrites { get; set; } = 10_000;
+
     /// <summary>Events buffered per live subscriber before it falls back to reading storage. Default 10,000.</summary>
     public int SubscriberBufferSize { get; set; } = 10_000;
 
@@ -94,6 +100,11 @@ public sealed class SiloOptions
         if (MaxWriteBatchSize < 1)
         {
             yield return "MaxWriteBatchSize must be at least 1.";
+        }
+
+        if (MaxPendingWrites < 1)
+        {
+            yield return "MaxPendingWrites must be at least 1.";
         }
 
         if (SubscriberBufferSize < 16)

@@ -9,7 +9,7 @@ namespace Orchestration.Runtime.Persistence;
 internal sealed class MemoryGrainStorage : IGrainStorage
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<GrainStateKey, GrainStateRecord> _states = [];
+    private readonly Dictionary<GrainStateKey, StoredState> _states = [];
     private readonly List<StreamEvent> _events = [];
     private readonly Dictionary<(GrainId, string), ReminderEntry> _reminders = [];
     private readonly Dictionary<string, long> _cursors = [];
@@ -25,7 +25,9 @@ internal sealed class MemoryGrainStorage : IGrainStorage
     {
         lock (_gate)
         {
-            return Task.FromResult(_states.GetValueOrDefault(key));
+            return Task.FromResult(_states.TryGetValue(key, out var stored) && stored.Data is { } data
+                ? new GrainStateRecord(data, stored.Version)
+                : null);
         }
     }
 
@@ -39,23 +41,20 @@ internal sealed class MemoryGrainStorage : IGrainStorage
             {
                 if (write.StateKey is { } key)
                 {
-                    var currentVersion = _states.TryGetValue(key, out var current) ? current.Version : 0;
-                    if (currentVersion != write.ExpectedVersion)
+                    StoredVersion? stored = _states.TryGetValue(key, out var current) ? new StoredVersion(current.Version, current.Data is null) : null;
+                    var decision = StateWriteRules.Decide(stored, write.ExpectedVersion, write.IsDelete);
+                    if (decision.Conflict)
                     {
                         write.Conflict = true;
                         continue;
                     }
 
-                    if (write.IsDelete)
+                    if (decision.Change is StateRowChange.Upsert or StateRowChange.Tombstone)
                     {
-                        _states.Remove(key);
-                        write.NewVersion = 0;
+                        _states[key] = new StoredState(decision.Change == StateRowChange.Upsert ? write.Data : null, decision.StoredVersion);
                     }
-                    else
-                    {
-                        write.NewVersion = currentVersion + 1;
-                        _states[key] = new GrainStateRecord(write.Data!, write.NewVersion);
-                    }
+
+                    write.NewVersion = decision.NewVersion;
                 }
 
                 write.FirstSequence = _events.Count + 1;
@@ -142,6 +141,9 @@ internal sealed class MemoryGrainStorage : IGrainStorage
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    /// <summary>A row as the durable providers keep it: null data marks a tombstone.</summary>
+    private readonly record struct StoredState(string? Data, long Version);
 
     private sealed class Unsubscriber(Action unsubscribe) : IAsyncDisposable
     {

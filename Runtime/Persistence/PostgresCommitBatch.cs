@@ -36,8 +36,8 @@ internal sealed class PostgresCommitBatch
         for (var ordinal = 0; ordinal < writes.Count; ordinal++)
         {
             var write = writes[ordinal];
-            // Deleting what was never stored needs no round trip: it trivially succeeds.
-            if (write.StateKey is { } key && !(write.IsDelete && write.ExpectedVersion == 0))
+            // Every delete goes to the database, even one expecting 0: a live row there makes it conflict (StateWriteRules).
+            if (write.StateKey is { } key)
             {
                 _stateOrdinals.Add(ordinal);
                 _stateTypes.Add(key.GrainType);

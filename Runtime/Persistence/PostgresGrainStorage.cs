@@ -21,7 +21,11 @@ internal sealed class PostgresGrainStorage : IGrainStorage
     private const long EventAppendLockKey = 0x6F72_6368_6576_7473; // "orchevts"
     private const long MigrationLockKey = 0x6F72_6368_6D69_6772; // "orchmigr"
 
-    private static readonly string[] s_migrations =
+    /// <summary>
+    /// The schema, one step per release. Append-only: a released step is never edited (the tests hold their
+    /// checksums), since databases that already ran it would never see the edit; a change is a new step.
+    /// </summary>
+    internal static IReadOnlyList<string> Migrations { get; } =
     [
         """
         CREATE TABLE orch_grain_state (
@@ -37,15 +41,19 @@ internal sealed class PostgresGrainStorage : IGrainStorage
             PRIMARY KEY (grain_type, grain_key, reminder_name));
         CREATE TABLE orch_stream_cursors (subscriber text PRIMARY KEY, sequence bigint NOT NULL);
         """,
-        CommitFunctionSql,
+        CommitFunctionV1Sql,
         ApplyRemindersFunctionSql,
+        """
+        ALTER TABLE orch_grain_state ALTER COLUMN data DROP NOT NULL;
+        """ + CommitFunctionV2Sql,
     ];
 
     /// <summary>
     /// One commit, one statement, one round trip: the function runs in the statement's own transaction, so a batch is
     /// atomic and the advisory lock it takes for the event log is held only from the append to the commit.
+    /// Superseded by <see cref="CommitFunctionV2Sql"/>; kept verbatim because migration 2 is released.
     /// </summary>
-    private const string CommitFunctionSql = """
+    private const string CommitFunctionV1Sql = """
         CREATE OR REPLACE FUNCTION orch_commit(
             s_ord int[], s_type text[], s_key text[], s_name text[], s_data jsonb[], s_expected bigint[], s_delete bool[],
             e_ord int[], e_ns text[], e_key text[], e_type text[], e_at timestamptz[], e_data json[],
@@ -145,6 +153,115 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         $$;
         """;
 
+    /// <summary>
+    /// <see cref="CommitFunctionV1Sql"/> with the rules of <see cref="StateWriteRules"/> (tombstones, deletes checked
+    /// like writes) and a lock order: the batch's existing rows are locked first, in key order, and its new rows are
+    /// inserted in key order after that. Every batch thus waits for others in the same direction, so concurrent
+    /// commits (in one process or several) cannot deadlock. Events and reminders are unchanged.
+    /// </summary>
+    private const string CommitFunctionV2Sql = """
+        CREATE OR REPLACE FUNCTION orch_commit(
+            s_ord int[], s_type text[], s_key text[], s_name text[], s_data jsonb[], s_expected bigint[], s_delete bool[],
+            e_ord int[], e_ns text[], e_key text[], e_type text[], e_at timestamptz[], e_data json[],
+            r_ord int[], r_type text[], r_key text[], r_name text[], r_due timestamptz[], r_period interval[],
+            event_lock bigint, event_channel text,
+            OUT stored_ords int[], OUT stored_versions bigint[], OUT first_sequence bigint)
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            failed int[];
+            appended int;
+            l_type text[];
+            l_key text[];
+            l_name text[];
+            l_version bigint[];
+            l_tombstone bool[];
+        BEGIN
+            -- Lock order, part 1: the rows that exist, in key order (LockRows runs above the sort).
+            SELECT coalesce(array_agg(l.grain_type), '{}'), coalesce(array_agg(l.grain_key), '{}'), coalesce(array_agg(l.state_name), '{}'),
+                   coalesce(array_agg(l.version), '{}'), coalesce(array_agg(l.tombstone), '{}')
+            INTO l_type, l_key, l_name, l_version, l_tombstone
+            FROM (SELECT s.grain_type, s.grain_key, s.state_name, s.version, s.data IS NULL AS tombstone
+                  FROM orch_grain_state s
+                  WHERE (s.grain_type, s.grain_key, s.state_name) IN (SELECT * FROM unnest(s_type, s_key, s_name))
+                  ORDER BY s.grain_type, s.grain_key, s.state_name
+                  FOR UPDATE) l;
+
+            -- StateWriteRules.Decide, against the locked versions: the writer must hold the visible version (0 for no
+            -- row or a tombstone); a write stores counter + 1, a delete of a live row leaves a tombstone at counter + 1,
+            -- a delete of nothing succeeds without a change. Decisions use the locked snapshot only, so a row another
+            -- batch inserts meanwhile is never updated unlocked: the insert below finds it and that write conflicts.
+            WITH input AS (
+                SELECT * FROM unnest(s_ord, s_type, s_key, s_name, s_data, s_expected, s_delete)
+                    AS i(ord, grain_type, grain_key, state_name, data, expected, is_delete)),
+            locked AS (
+                SELECT * FROM unnest(l_type, l_key, l_name, l_version, l_tombstone)
+                    AS c(grain_type, grain_key, state_name, version, tombstone)),
+            allowed AS (
+                SELECT i.*, c.version AS stored_version, coalesce(c.tombstone, false) AS tombstone
+                FROM input i LEFT JOIN locked c
+                  ON c.grain_type = i.grain_type AND c.grain_key = i.grain_key AND c.state_name = i.state_name
+                WHERE i.expected = CASE WHEN c.version IS NULL OR c.tombstone THEN 0 ELSE c.version END),
+            updated AS (
+                UPDATE orch_grain_state s
+                SET data = CASE WHEN a.is_delete THEN NULL ELSE a.data END, version = a.stored_version + 1, updated_at = now()
+                FROM allowed a
+                WHERE a.stored_version IS NOT NULL AND NOT (a.is_delete AND a.tombstone)
+                  AND s.grain_type = a.grain_type AND s.grain_key = a.grain_key AND s.state_name = a.state_name
+                  AND s.version = a.stored_version
+                RETURNING a.ord, CASE WHEN a.is_delete THEN 0 ELSE s.version END AS version),
+            -- Lock order, part 2: new rows in key order. One row per key even if a caller sent the same key twice.
+            inserted AS (
+                INSERT INTO orch_grain_state AS s (grain_type, grain_key, state_name, data, version)
+                SELECT DISTINCT ON (a.grain_type, a.grain_key, a.state_name) a.grain_type, a.grain_key, a.state_name, a.data, 1
+                FROM allowed a WHERE a.stored_version IS NULL AND NOT a.is_delete
+                ORDER BY a.grain_type, a.grain_key, a.state_name, a.ord
+                ON CONFLICT DO NOTHING
+                RETURNING s.grain_type, s.grain_key, s.state_name),
+            stored AS (
+                SELECT u.ord, u.version FROM updated u
+                UNION ALL
+                SELECT min(a.ord), 1 FROM inserted n JOIN allowed a
+                    ON a.stored_version IS NULL AND NOT a.is_delete
+                   AND a.grain_type = n.grain_type AND a.grain_key = n.grain_key AND a.state_name = n.state_name
+                GROUP BY n.grain_type, n.grain_key, n.state_name
+                UNION ALL
+                SELECT a.ord, 0 FROM allowed a WHERE a.is_delete AND (a.stored_version IS NULL OR a.tombstone))
+            SELECT coalesce(array_agg(stored.ord), '{}'), coalesce(array_agg(stored.version), '{}')
+            INTO stored_ords, stored_versions FROM stored;
+
+            -- Usually nothing conflicts; only then is the quadratic search for the losers worth it.
+            IF cardinality(stored_ords) = cardinality(s_ord) THEN
+                failed := '{}';
+            ELSE
+                failed := ARRAY(SELECT o FROM unnest(s_ord) AS o WHERE o <> ALL (stored_ords));
+            END IF;
+
+            -- Events of the writes that stored, numbered in array order under a lock held until commit.
+            IF EXISTS (SELECT 1 FROM unnest(e_ord) AS o WHERE o <> ALL (failed)) THEN
+                PERFORM pg_advisory_xact_lock(event_lock);
+                SELECT coalesce(max(sequence), 0) + 1 INTO first_sequence FROM orch_events;
+                INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at, data)
+                SELECT first_sequence - 1 + row_number() OVER (ORDER BY e.idx), e.ns, e.key, e.type, e.at, e.data
+                FROM unnest(e_ord, e_ns, e_key, e_type, e_at, e_data) WITH ORDINALITY AS e(ord, ns, key, type, at, data, idx)
+                WHERE e.ord <> ALL (failed);
+                GET DIAGNOSTICS appended = ROW_COUNT;
+                PERFORM pg_notify(event_channel, (first_sequence + appended - 1)::text);
+            END IF;
+
+            -- Reminder changes of the writes that stored; a null due time deletes.
+            INSERT INTO orch_reminders AS r (grain_type, grain_key, reminder_name, first_due_at, period)
+            SELECT c.type, c.key, c.name, c.due, c.period
+            FROM unnest(r_ord, r_type, r_key, r_name, r_due, r_period) AS c(ord, type, key, name, due, period)
+            WHERE c.due IS NOT NULL AND c.ord <> ALL (failed)
+            ON CONFLICT (grain_type, grain_key, reminder_name) DO UPDATE SET first_due_at = excluded.first_due_at, period = excluded.period;
+            DELETE FROM orch_reminders r
+            USING unnest(r_ord, r_type, r_key, r_name, r_due) AS c(ord, type, key, name, due)
+            WHERE c.due IS NULL AND c.ord <> ALL (failed)
+              AND r.grain_type = c.type AND r.grain_key = c.key AND r.reminder_name = c.name;
+        END
+        $$;
+        """;
+
     // orch_commit's own reminder arguments stay empty: orch_apply_reminders runs after it in the same statement, so the
     // released orch_commit needs no new definition.
     private const string CommitSql = """
@@ -178,7 +295,10 @@ internal sealed class PostgresGrainStorage : IGrainStorage
     /// <summary>Two: one batch commits while the next one writes its rows.</summary>
     public int MaxConcurrentCommits => 2;
 
-    public async Task InitializeAsync(CancellationToken cancellationToken)
+    public Task InitializeAsync(CancellationToken cancellationToken) => InitializeAsync(Migrations.Count, cancellationToken);
+
+    /// <summary>Migrates only up to <paramref name="migrationCount"/> steps: tests build the schema of an older release.</summary>
+    internal async Task InitializeAsync(int migrationCount, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -186,9 +306,9 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         await ExecuteAsync(connection, "CREATE TABLE IF NOT EXISTS orch_schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())", cancellationToken);
         await using var current = new NpgsqlCommand("SELECT coalesce(max(version), 0) FROM orch_schema_migrations", connection);
         var applied = (int)(await current.ExecuteScalarAsync(cancellationToken))!;
-        for (var version = applied + 1; version <= s_migrations.Length; version++)
+        for (var version = applied + 1; version <= migrationCount; version++)
         {
-            await ExecuteAsync(connection, s_migrations[version - 1], cancellationToken);
+            await ExecuteAsync(connection, Migrations[version - 1], cancellationToken);
             await using var record = new NpgsqlCommand("INSERT INTO orch_schema_migrations (version) VALUES ($1)", connection);
             record.Parameters.Add(new NpgsqlParameter { Value = version });
             await record.ExecuteNonQueryAsync(cancellationToken);
@@ -200,7 +320,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
     public async Task<GrainStateRecord?> ReadStateAsync(GrainStateKey key, CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand(
-            "SELECT data::text, version FROM orch_grain_state WHERE grain_type = $1 AND grain_key = $2 AND state_name = $3");
+            "SELECT data::text, version FROM orch_grain_state WHERE grain_type = $1 AND grain_key = $2 AND state_name = $3 AND data IS NOT NULL");
         command.Parameters.Add(new NpgsqlParameter { Value = key.GrainType });
         command.Parameters.Add(new NpgsqlParameter { Value = key.GrainKey });
         command.Parameters.Add(new NpgsqlParameter { Value = key.StateName });

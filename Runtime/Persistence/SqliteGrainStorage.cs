@@ -9,7 +9,11 @@ namespace Orchestration.Runtime.Persistence;
 /// </summary>
 internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider) : IGrainStorage
 {
-    private static readonly string[] s_migrations =
+    /// <summary>
+    /// The schema, one step per release. Append-only: a released step is never edited (the tests hold their
+    /// checksums), since databases that already ran it would never see the edit.
+    /// </summary>
+    internal static IReadOnlyList<string> Migrations { get; } =
     [
         """
         CREATE TABLE orch_grain_state (
@@ -24,6 +28,18 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
             first_due_at_ticks INTEGER NOT NULL, period_ticks INTEGER NOT NULL,
             PRIMARY KEY (grain_type, grain_key, reminder_name)) WITHOUT ROWID;
         CREATE TABLE orch_stream_cursors (subscriber TEXT PRIMARY KEY, sequence INTEGER NOT NULL) WITHOUT ROWID;
+        """,
+        // Tombstones (StateWriteRules): a deleted state keeps its row and version with null data. SQLite cannot drop
+        // NOT NULL in place, so the table is copied.
+        """
+        CREATE TABLE orch_grain_state_v2 (
+            grain_type TEXT NOT NULL, grain_key TEXT NOT NULL, state_name TEXT NOT NULL,
+            data TEXT, version INTEGER NOT NULL,
+            PRIMARY KEY (grain_type, grain_key, state_name)) WITHOUT ROWID;
+        INSERT INTO orch_grain_state_v2 (grain_type, grain_key, state_name, data, version)
+            SELECT grain_type, grain_key, state_name, data, version FROM orch_grain_state;
+        DROP TABLE orch_grain_state;
+        ALTER TABLE orch_grain_state_v2 RENAME TO orch_grain_state;
         """,
     ];
 
@@ -42,7 +58,10 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
 
     public int MaxConcurrentCommits => 1;
 
-    public async Task InitializeAsync(CancellationToken cancellationToken)
+    public Task InitializeAsync(CancellationToken cancellationToken) => InitializeAsync(Migrations.Count, cancellationToken);
+
+    /// <summary>Migrates only up to <paramref name="migrationCount"/> steps: tests build the schema of an older release.</summary>
+    internal async Task InitializeAsync(int migrationCount, CancellationToken cancellationToken)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(directory))
@@ -54,7 +73,7 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
         try
         {
             _writer ??= await OpenAsync(cancellationToken); // a restarted silo may initialize the same instance again
-            Migrate(_writer);
+            Migrate(_writer, migrationCount);
         }
         finally
         {
@@ -62,16 +81,16 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
         }
     }
 
-    private void Migrate(SqliteConnection writer)
+    private void Migrate(SqliteConnection writer, int migrationCount)
     {
         Execute(writer, "PRAGMA journal_mode = WAL;");
         using var transaction = writer.BeginTransaction(deferred: false);
         Execute(writer, "CREATE TABLE IF NOT EXISTS orch_schema_migrations (version INTEGER PRIMARY KEY, applied_at_ticks INTEGER NOT NULL);", transaction);
         using var current = Command(writer, "SELECT coalesce(max(version), 0) FROM orch_schema_migrations;", transaction);
         var applied = Convert.ToInt32(current.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-        for (var version = applied + 1; version <= s_migrations.Length; version++)
+        for (var version = applied + 1; version <= migrationCount; version++)
         {
-            Execute(writer, s_migrations[version - 1], transaction);
+            Execute(writer, Migrations[version - 1], transaction);
             using var record = Command(writer, "INSERT INTO orch_schema_migrations (version, applied_at_ticks) VALUES ($v, $t);", transaction);
             record.Parameters.AddWithValue("$v", version);
             record.Parameters.AddWithValue("$t", timeProvider.GetUtcNow().UtcTicks);
@@ -84,7 +103,7 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
     public async Task<GrainStateRecord?> ReadStateAsync(GrainStateKey key, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        using var command = Command(connection, "SELECT data, version FROM orch_grain_state WHERE grain_type = $t AND grain_key = $k AND state_name = $n;");
+        using var command = Command(connection, "SELECT data, version FROM orch_grain_state WHERE grain_type = $t AND grain_key = $k AND state_name = $n AND data IS NOT NULL;");
         AddKey(command, key);
         using var reader = command.ExecuteReader();
         return reader.Read() ? new GrainStateRecord(reader.GetString(0), reader.GetInt64(1)) : null;
@@ -109,16 +128,15 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
         using var nextSequence = Command(connection, "SELECT coalesce(max(sequence), 0) + 1 FROM orch_events;", transaction);
         var sequence = (long)nextSequence.ExecuteScalar()!;
 
-        using var update = Command(connection, "UPDATE orch_grain_state SET data = $d, version = version + 1 WHERE grain_type = $t AND grain_key = $k AND state_name = $n AND version = $v;", transaction);
-        using var insert = Command(connection, "INSERT INTO orch_grain_state (grain_type, grain_key, state_name, data, version) VALUES ($t, $k, $n, $d, 1) ON CONFLICT DO NOTHING;", transaction);
-        using var delete = Command(connection, "DELETE FROM orch_grain_state WHERE grain_type = $t AND grain_key = $k AND state_name = $n AND version = $v;", transaction);
+        using var readVersion = Command(connection, "SELECT version, data IS NULL FROM orch_grain_state WHERE grain_type = $t AND grain_key = $k AND state_name = $n;", transaction);
+        using var writeRow = Command(connection, "INSERT INTO orch_grain_state (grain_type, grain_key, state_name, data, version) VALUES ($t, $k, $n, $d, $v) ON CONFLICT DO UPDATE SET data = excluded.data, version = excluded.version;", transaction);
         using var appendEvent = Command(connection, "INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at_ticks, data) VALUES ($s, $ns, $sk, $et, $at, $d);", transaction);
         using var upsertReminder = Command(connection, "INSERT INTO orch_reminders (grain_type, grain_key, reminder_name, first_due_at_ticks, period_ticks) VALUES ($t, $k, $n, $due, $period) ON CONFLICT DO UPDATE SET first_due_at_ticks = excluded.first_due_at_ticks, period_ticks = excluded.period_ticks;", transaction);
         using var deleteReminder = Command(connection, "DELETE FROM orch_reminders WHERE grain_type = $t AND grain_key = $k AND reminder_name = $n;", transaction);
 
         foreach (var write in writes)
         {
-            if (write.StateKey is { } key && !TryWriteState(write, key, update, insert, delete))
+            if (write.StateKey is { } key && !TryWriteState(write, key, readVersion, writeRow))
             {
                 write.Conflict = true;
                 continue;
@@ -157,33 +175,36 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
         transaction.Commit();
     }
 
-    private static bool TryWriteState(StorageWrite write, GrainStateKey key, SqliteCommand update, SqliteCommand insert, SqliteCommand delete)
+    /// <summary>Applies <see cref="StateWriteRules"/>; the transaction holds SQLite's write lock, so the row read stays current.</summary>
+    private static bool TryWriteState(StorageWrite write, GrainStateKey key, SqliteCommand readVersion, SqliteCommand writeRow)
     {
-        if (write.IsDelete && write.ExpectedVersion == 0)
+        readVersion.Parameters.Clear();
+        AddKey(readVersion, key);
+        StoredVersion? stored = null;
+        using (var reader = readVersion.ExecuteReader())
         {
-            write.NewVersion = 0;
-            return true;
+            if (reader.Read())
+            {
+                stored = new StoredVersion(reader.GetInt64(0), reader.GetBoolean(1));
+            }
         }
 
-        var command = write.IsDelete ? delete : write.ExpectedVersion == 0 ? insert : update;
-        command.Parameters.Clear();
-        AddKey(command, key);
-        if (!write.IsDelete)
-        {
-            command.Parameters.AddWithValue("$d", write.Data);
-        }
-
-        if (write.ExpectedVersion != 0)
-        {
-            command.Parameters.AddWithValue("$v", write.ExpectedVersion);
-        }
-
-        if (command.ExecuteNonQuery() != 1)
+        var decision = StateWriteRules.Decide(stored, write.ExpectedVersion, write.IsDelete);
+        if (decision.Conflict)
         {
             return false;
         }
 
-        write.NewVersion = write.IsDelete ? 0 : write.ExpectedVersion + 1;
+        if (decision.Change is StateRowChange.Upsert or StateRowChange.Tombstone)
+        {
+            writeRow.Parameters.Clear();
+            AddKey(writeRow, key);
+            writeRow.Parameters.AddWithValue("$d", decision.Change == StateRowChange.Upsert ? write.Data! : DBNull.Value);
+            writeRow.Parameters.AddWithValue("$v", decision.StoredVersion);
+            writeRow.ExecuteNonQuery();
+        }
+
+        write.NewVersion = decision.NewVersion;
         return true;
     }
 

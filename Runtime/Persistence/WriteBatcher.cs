@@ -12,7 +12,7 @@ namespace Orchestration.Runtime.Persistence;
 /// </summary>
 internal sealed partial class WriteBatcher : IAsyncDisposable
 {
-    private readonly Channel<PendingWrite> _queue = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<PendingWrite> _queue;
     private readonly IGrainStorage _storage;
     private readonly StreamLog _streamLog;
     private readonly RuntimeInstruments _instruments;
@@ -29,22 +29,45 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         _instruments = instruments;
         _logger = logger;
         _maxBatchSize = options.MaxWriteBatchSize;
+        _queue = Channel.CreateBounded<PendingWrite>(new BoundedChannelOptions(options.MaxPendingWrites)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
         _commitSlots = new SemaphoreSlim(storage.MaxConcurrentCommits);
     }
 
     public void Start() => _loop = Task.Run(RunAsync);
 
-    /// <summary>Queues a write; completes once it is durable (or has failed its version check, see <see cref="StorageWrite.Conflict"/>).</summary>
+    /// <summary>Writes accepted and waiting for a batch (not those in a commit, nor submitters waiting for room).</summary>
+    internal int QueuedWrites => _queue.Reader.Count;
+
+    /// <summary>
+    /// Queues a write; completes once it is durable (or has failed its version check, see <see cref="StorageWrite.Conflict"/>).
+    /// When <see cref="SiloOptions.MaxPendingWrites"/> writes are queued, waits for a batch to take some first.
+    /// </summary>
     public Task SubmitAsync(StorageWrite write)
     {
         var pending = new PendingWrite(write);
-        if (!_queue.Writer.TryWrite(pending))
+        return _queue.Writer.TryWrite(pending) ? pending.Task : SubmitWhenRoomAsync(pending);
+    }
+
+    private async Task SubmitWhenRoomAsync(PendingWrite pending)
+    {
+        try
         {
-            throw new InvalidOperationException("The silo is stopping; no more writes are accepted.");
+            await _queue.Writer.WriteAsync(pending).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            // Never queued, so never stored: the writer may retry elsewhere.
+            throw Stopping();
         }
 
-        return pending.Task;
+        await pending.Task.ConfigureAwait(false);
     }
+
+    private static InvalidOperationException Stopping() => new("The silo is stopping; no more writes are accepted.");
 
     private async Task RunAsync()
     {

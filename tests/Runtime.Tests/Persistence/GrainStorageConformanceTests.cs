@@ -12,6 +12,8 @@ public abstract class GrainStorageConformanceTests : IAsyncLifetime
 
     private IGrainStorage _storage = null!;
 
+    private protected IGrainStorage Sut => _storage;
+
     private protected abstract Task<IGrainStorage> CreateSutAsync();
 
     /// <summary>Another instance on the same data, as a second process would have (memory: the same instance).</summary>
@@ -93,12 +95,13 @@ public abstract class GrainStorageConformanceTests : IAsyncLifetime
 
         await CommitAsync(stale, fresh, eventsOnly);
 
-        Assert.True(stale.Conflict);
-        Assert.False(fresh.Conflict);
-        Assert.False(eventsOnly.Conflict);
+        Assert.Equal((true, 0L, 0L), (stale.Conflict, stale.NewVersion, stale.FirstSequence));
+        Assert.Equal((false, 1L, 1L), (fresh.Conflict, fresh.NewVersion, fresh.FirstSequence));
+        Assert.Equal((false, 0L, 2L), (eventsOnly.Conflict, eventsOnly.NewVersion, eventsOnly.FirstSequence));
         var events = await _storage.ReadEventsAsync(0, 100, CancellationToken.None);
         Assert.Equal(["fresh", "alone"], events.Select(e => e.Type));
         Assert.Equal(1, (await _storage.ReadStateAsync(s_key, CancellationToken.None))!.Version);
+        Assert.Equal(1, (await _storage.ReadStateAsync(other, CancellationToken.None))!.Version);
     }
 
     [Fact]
@@ -124,9 +127,9 @@ public abstract class GrainStorageConformanceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Commit_Delete_RemovesRowAndStaleDeleteConflicts()
+    public async Task Commit_DeleteThenRecreate_NeverReusesAVersion()
     {
-        await CommitAsync(StorageWrite.State(s_key, "{}", 0, []));
+        await CommitAsync(StorageWrite.State(s_key, """{"n":1}""", 0, []));
         var staleDelete = StorageWrite.Delete(s_key, 5, []);
         await CommitAsync(staleDelete);
         Assert.True(staleDelete.Conflict);
@@ -134,11 +137,42 @@ public abstract class GrainStorageConformanceTests : IAsyncLifetime
         var delete = StorageWrite.Delete(s_key, 1, []);
         await CommitAsync(delete);
 
-        Assert.False(delete.Conflict);
+        Assert.Equal((false, 0L), (delete.Conflict, delete.NewVersion));
         Assert.Null(await _storage.ReadStateAsync(s_key, CancellationToken.None));
-        var recreate = StorageWrite.State(s_key, "{}", 0, []);
+        var recreate = StorageWrite.State(s_key, """{"n":2}""", 0, []);
         await CommitAsync(recreate);
-        Assert.Equal(1, recreate.NewVersion);
+        Assert.Equal(3, recreate.NewVersion);
+        var writerFromBeforeTheDelete = StorageWrite.State(s_key, """{"n":99}""", 1, []);
+        await CommitAsync(writerFromBeforeTheDelete);
+        Assert.True(writerFromBeforeTheDelete.Conflict);
+        var stored = await _storage.ReadStateAsync(s_key, CancellationToken.None);
+        Assert.Equal(3, stored!.Version);
+        Assert.Equal(2, System.Text.Json.JsonDocument.Parse(stored.Data).RootElement.GetProperty("n").GetInt32());
+    }
+
+    [Theory]
+    [MemberData(nameof(StateWriteRuleCases.Indexes), MemberType = typeof(StateWriteRuleCases))]
+    public async Task Commit_StateWriteRuleCase_MatchesRuleTable(int index)
+    {
+        var rule = StateWriteRuleCases.All[index];
+        await ArrangeAsync(rule.Stored);
+        var write = rule.IsDelete
+            ? StorageWrite.Delete(s_key, rule.ExpectedVersion, [Event("a", "with-write")])
+            : StorageWrite.State(s_key, """{"n":7}""", rule.ExpectedVersion, [Event("a", "with-write")]);
+
+        await CommitAsync(write);
+
+        Assert.Equal((rule.Conflict, rule.NewVersion), (write.Conflict, write.NewVersion));
+        var stored = await _storage.ReadStateAsync(s_key, CancellationToken.None);
+        Assert.Equal(rule.ReadVersionAfter, stored?.Version);
+        if (stored is not null)
+        {
+            var expectedN = rule.Conflict ? 2 : 7;
+            Assert.Equal(expectedN, System.Text.Json.JsonDocument.Parse(stored.Data).RootElement.GetProperty("n").GetInt32());
+        }
+
+        var events = await _storage.ReadEventsAsync(0, 100, CancellationToken.None);
+        Assert.Equal(rule.Conflict ? 0 : 1, events.Count);
     }
 
     [Fact]
@@ -184,7 +218,31 @@ public abstract class GrainStorageConformanceTests : IAsyncLifetime
 
     private Task CommitAsync(params StorageWrite[] writes) => _storage.CommitAsync(writes, CancellationToken.None);
 
-    private static EventDraft Event(string key, string type) =>
+    private async Task ArrangeAsync(StoredBefore stored)
+    {
+        if (stored == StoredBefore.Nothing)
+        {
+            return;
+        }
+
+        var arrangement = new List<StorageWrite>
+        {
+            StorageWrite.State(s_key, """{"n":1}""", 0, []),
+            StorageWrite.State(s_key, """{"n":2}""", 1, []),
+        };
+        if (stored == StoredBefore.TombstoneAtThree)
+        {
+            arrangement.Add(StorageWrite.Delete(s_key, 2, []));
+        }
+
+        foreach (var write in arrangement)
+        {
+            await CommitAsync(write);
+            Assert.False(write.Conflict);
+        }
+    }
+
+    private protected static EventDraft Event(string key, string type) =>
         new(new StreamId("test", key), type, s_at, $$"""{"label":"{{type}}"}""");
 }
 
@@ -258,4 +316,45 @@ public sealed class PostgresGrainStorageTests(PostgresServerFixture postgres) : 
     }
 
     private protected override IGrainStorage CreateSecondInstance() => new PostgresGrainStorage(_connectionString);
+
+    [Fact]
+    public async Task Commit_OverlappingBatchesInOppositeOrdersFromTwoInstances_NeverDeadlock()
+    {
+        const int Rounds = 25;
+        const int RowsPerKind = 100;
+        await using var first = new PostgresGrainStorage(_connectionString);
+        await using var second = new PostgresGrainStorage(_connectionString);
+        var existing = Enumerable.Range(0, RowsPerKind).Select(i => new GrainStateKey("race", $"existing-{i:D2}", "s")).ToArray();
+        await Sut.CommitAsync(existing.Select(key => StorageWrite.State(key, "{}", 0, [])).ToList(), CancellationToken.None);
+
+        // Updates and inserts take turns: a batch that updates existing rows first would otherwise queue behind
+        // the others there and hide an unordered insert.
+        for (var round = 0; round < Rounds; round++)
+        {
+            var updating = round % 2 == 1;
+            var keys = updating
+                ? existing
+                : Enumerable.Range(0, RowsPerKind).Select(i => new GrainStateKey("race", $"new-{round}-{i:D2}", "s")).ToArray();
+            var expected = updating ? (round / 2) + 1 : 0;
+            StorageWrite[] Batch(bool descending) => (descending ? keys.Reverse() : keys)
+                .Select(key => StorageWrite.State(key, "{}", expected, [Event(key.GrainKey, "w")]))
+                .ToArray();
+            var batches = new[] { (first, Batch(false)), (second, Batch(true)), (first, Batch(true)), (second, Batch(false)) };
+
+            await Task.WhenAll(batches.Select(batch => Task.Run(() => batch.Item1.CommitAsync(batch.Item2, CancellationToken.None))));
+
+            foreach (var key in keys)
+            {
+                var winners = batches.SelectMany(batch => batch.Item2).Where(write => write.StateKey == key && !write.Conflict).ToList();
+                Assert.True(winners.Count == 1, $"round {round}: {key.GrainKey} stored by {winners.Count} writers");
+            }
+        }
+
+        foreach (var key in existing)
+        {
+            Assert.Equal((Rounds / 2) + 1, (await Sut.ReadStateAsync(key, CancellationToken.None))!.Version);
+        }
+
+        Assert.Equal(Rounds * RowsPerKind, await Sut.ReadLastSequenceAsync(CancellationToken.None));
+    }
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Orchestration.Runtime.Persistence;
 using Orchestration.Runtime.Streams;
+using Orchestration.Testing;
 
 namespace Orchestration.Runtime.Tests.Persistence;
 
@@ -43,44 +44,81 @@ public sealed class WriteBatcherTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task SubmitAsync_SameRowTwiceInOneBatch_SecondWaitsForNextTransaction()
-    {
-        var key = new GrainStateKey("t", "same", "s");
-        _storage.Open();
-        var first = _batcher.SubmitAsync(StorageWrite.State(key, "{}", 0, []));
-        var second = StorageWrite.State(key, "{}", 1, []);
-
-        await Task.WhenAll(first, _batcher.SubmitAsync(second));
-
-        Assert.False(second.Conflict);
-        Assert.Equal(2, second.NewVersion);
-    }
-
-    [Fact]
     public async Task SubmitAsync_StorageFails_EveryWriterInTheBatchGetsTheError()
     {
-        _storage.FailNextCommit(new IOException("disk on fire"));
+        var blocker = _batcher.SubmitAsync(StorageWrite.State(new GrainStateKey("t", "blocker", "s"), "{}", 0, []));
+        await _storage.FirstCommitStarted;
         var writes = Enumerable.Range(0, 5)
-            .Select(i => _batcher.SubmitAsync(StorageWrite.State(new GrainStateKey("t", $"f{i}", "s"), "{}", 0, [])))
+            .Select(i => StorageWrite.State(new GrainStateKey("t", $"f{i}", "s"), "{}", 0, []))
             .ToList();
+        var submissions = writes.ConvertAll(_batcher.SubmitAsync);
+        _storage.FailNextCommit(new IOException("disk on fire"));
+
         _storage.Open();
 
-        foreach (var write in writes)
+        await blocker;
+        foreach (var submission in submissions)
         {
-            try
-            {
-                await write;
-            }
-            catch (IOException exception)
-            {
-                Assert.Equal("disk on fire", exception.Message);
-            }
+            var failure = await Assert.ThrowsAsync<IOException>(() => submission);
+            Assert.Equal("disk on fire", failure.Message);
         }
 
-        Assert.Contains(writes, write => write.IsFaulted);
+        Assert.Equal([1, 5], _storage.BatchSizes);
+        foreach (var write in writes)
+        {
+            Assert.Null(await _storage.ReadStateAsync(write.StateKey!.Value, CancellationToken.None));
+        }
+
         var retry = StorageWrite.State(new GrainStateKey("t", "after", "s"), "{}", 0, []);
         await _batcher.SubmitAsync(retry);
         Assert.Equal(1, retry.NewVersion);
+    }
+
+    [Fact]
+    public async Task SubmitAsync_QueueFull_WaitsUntilACommitFreesSpace()
+    {
+        var batcher = CreateSut(new SiloOptions { MaxPendingWrites = 2 });
+        batcher.Start();
+        try
+        {
+            var inCommit = batcher.SubmitAsync(Write("in-commit"));
+            await _storage.FirstCommitStarted;
+            var queued = new[] { batcher.SubmitAsync(Write("queued-1")), batcher.SubmitAsync(Write("queued-2")) };
+
+            var overflow = batcher.SubmitAsync(Write("overflow"));
+
+            Assert.Equal(2, batcher.QueuedWrites);
+            Assert.False(overflow.IsCompleted);
+            _storage.Open();
+            await Task.WhenAll([inCommit, .. queued, overflow]);
+            Assert.Equal(4, _storage.WritesCommitted);
+            Assert.Equal(1, (await _storage.ReadStateAsync(Key("overflow"), CancellationToken.None))!.Version);
+        }
+        finally
+        {
+            _storage.Open(); // a failed assertion must not leave the batcher's drain waiting at the gate
+            await batcher.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task SubmitAsync_WaitingForSpaceWhenStopping_IsRefusedAndNotStored()
+    {
+        var batcher = CreateSut(new SiloOptions { MaxPendingWrites = 2 });
+        batcher.Start();
+        var inCommit = batcher.SubmitAsync(Write("in-commit"));
+        await _storage.FirstCommitStarted;
+        var queued = new[] { batcher.SubmitAsync(Write("queued-1")), batcher.SubmitAsync(Write("queued-2")) };
+        var overflow = batcher.SubmitAsync(Write("overflow"));
+
+        var stopping = batcher.DisposeAsync();
+        _storage.Open();
+        await stopping;
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => overflow);
+        await Task.WhenAll([inCommit, .. queued]);
+        Assert.Equal(3, _storage.WritesCommitted);
+        Assert.Null(await _storage.ReadStateAsync(Key("overflow"), CancellationToken.None));
     }
 
     [Fact]
@@ -126,78 +164,186 @@ public sealed class WriteBatcherTests : IAsyncLifetime
     private WriteBatcher CreateSut(SiloOptions options) =>
         new(_storage, _streamLog, options, new RuntimeInstruments(), NullLogger.Instance);
 
+    private static GrainStateKey Key(string name) => new("t", name, "s");
+
+    private static StorageWrite Write(string name) => StorageWrite.State(Key(name), "{}", 0, []);
+
     private static EventDraft Draft(string streamNamespace, string type) =>
         new(new StreamId(streamNamespace, "k"), type, DateTimeOffset.UnixEpoch, "{}");
+}
 
-    /// <summary>Memory storage whose commits wait for a gate, counting transactions.</summary>
-    private sealed class GatedStorage : IGrainStorage
+/// <summary>
+/// The batcher against each real provider: a batch never holds two writes of one row, since a provider checks every
+/// row of a batch against the version stored before it (Postgres) and the second write expects the first's result.
+/// </summary>
+public abstract class WriteBatcherProviderTests : IAsyncLifetime
+{
+    private GatedStorage _storage = null!;
+    private StreamLog _streamLog = null!;
+    private WriteBatcher _batcher = null!;
+
+    private protected abstract Task<IGrainStorage> CreateStorageAsync();
+
+    public async Task InitializeAsync()
     {
-        private readonly MemoryGrainStorage _inner = new();
-        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource _firstCommit = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private Exception? _failure;
-        private int _eventReads;
-
-        public Task FirstCommitStarted => _firstCommit.Task;
-
-        public bool HintArrivesFirst { get; set; }
-
-        public int Commits { get; private set; }
-
-        public int WritesCommitted { get; private set; }
-
-        public string ProviderName => "Gated";
-
-        public int MaxConcurrentCommits => 1;
-
-        public void Open() => _gate.TrySetResult();
-
-        public void FailNextCommit(Exception failure) => _failure = failure;
-
-        public async Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken)
-        {
-            _firstCommit.TrySetResult();
-            await _gate.Task;
-            if (Interlocked.Exchange(ref _failure, null) is { } failure)
-            {
-                throw failure;
-            }
-
-            Commits++;
-            WritesCommitted += writes.Count;
-            await _inner.CommitAsync(writes, cancellationToken);
-            if (HintArrivesFirst)
-            {
-                // The commit's own hint reaches the stream log well before the batcher hands over the events,
-                // as a Postgres NOTIFY often does.
-                await Task.Delay(20, CancellationToken.None);
-            }
-        }
-
-        public Task InitializeAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task<GrainStateRecord?> ReadStateAsync(GrainStateKey key, CancellationToken cancellationToken) => _inner.ReadStateAsync(key, cancellationToken);
-
-        public int EventReads => Volatile.Read(ref _eventReads);
-
-        public Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(long afterSequence, int limit, CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref _eventReads);
-            return _inner.ReadEventsAsync(afterSequence, limit, cancellationToken);
-        }
-
-        public Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken) => _inner.ReadLastSequenceAsync(cancellationToken);
-
-        public Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken) => _inner.ReadRemindersAsync(cancellationToken);
-
-        public Task<long> ReadCursorAsync(string subscriber, CancellationToken cancellationToken) => _inner.ReadCursorAsync(subscriber, cancellationToken);
-
-        public Task WriteCursorAsync(string subscriber, long sequence, CancellationToken cancellationToken) => _inner.WriteCursorAsync(subscriber, sequence, cancellationToken);
-
-        public Task CheckHealthAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public IAsyncDisposable WatchCommits(Action<long> onCommit) => _inner.WatchCommits(onCommit);
-
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        _storage = new GatedStorage(await CreateStorageAsync());
+        await _storage.InitializeAsync(CancellationToken.None);
+        var options = new SiloOptions { EventPollInterval = TimeSpan.FromHours(1) };
+        _streamLog = new StreamLog(_storage, options, TimeProvider.System, NullLogger.Instance);
+        await _streamLog.StartAsync(CancellationToken.None);
+        _batcher = new WriteBatcher(_storage, _streamLog, options, new RuntimeInstruments(), NullLogger.Instance);
+        _batcher.Start();
     }
+
+    public virtual async Task DisposeAsync()
+    {
+        _storage.Open();
+        await _batcher.DisposeAsync();
+        await _streamLog.DisposeAsync();
+        await _storage.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task SubmitAsync_SameRowTwiceWhileQueued_SecondGoesInALaterBatchAndBuildsOnTheFirst()
+    {
+        var key = new GrainStateKey("t", "same", "s");
+        var blocker = _batcher.SubmitAsync(StorageWrite.State(new GrainStateKey("t", "blocker", "s"), "{}", 0, []));
+        await _storage.FirstCommitStarted;
+        var first = StorageWrite.State(key, """{"n":1}""", 0, []);
+        var second = StorageWrite.State(key, """{"n":2}""", 1, []);
+        var submissions = new[] { blocker, _batcher.SubmitAsync(first), _batcher.SubmitAsync(second) };
+
+        _storage.Open();
+        await Task.WhenAll(submissions);
+
+        Assert.Equal((false, 1L), (first.Conflict, first.NewVersion));
+        Assert.Equal((false, 2L), (second.Conflict, second.NewVersion));
+        Assert.Equal([0, 1, 1], _storage.Batches.Select(batch => batch.Count(write => write.StateKey == key)));
+        var stored = await _storage.ReadStateAsync(key, CancellationToken.None);
+        Assert.Equal(2, stored!.Version);
+        Assert.Contains("2", stored.Data);
+    }
+}
+
+public sealed class MemoryWriteBatcherTests : WriteBatcherProviderTests
+{
+    private protected override Task<IGrainStorage> CreateStorageAsync() => Task.FromResult<IGrainStorage>(new MemoryGrainStorage());
+}
+
+public sealed class SqliteWriteBatcherTests : WriteBatcherProviderTests
+{
+    private readonly string _path = Path.Combine(Path.GetTempPath(), $"orch-{Guid.NewGuid():N}.db");
+
+    private protected override Task<IGrainStorage> CreateStorageAsync() => Task.FromResult<IGrainStorage>(new SqliteGrainStorage(_path, TimeProvider.System));
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var file in Directory.GetFiles(Path.GetDirectoryName(_path)!, Path.GetFileName(_path) + "*"))
+        {
+            File.Delete(file);
+        }
+    }
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresWriteBatcherTests(PostgresServerFixture postgres) : WriteBatcherProviderTests
+{
+    private protected override async Task<IGrainStorage> CreateStorageAsync() =>
+        new PostgresGrainStorage(await postgres.Server.CreateDatabaseAsync());
+}
+
+/// <summary>A storage (memory unless given) whose commits wait for a gate, recording every batch.</summary>
+internal sealed class GatedStorage(IGrainStorage? inner = null) : IGrainStorage
+{
+    private readonly IGrainStorage _inner = inner ?? new MemoryGrainStorage();
+    private readonly List<IReadOnlyList<StorageWrite>> _batches = [];
+    private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _firstCommit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Exception? _failure;
+    private int _eventReads;
+
+    public Task FirstCommitStarted => _firstCommit.Task;
+
+    public bool HintArrivesFirst { get; set; }
+
+    public int Commits { get; private set; }
+
+    public int WritesCommitted { get; private set; }
+
+    /// <summary>Every batch handed to the storage, in order, including those that failed.</summary>
+    public IReadOnlyList<IReadOnlyList<StorageWrite>> Batches
+    {
+        get
+        {
+            lock (_batches)
+            {
+                return [.. _batches];
+            }
+        }
+    }
+
+    public IReadOnlyList<int> BatchSizes => [.. Batches.Select(batch => batch.Count)];
+
+    public string ProviderName => "Gated";
+
+    public int MaxConcurrentCommits => 1;
+
+    public void Open() => _gate.TrySetResult();
+
+    /// <summary>The next commit to start fails (one already waiting at the gate does not).</summary>
+    public void FailNextCommit(Exception failure) => _failure = failure;
+
+    public async Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken)
+    {
+        lock (_batches)
+        {
+            _batches.Add([.. writes]);
+        }
+
+        var failure = Interlocked.Exchange(ref _failure, null);
+        _firstCommit.TrySetResult();
+        await _gate.Task;
+        if (failure is not null)
+        {
+            throw failure;
+        }
+
+        Commits++;
+        WritesCommitted += writes.Count;
+        await _inner.CommitAsync(writes, cancellationToken);
+        if (HintArrivesFirst)
+        {
+            // The commit's own hint reaches the stream log well before the batcher hands over the events,
+            // as a Postgres NOTIFY often does.
+            await Task.Delay(20, CancellationToken.None);
+        }
+    }
+
+    public Task InitializeAsync(CancellationToken cancellationToken) => _inner.InitializeAsync(cancellationToken);
+
+    public Task<GrainStateRecord?> ReadStateAsync(GrainStateKey key, CancellationToken cancellationToken) => _inner.ReadStateAsync(key, cancellationToken);
+
+    public int EventReads => Volatile.Read(ref _eventReads);
+
+    public Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(long afterSequence, int limit, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _eventReads);
+        return _inner.ReadEventsAsync(afterSequence, limit, cancellationToken);
+    }
+
+    public Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken) => _inner.ReadLastSequenceAsync(cancellationToken);
+
+    public Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken) => _inner.ReadRemindersAsync(cancellationToken);
+
+    public Task<long> ReadCursorAsync(string subscriber, CancellationToken cancellationToken) => _inner.ReadCursorAsync(subscriber, cancellationToken);
+
+    public Task WriteCursorAsync(string subscriber, long sequence, CancellationToken cancellationToken) => _inner.WriteCursorAsync(subscriber, sequence, cancellationToken);
+
+    public Task CheckHealthAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public IAsyncDisposable WatchCommits(Action<long> onCommit) => _inner.WatchCommits(onCommit);
+
+    public ValueTask DisposeAsync() => _inner.DisposeAsync();
 }

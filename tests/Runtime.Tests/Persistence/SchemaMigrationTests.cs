@@ -1,0 +1,166 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+using Orchestration.Runtime.Persistence;
+using Orchestration.Testing;
+
+namespace Orchestration.Runtime.Tests.Persistence;
+
+/// <summary>
+/// Migrations are append-only: released steps keep their checksums, and a database made by an older set of steps
+/// upgrades in place with its data readable and writable.
+/// </summary>
+public static class SchemaMigrationChecks
+{
+    internal static readonly GrainStateKey Key = new("profile", "org/old", "profile");
+
+    /// <summary>SHA-256 of each step's text (line endings normalized), so a checkout's line endings do not matter.</summary>
+    public static string[] Checksums(IReadOnlyList<string> migrations) =>
+        migrations.Select(sql => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(sql.ReplaceLineEndings("\n"))))).ToArray();
+
+    /// <summary>
+    /// Released steps must stay as they are; a new step appends a line here. Editing a released step instead
+    /// fails this check: a database that already ran it would never see the edit.
+    /// </summary>
+    public static void AssertReleasedUnchanged(string[] released, IReadOnlyList<string> migrations)
+    {
+        var actual = Checksums(migrations);
+        Assert.True(actual.Length >= released.Length, $"a released migration was removed ({actual.Length} < {released.Length})");
+        Assert.True(
+            released.SequenceEqual(actual.Take(released.Length)),
+            $"a released migration was edited; add a new one instead. Checksums now: {string.Join(", ", actual)}");
+        Assert.True(actual.Length == released.Length, $"record the new migration's checksum: {actual[^1]}");
+    }
+
+    /// <summary>What the older release wrote, then the newest code reading, updating, deleting and recreating it.</summary>
+    internal static async Task AssertOldDataUsableAsync(IGrainStorage storage)
+    {
+        var old = await storage.ReadStateAsync(Key, CancellationToken.None);
+        Assert.Equal(1, old!.Version);
+        Assert.Contains("\"old\"", old.Data);
+        Assert.Equal(1, await storage.ReadLastSequenceAsync(CancellationToken.None));
+
+        var update = StorageWrite.State(Key, """{"n":"new"}""", 1, []);
+        await storage.CommitAsync([update], CancellationToken.None);
+        var delete = StorageWrite.Delete(Key, 2, []);
+        await storage.CommitAsync([delete], CancellationToken.None);
+        var deletedRead = await storage.ReadStateAsync(Key, CancellationToken.None);
+        var recreate = StorageWrite.State(Key, """{"n":"again"}""", 0, []);
+        await storage.CommitAsync([recreate], CancellationToken.None);
+
+        Assert.Equal((false, 2L), (update.Conflict, update.NewVersion));
+        Assert.False(delete.Conflict);
+        Assert.Null(deletedRead);
+        Assert.Equal((false, 4L), (recreate.Conflict, recreate.NewVersion));
+        Assert.Equal(4, (await storage.ReadStateAsync(Key, CancellationToken.None))!.Version);
+    }
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
+{
+    private static readonly string[] s_released =
+    [
+        "07c086073dcd4817459279eb33d44fb04837b020d2961dc56333b05b7ecb5e35", // tables
+        "e25783aabdb1289a4fb94e8169df99f2f4d4dc8843ec356650aa4d2739c593a0", // orch_commit
+        "312dc7a238291d2bf9ef0bcdd81738d2cb4bd0483e1830be7133360f357b5ed6", // orch_apply_reminders: a batch's reminder changes in order
+        "4455878d408c86ebf6996ba564f268ad136776fbd4dd49a6806ed6af728c6601", // tombstones, orch_commit in lock order
+    ];
+
+    [Fact]
+    public void Migrations_Released_KeepTheirChecksums() =>
+        SchemaMigrationChecks.AssertReleasedUnchanged(s_released, PostgresGrainStorage.Migrations);
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Initialize_DatabaseFromOlderMigrations_UpgradesInPlaceAndKeepsData(int olderMigrations)
+    {
+        var connectionString = await postgres.Server.CreateDatabaseAsync();
+        await using (var older = CreateSut(connectionString))
+        {
+            await older.InitializeAsync(olderMigrations, CancellationToken.None);
+        }
+
+        await using (var connection = new NpgsqlConnection(connectionString))
+        {
+            await connection.OpenAsync();
+            await using var insertState = new NpgsqlCommand(
+                """INSERT INTO orch_grain_state (grain_type, grain_key, state_name, data, version) VALUES ($1, $2, $3, '{"n":"old"}', 1)""", connection);
+            insertState.Parameters.Add(new NpgsqlParameter { Value = SchemaMigrationChecks.Key.GrainType });
+            insertState.Parameters.Add(new NpgsqlParameter { Value = SchemaMigrationChecks.Key.GrainKey });
+            insertState.Parameters.Add(new NpgsqlParameter { Value = SchemaMigrationChecks.Key.StateName });
+            await insertState.ExecuteNonQueryAsync();
+            await using var insertEvent = new NpgsqlCommand(
+                "INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at, data) VALUES (1, 'ns', 'k', 'old', now(), '{}')", connection);
+            await insertEvent.ExecuteNonQueryAsync();
+        }
+
+        await using var storage = CreateSut(connectionString);
+        await storage.InitializeAsync(CancellationToken.None);
+
+        await SchemaMigrationChecks.AssertOldDataUsableAsync(storage);
+        await using var check = new NpgsqlConnection(connectionString);
+        await check.OpenAsync();
+        await using var applied = new NpgsqlCommand("SELECT max(version) FROM orch_schema_migrations", check);
+        Assert.Equal(PostgresGrainStorage.Migrations.Count, (int)(await applied.ExecuteScalarAsync())!);
+    }
+
+    private static PostgresGrainStorage CreateSut(string connectionString) => new(connectionString);
+}
+
+public sealed class SqliteSchemaMigrationTests : IDisposable
+{
+    private static readonly string[] s_released =
+    [
+        "c5ef141a73fef63c40b608b395ff0b79f5b78b0dc9cb9e69bdced62c4219d6b8", // tables
+        "46fedd89230bd1b322619a9e1e569fbf59a24e4cf2c8f986c75794795dde0025", // tombstones
+    ];
+
+    private readonly string _path = Path.Combine(Path.GetTempPath(), $"orch-{Guid.NewGuid():N}.db");
+
+    [Fact]
+    public void Migrations_Released_KeepTheirChecksums() =>
+        SchemaMigrationChecks.AssertReleasedUnchanged(s_released, SqliteGrainStorage.Migrations);
+
+    [Fact]
+    public async Task Initialize_DatabaseFromFirstMigration_UpgradesInPlaceAndKeepsData()
+    {
+        await using (var older = CreateSut())
+        {
+            await older.InitializeAsync(1, CancellationToken.None);
+        }
+
+        await using (var connection = new SqliteConnection($"Data Source={_path}"))
+        {
+            await connection.OpenAsync();
+            await using var insert = connection.CreateCommand();
+            insert.CommandText = """
+                INSERT INTO orch_grain_state (grain_type, grain_key, state_name, data, version) VALUES ($t, $k, $n, '{"n":"old"}', 1);
+                INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at_ticks, data) VALUES (1, 'ns', 'k', 'old', 0, '{}');
+                """;
+            insert.Parameters.AddWithValue("$t", SchemaMigrationChecks.Key.GrainType);
+            insert.Parameters.AddWithValue("$k", SchemaMigrationChecks.Key.GrainKey);
+            insert.Parameters.AddWithValue("$n", SchemaMigrationChecks.Key.StateName);
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        await using var storage = CreateSut();
+        await storage.InitializeAsync(CancellationToken.None);
+
+        await SchemaMigrationChecks.AssertOldDataUsableAsync(storage);
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        foreach (var file in Directory.GetFiles(Path.GetDirectoryName(_path)!, Path.GetFileName(_path) + "*"))
+        {
+            File.Delete(file);
+        }
+    }
+
+    private SqliteGrainStorage CreateSut() => new(_path, TimeProvider.System);
+}
