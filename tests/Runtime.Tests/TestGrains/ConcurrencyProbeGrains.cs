@@ -333,3 +333,41 @@ public sealed class TracedGrain : Grain, ITracedGrain
 
     public Task LeafAsync() => Task.CompletedTask;
 }
+
+public sealed class Basket
+{
+    public List<string> Items { get; set; } = [];
+}
+
+public sealed record Label(string Text, int Size);
+
+public interface IBasketGrain : IGrainWithStringKey
+{
+    Task AddAsync(Basket basket);
+
+    Task<Basket> GetAsync();
+
+    Task<Label> GetLabelAsync();
+
+    Task<bool> IsStoredLabelAsync(Label label);
+}
+
+/// <summary>Keeps what callers give it and hands out its own objects: isolation must keep both sides apart.</summary>
+public sealed class BasketGrain : Grain, IBasketGrain
+{
+    private readonly Basket _basket = new();
+    private readonly Label _label = new("fragile", 12);
+
+    public Task AddAsync(Basket basket)
+    {
+        _basket.Items.AddRange(basket.Items);
+        basket.Items.Add("added by the grain");
+        return Task.CompletedTask;
+    }
+
+    public Task<Basket> GetAsync() => Task.FromResult(_basket);
+
+    public Task<Label> GetLabelAsync() => Task.FromResult(_label);
+
+    public Task<bool> IsStoredLabelAsync(Label label) => Task.FromResult(ReferenceEquals(label, _label));
+}

@@ -34,14 +34,18 @@ public sealed class GrainTimerTests : IAsyncLifetime
     [Fact]
     public async Task Timer_AfterDeactivation_StopsTicking()
     {
-        var grain = _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/gone");
+        var grain = _cluster.GrainFactory.GetGrain<IBlockingTimerGrain>("org/gone");
         await grain.StartTimerAsync(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
         _time.Advance(TimeSpan.FromSeconds(1));
-        await _probe.WaitForAsync("timer:org/gone:1");
+        await _probe.WaitForAsync("tick:org/gone:1");
 
-        await _cluster.StopSiloAsync(_cluster.Silos[0]);
+        _cluster.Silos[0].Runtime.Directory.All.Single(activation => activation.GrainId.Key == "org/gone")
+            .RequestDeactivation(DeactivationReason.ApplicationRequested);
+        await _probe.WaitForAsync("deactivated:org/gone");
         _time.Advance(TimeSpan.FromSeconds(10));
+        await grain.PingAsync(); // a new activation: a tick sent to the old one would have run before this call
 
-        Assert.Equal(0, _probe.Count("timer:org/gone:2"));
+        Assert.Equal(0, _probe.Count("tick:org/gone:2"));
+        Assert.Equal(0, _probe.Count("stale-tick:org/gone"));
     }
 }
