@@ -10,8 +10,10 @@ namespace Orchestration.Runtime;
 /// </summary>
 public abstract class Grain
 {
+#pragma warning disable IDE1006 // a thread-static field: t_ prefix (see .editorconfig)
     [ThreadStatic]
     private static IGrainContext? t_contextUnderConstruction;
+#pragma warning restore IDE1006
 
     /// <summary>Binds the new grain to the activation being created on this thread.</summary>
     protected Grain()
