@@ -33,7 +33,7 @@ internal sealed class GrainClassInfo
 
     public Type ClassType { get; }
 
-    /// <summary>The grain type name used in grain ids and storage keys: the class name without "Grain", lower-cased.</summary>
+    /// <summary>The grain type name used in grain ids and storage keys (see <see cref="ToTypeName"/>).</summary>
     public string TypeName { get; }
 
     public bool IsReentrant { get; }
@@ -43,8 +43,20 @@ internal sealed class GrainClassInfo
     public Grain Create(IServiceProvider services, ActivationData activation) =>
         Grain.CreateWithContext(activation, () => _create(services, activation));
 
+    /// <summary>The <see cref="GrainTypeAttribute"/> name if pinned, else the class name without "Grain", lower-cased.</summary>
     public static string ToTypeName(Type classType)
     {
+        if (classType.GetCustomAttribute<GrainTypeAttribute>() is { } pinned)
+        {
+            if (!IsValidTypeName(pinned.Name))
+            {
+                throw new ArgumentException(
+                    $"{classType.Name}: [GrainType(\"{pinned.Name}\")] must be lower-case letters, digits, '-' or '.', starting with a letter.");
+            }
+
+            return pinned.Name;
+        }
+
         var name = classType.Name;
         if (name.EndsWith("Grain", StringComparison.Ordinal) && name.Length > "Grain".Length)
         {
@@ -53,6 +65,10 @@ internal sealed class GrainClassInfo
 
         return name.ToLowerInvariant();
     }
+
+    private static bool IsValidTypeName(string name) =>
+        name.Length > 0 && char.IsAsciiLetterLower(name[0])
+        && name.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '.');
 
     private static Func<IServiceProvider, ActivationData, Grain> CompileFactory(Type classType)
     {

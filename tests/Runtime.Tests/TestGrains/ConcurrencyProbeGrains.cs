@@ -371,3 +371,32 @@ public sealed class BasketGrain : Grain, IBasketGrain
 
     public Task<bool> IsStoredLabelAsync(Label label) => Task.FromResult(ReferenceEquals(label, _label));
 }
+
+public sealed class BalanceState
+{
+    public int Amount { get; set; }
+}
+
+public interface IPurseGrain : IGrainWithStringKey
+{
+    Task<int> GetAmountAsync();
+}
+
+/// <summary>Pinned to "wallet": its stored state does not depend on the class name.</summary>
+[GrainType("wallet")]
+public sealed class PurseGrain([PersistentState("balance")] IPersistentState<BalanceState> balance) : Grain, IPurseGrain
+{
+    public Task<int> GetAmountAsync() => Task.FromResult(balance.State.Amount);
+}
+
+public interface IBadlyNamedGrain : IGrainWithStringKey
+{
+    Task PingAsync();
+}
+
+/// <summary>Not a grain type the registry loads (abstract): its pinned name is invalid.</summary>
+[GrainType("Bad Name")]
+public abstract class BadlyNamedGrain : Grain, IBadlyNamedGrain
+{
+    public Task PingAsync() => Task.CompletedTask;
+}
