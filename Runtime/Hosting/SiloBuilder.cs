@@ -81,14 +81,11 @@ public sealed class SiloBuilder
 
     internal IGrainStorage CreateStorage(TimeProvider timeProvider, ILoggerFactory loggerFactory) => _createStorage(timeProvider, loggerFactory);
 
-    internal SiloOptions BuildOptions()
+    internal void ApplyConfiguration(SiloOptions options)
     {
-        var options = new SiloOptions();
         foreach (var configure in _configure)
         {
             configure(options);
         }
-
-        return options;
     }
 }

@@ -30,12 +30,6 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
         RuntimeInstruments instruments,
         ILoggerFactory loggerFactory)
     {
-        var errors = options.Validate().ToList();
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException($"Invalid silo options: {string.Join(" ", errors)}", nameof(options));
-        }
-
         Services = services;
         Options = options;
         TimeProvider = timeProvider;

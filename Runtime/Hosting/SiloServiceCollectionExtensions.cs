@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Orchestration.Runtime.Core;
 using Orchestration.Runtime.Streams;
 
@@ -22,7 +23,11 @@ public static class SiloServiceCollectionExtensions
         services.TryAddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
         services.TryAdd(ServiceDescriptor.Singleton(typeof(ILogger<>), typeof(Logger<>)));
         services.TryAddSingleton(provider => builder.CreateStorage(provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILoggerFactory>()));
-        services.AddSingleton(builder.BuildOptions());
+        // The options pattern: hosts may also bind SiloOptions (services.AddOptions<SiloOptions>().Bind(...)); every
+        // rule is checked at start-up and all broken ones are reported together.
+        services.AddOptions<SiloOptions>().Configure(builder.ApplyConfiguration).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SiloOptions>, SiloOptionsValidator>());
+        services.AddSingleton(provider => provider.GetRequiredService<IOptions<SiloOptions>>().Value);
         services.AddSingleton(new GrainTypeRegistry(builder.Assemblies));
         services.AddSingleton(provider => new RuntimeInstruments(provider.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton<SiloRuntime>();

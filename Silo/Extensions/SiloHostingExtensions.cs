@@ -15,8 +15,8 @@ public static class SiloHostingExtensions
         var configuration = builder.Configuration;
         builder.Services.AddSilo(silo => silo
             .AddGrains(typeof(SiloHostingExtensions).Assembly)
-            .UseStorage(configuration)
-            .Configure(options => configuration.GetSection("Silo").Bind(options)));
+            .UseStorage(configuration));
+        builder.Services.AddOptions<SiloOptions>().Bind(configuration.GetSection("Silo"));
         return builder;
     }
 }
