@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Orchestration.Runtime.Core;
 
 /// <summary>What reaches the activation from outside its turn loop: calls, timer ticks and continuations of its code.</summary>
@@ -5,6 +7,9 @@ internal sealed partial class ActivationData
 {
     /// <summary>Messages waiting; read without the lock, so approximate (it feeds a gauge and tests' waits).</summary>
     public int QueuedCount => _queue.Count + (_interleaving?.Count ?? 0);
+
+    /// <summary>Whether the activation is gone for good; read without the lock, which is safe because it never changes back.</summary>
+    public bool IsInvalid => Volatile.Read(ref Unsafe.As<ActivationStatus, byte>(ref _status)) == (byte)ActivationStatus.Invalid;
 
     private int QueuedCountLocked => _queue.Count + (_interleaving?.Count ?? 0);
 

@@ -19,10 +19,7 @@ internal sealed partial class ActivationData
             }
 
             await _instance.OnActivateAsync(_runtime.ShutdownToken);
-            if (step.HasEvents)
-            {
-                await CommitOutboxAsync(step);
-            }
+            await CommitOutboxAsync(step);
 
             step.Finish(failed: false);
             _runtime.Instruments.ActivationCreated(_class.TypeName);
@@ -37,6 +34,7 @@ internal sealed partial class ActivationData
         {
             step.Finish(failed: true);
             LogActivationFailed(_runtime.Logger, GrainId, exception);
+            DisposeTimers();
             foreach (var message in Invalidate())
             {
                 message.Fail(exception);
@@ -50,19 +48,9 @@ internal sealed partial class ActivationData
         CallContext.Enter(step);
         try
         {
-            if (_timers is not null)
-            {
-                foreach (var timer in _timers.ToArray())
-                {
-                    timer.Dispose();
-                }
-            }
-
+            DisposeTimers();
             await _instance!.OnDeactivateAsync(reason, _runtime.ShutdownToken);
-            if (step.HasEvents)
-            {
-                await CommitOutboxAsync(step);
-            }
+            await CommitOutboxAsync(step);
         }
         catch (Exception exception)
         {
@@ -80,8 +68,31 @@ internal sealed partial class ActivationData
                 }
                 else
                 {
-                    _runtime.Dispatcher.Deliver(GrainId, message);
+                    Redeliver(message);
                 }
+            }
+        }
+    }
+
+    private void Redeliver(IGrainMessage message)
+    {
+        try
+        {
+            _runtime.Dispatcher.Deliver(GrainId, message);
+        }
+        catch (Exception exception)
+        {
+            message.Fail(exception); // say why (say, no silo left) rather than leave the caller waiting
+        }
+    }
+
+    private void DisposeTimers()
+    {
+        if (_timers is not null)
+        {
+            foreach (var timer in _timers.ToArray())
+            {
+                timer.Dispose();
             }
         }
     }

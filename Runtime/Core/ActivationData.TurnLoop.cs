@@ -55,26 +55,40 @@ internal sealed partial class ActivationData : IThreadPoolWorkItem
                 }
             }
 
-            switch (step)
+            try
             {
-                case Step.Continuation:
-                    _scheduler.Run(continuation!);
-                    break;
-                case Step.Activate:
-                    _ = ActivateAsync();
-                    break;
-                case Step.Deactivate:
-                    _ = DeactivateAsync(reason);
-                    break;
-                default:
-                    if (message!.Method.KeepsAlive)
-                    {
-                        _lastActiveAt = _runtime.TimeProvider.GetTimestamp();
-                    }
-
-                    _ = RunAsync(message);
-                    break;
+                RunStep(step, continuation, message, reason);
             }
+            catch (Exception exception)
+            {
+                // Steps are async methods and tasks that keep their own exceptions; reaching here is a runtime bug. Log it
+                // and keep the loop alive rather than leave the pump claimed by a loop that has died.
+                LogTurnLoopFailed(_runtime.Logger, GrainId, exception);
+            }
+        }
+    }
+
+    private void RunStep(Step step, Task? continuation, IGrainMessage? message, DeactivationReason reason)
+    {
+        switch (step)
+        {
+            case Step.Continuation:
+                _scheduler.Run(continuation!);
+                break;
+            case Step.Activate:
+                _ = ActivateAsync();
+                break;
+            case Step.Deactivate:
+                _ = DeactivateAsync(reason);
+                break;
+            default:
+                if (message!.Method.KeepsAlive)
+                {
+                    _lastActiveAt = _runtime.TimeProvider.GetTimestamp();
+                }
+
+                _ = RunAsync(message);
+                break;
         }
     }
 
@@ -171,22 +185,24 @@ internal sealed partial class ActivationData : IThreadPoolWorkItem
         var call = new CallContext(this);
         CallContext.Enter(call);
         var startedAt = _runtime.Instruments.CallsObserved ? Stopwatch.GetTimestamp() : 0;
-        using var activity = RuntimeInstruments.StartCall(GrainId, message.Method, message.Caller);
+        Activity? activity = null;
         Task? invocation = null;
         Exception? failure = null;
         try
         {
+            activity = RuntimeInstruments.StartCall(GrainId, message.Method, message.Caller);
             invocation = message.Method.Invoke(_instance!, message.Arguments);
             await invocation;
-            if (call.HasEvents)
-            {
-                await CommitOutboxAsync(call);
-            }
+            await CommitOutboxAsync(call);
         }
         catch (Exception exception)
         {
             failure = exception;
             activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+        }
+        finally
+        {
+            activity?.Dispose();
         }
 
         call.Finish(failed: failure is not null);

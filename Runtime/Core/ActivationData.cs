@@ -83,7 +83,17 @@ internal sealed partial class ActivationData : IGrainContext
         return _runtime.Batcher.SubmitAsync(StorageWrite.EventsOnly([draft]));
     }
 
-    private Task CommitOutboxAsync(CallContext call) => _runtime.Batcher.SubmitAsync(StorageWrite.EventsOnly(call.Drain()));
+    /// <summary>
+    /// Commits what is left in the call's outbox, again if work the call left running (on this scheduler) raised more
+    /// meanwhile; the caller then finishes the call without yielding, so nothing can slip in between.
+    /// </summary>
+    private async Task CommitOutboxAsync(CallContext call)
+    {
+        while (call.HasEvents)
+        {
+            await _runtime.Batcher.SubmitAsync(StorageWrite.EventsOnly(call.Drain()));
+        }
+    }
 
     public IGrainTimer RegisterGrainTimer(Func<CancellationToken, Task> callback, GrainTimerCreationOptions options)
     {
@@ -107,6 +117,9 @@ internal sealed partial class ActivationData : IGrainContext
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Deactivation of grain {GrainId} ({Reason}) failed")]
     private static partial void LogDeactivationFailed(ILogger logger, GrainId grainId, DeactivationReason reason, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "The turn loop of grain {GrainId} failed")]
+    private static partial void LogTurnLoopFailed(ILogger logger, GrainId grainId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {GrainId} has {Queued} calls waiting (soft limit {SoftLimit}); callers are outpacing it")]
     private static partial void LogQueueOverSoftLimit(ILogger logger, GrainId grainId, int queued, int softLimit);

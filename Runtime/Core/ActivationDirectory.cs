@@ -31,8 +31,28 @@ internal sealed class ActivationDirectory(SiloRuntime runtime)
         }
 
         // Without a cluster, losing this race only discards an object that has done nothing yet. In a cluster the
-        // registration above already decided the winner, so no one else can add here.
-        return _activations.GetOrAdd(grainId, created);
+        // registration above already decided the winner; an entry still here can only be a predecessor that has gone
+        // (invalid, about to remove itself), which the winner replaces so it is never missing from this directory.
+        while (true)
+        {
+            if (_activations.TryAdd(grainId, created))
+            {
+                return created;
+            }
+
+            if (_activations.TryGetValue(grainId, out var existing))
+            {
+                if (!existing.IsInvalid || runtime.Router is not IGrainDirectory)
+                {
+                    return existing;
+                }
+
+                if (_activations.TryUpdate(grainId, created, existing))
+                {
+                    return created;
+                }
+            }
+        }
     }
 
     /// <summary>Removes the activation here, then its registration, so a successor never overlaps it.</summary>

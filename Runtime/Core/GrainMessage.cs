@@ -46,7 +46,22 @@ internal sealed class GrainMessage<TResult>(GrainMethod method, object?[] argume
         if (finished.IsCompletedSuccessfully)
         {
             var result = finished is Task<TResult> typed ? typed.Result : default!;
-            TrySetResult(Method.CopiesResult ? DeepCopier.Copy(result) : result);
+            if (Method.CopiesResult)
+            {
+                try
+                {
+                    result = DeepCopier.Copy(result);
+                }
+                catch (Exception exception)
+                {
+                    // The caller gets why, rather than waiting for ever: the call is no longer running, so no timeout
+                    // would end it.
+                    TrySetException(exception);
+                    return;
+                }
+            }
+
+            TrySetResult(result);
         }
         else if (finished.IsCanceled)
         {

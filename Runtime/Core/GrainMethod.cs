@@ -78,7 +78,7 @@ internal sealed class GrainMethod
             // Isolation as in Orleans: a caller and a grain never share a mutable object through a call.
             CopiesArguments = method.GetParameters().Any(parameter =>
                 !DeepCopier.IsShallowCopyable(parameter.ParameterType) && !DeepCopier.IsMarkedImmutable(parameter)),
-            CopiesResult = resultType != typeof(object)
+            CopiesResult = returnType != typeof(Task)
                 && !DeepCopier.IsShallowCopyable(resultType) && !DeepCopier.IsMarkedImmutable(method.ReturnParameter),
         };
     }

@@ -20,7 +20,17 @@ internal sealed class InProcessClusterRouter : IClusterRouter, IClusterMembershi
 
     public void Remove(SiloRuntime silo) => ImmutableInterlocked.Update(ref _silos, static (list, item) => list.Remove(item), silo);
 
-    public bool IsLocal(SiloRuntime silo, GrainId grainId) => _silos.Length <= 1 || Owner(grainId) == silo;
+    // A silo that has left owns nothing, even when one silo remains: what it still holds must move to the survivor.
+    public bool IsLocal(SiloRuntime silo, GrainId grainId)
+    {
+        var silos = _silos;
+        return silos.Length switch
+        {
+            0 => true,
+            1 => silos[0] == silo,
+            _ => Owner(grainId) == silo,
+        };
+    }
 
     public void Forward(GrainId grainId, IGrainMessage message) => Owner(grainId).Dispatcher.DeliverLocally(grainId, message);
 

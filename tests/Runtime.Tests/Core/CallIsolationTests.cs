@@ -39,6 +39,28 @@ public sealed class CallIsolationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Call_ResultDeclaredAsObject_IsStillCopied()
+    {
+        var grain = _cluster.GrainFactory.GetGrain<IEdgeCaseGrain>("org/object");
+
+        var returned = (Basket)await grain.GetBasketAsObjectAsync();
+        returned.Items.Add("smuggled in by the caller");
+
+        Assert.Equal(0, await grain.CountItemsAsync());
+    }
+
+    [Fact]
+    public async Task Call_ResultThatCannotBeCopied_FailsTheCallerWithTheReason()
+    {
+        var grain = _cluster.GrainFactory.GetGrain<IEdgeCaseGrain>("org/grid");
+
+        var exception = await Assert.ThrowsAsync<NotSupportedException>(() => grain.GetGridAsync().WaitAsync(TimeSpan.FromSeconds(20)));
+
+        Assert.Contains("array", exception.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(0, await grain.CountItemsAsync()); // the activation is still serving calls
+    }
+
+    [Fact]
     public async Task Call_ImmutableRecord_PassesTheSameInstanceWithoutCopying()
     {
         var grain = _cluster.GrainFactory.GetGrain<IBasketGrain>("org/immutable");

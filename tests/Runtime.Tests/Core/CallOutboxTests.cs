@@ -41,4 +41,24 @@ public sealed class CallOutboxTests : IAsyncLifetime
 
         Assert.Equal(["from the succeeding call", "marker"], texts);
     }
+
+    [Fact]
+    public async Task Call_WorkItLeftRunningRaisesWhileTheCallCommits_EveryEventIsPublished()
+    {
+        await _cluster.GrainFactory.GetGrain<IEdgeCaseGrain>("org/left-running").RaiseAndLeaveWorkRunningAsync();
+
+        var log = _cluster.Silos[0].Services.GetRequiredService<IStreamLog>();
+        var texts = new List<string>();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await foreach (var streamEvent in log.FollowAsync(0, "outbox", stop.Token))
+        {
+            texts.Add(System.Text.Json.JsonDocument.Parse(streamEvent.Data).RootElement.GetProperty("text").GetString()!);
+            if (texts.Count == 2)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(["from the call", "from the work it left"], texts.Order());
+    }
 }

@@ -400,3 +400,60 @@ public abstract class BadlyNamedGrain : Grain, IBadlyNamedGrain
 {
     public Task PingAsync() => Task.CompletedTask;
 }
+
+public interface IEdgeCaseGrain : IGrainWithStringKey
+{
+    Task<Basket[,]> GetGridAsync();
+
+    Task<object> GetBasketAsObjectAsync();
+
+    Task<int> CountItemsAsync();
+
+    /// <summary>Starts a 1 s timer whose first tick moves the next one 100 s away.</summary>
+    Task StartSelfReschedulingTimerAsync();
+
+    /// <summary>Raises an event and leaves work running that raises another a little later.</summary>
+    Task RaiseAndLeaveWorkRunningAsync();
+}
+
+public sealed class EdgeCaseGrain(GrainProbe probe) : Grain, IEdgeCaseGrain
+{
+    private readonly Basket _basket = new();
+    private IGrainTimer? _timer;
+    private int _ticks;
+
+    public Task<Basket[,]> GetGridAsync() => Task.FromResult(new Basket[1, 1] { { new Basket() } });
+
+    public Task<object> GetBasketAsObjectAsync() => Task.FromResult<object>(_basket);
+
+    public Task<int> CountItemsAsync() => Task.FromResult(_basket.Items.Count);
+
+    public Task StartSelfReschedulingTimerAsync()
+    {
+        _timer = RegisterGrainTimer(_ =>
+        {
+            _ticks++;
+            probe.Record($"edge-tick:{_ticks}");
+            if (_ticks == 1)
+            {
+                _timer!.Change(TimeSpan.FromSeconds(100), TimeSpan.FromSeconds(1));
+            }
+
+            return Task.CompletedTask;
+        }, new GrainTimerCreationOptions { DueTime = TimeSpan.FromSeconds(1), Period = TimeSpan.FromSeconds(1) });
+        return Task.CompletedTask;
+    }
+
+    public async Task RaiseAndLeaveWorkRunningAsync()
+    {
+        _ = RaiseLaterAsync();
+        await GetStream<OutboxItem>(OutboxGrain.StreamFor(GetPrimaryKeyString())).OnNextAsync(new OutboxItem("from the call"));
+    }
+
+    private async Task RaiseLaterAsync()
+    {
+        await Task.Yield();
+        await Task.Yield();
+        await GetStream<OutboxItem>(OutboxGrain.StreamFor(GetPrimaryKeyString())).OnNextAsync(new OutboxItem("from the work it left"));
+    }
+}

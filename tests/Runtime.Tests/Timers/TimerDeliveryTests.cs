@@ -59,6 +59,23 @@ public sealed class TimerDeliveryTests : IAsyncLifetime
         Assert.NotSame(activation, Activation("org/leaving"));
     }
 
+    [Fact]
+    public async Task Timer_ChangedInsideItsOwnCallback_KeepsTheNewSchedule()
+    {
+        var grain = _cluster.GrainFactory.GetGrain<IEdgeCaseGrain>("org/reschedule");
+        await grain.StartSelfReschedulingTimerAsync();
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await _probe.WaitForAsync("edge-tick:1");
+        await grain.CountItemsAsync(); // the tick's turn, and its re-arming, are over
+
+        _time.Advance(TimeSpan.FromSeconds(2));
+        await grain.CountItemsAsync(); // a tick due in those 2 s would have been queued before this call
+
+        Assert.Equal(0, _probe.Count("edge-tick:2"));
+        _time.Advance(TimeSpan.FromSeconds(98));
+        await _probe.WaitForAsync("edge-tick:2");
+    }
+
     private Runtime.Core.ActivationData Activation(string key) =>
         _cluster.Silos[0].Runtime.Directory.All.Single(activation => activation.GrainId.Key == key);
 }
