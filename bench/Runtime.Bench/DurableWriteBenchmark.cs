@@ -40,6 +40,7 @@ internal static class DurableWriteBenchmark
             storage(builder);
         });
         var grains = Enumerable.Range(0, Grains).Select(i => cluster.GrainFactory.GetGrain<IDurableCounterGrain>($"counter-{i}")).ToArray();
+        using var trace = settings.Trace ? new CommitTrace() : null;
         var writes = await Measure.ThroughputAsync(Grains, settings, grain => grains[grain].IncrementAsync());
         if (whileRunning is not null)
         {

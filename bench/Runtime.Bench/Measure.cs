@@ -37,28 +37,50 @@ internal static class Measure
             }
         })).ToArray();
 
-        var windows = new List<double>();
-        var (lastCount, lastTime) = (0L, TimeSpan.Zero);
-        while (true)
+        try
         {
-            await Task.Delay(s_window - (started.Elapsed - lastTime));
-            var (count, time) = (Interlocked.Read(ref completed), started.Elapsed);
-            windows.Add((count - lastCount) / (time - lastTime).TotalSeconds);
-            (lastCount, lastTime) = (count, time);
-            if (time >= settings.MaxWarmup || (time >= settings.Warmup && windows.Count >= 2 && IsSteady(windows[^2], windows[^1])))
+            var firstSecond = new List<string>();
+            for (var quarter = 1; quarter <= 4; quarter++)
             {
-                break;
+                await DelayUntilAsync(started, TimeSpan.FromMilliseconds(250 * quarter));
+                firstSecond.Add($"{Interlocked.Read(ref completed)}@{started.ElapsedMilliseconds}ms");
             }
-        }
 
-        Console.Error.WriteLine($"warm-up windows (ops/s): {string.Join(", ", windows.Select(rate => rate.ToString("F0")))}");
-        var warmup = lastTime;
-        await Task.Delay(settings.Duration);
-        var counted = Interlocked.Read(ref completed) - lastCount;
-        var elapsed = started.Elapsed - lastTime;
-        stop.Cancel();
-        await Task.WhenAll(loops);
-        return new Throughput(counted / elapsed.TotalSeconds, windows[0], warmup);
+            Console.Error.WriteLine($"first second (completed@elapsed): {string.Join(", ", firstSecond)}");
+            var windows = new List<double>();
+            var (lastCount, lastTime) = (0L, TimeSpan.Zero);
+            while (true)
+            {
+                await DelayUntilAsync(started, lastTime + s_window);
+                var (count, time) = (Interlocked.Read(ref completed), started.Elapsed);
+                windows.Add((count - lastCount) / (time - lastTime).TotalSeconds);
+                (lastCount, lastTime) = (count, time);
+                if (time >= settings.MaxWarmup || (time >= settings.Warmup && windows.Count >= 2 && IsSteady(windows[^2], windows[^1])))
+                {
+                    break;
+                }
+            }
+
+            Console.Error.WriteLine($"warm-up windows (ops/s): {string.Join(", ", windows.Select(rate => rate.ToString("F0")))}");
+            var warmup = lastTime;
+            await Task.Delay(settings.Duration);
+            var counted = Interlocked.Read(ref completed) - lastCount;
+            var elapsed = started.Elapsed - lastTime;
+            return new Throughput(counted / elapsed.TotalSeconds, windows[0], warmup);
+        }
+        finally
+        {
+            // Also on failure: loops left running would keep the cluster (and the process) busy for ever.
+            await stop.CancelAsync();
+            await Task.WhenAll(loops);
+        }
+    }
+
+    /// <summary>A loaded machine may wake the sampler late; a deadline already passed must not become a negative delay.</summary>
+    private static Task DelayUntilAsync(Stopwatch started, TimeSpan deadline)
+    {
+        var remaining = deadline - started.Elapsed;
+        return remaining > TimeSpan.Zero ? Task.Delay(remaining) : Task.CompletedTask;
     }
 
     private static bool IsSteady(double previous, double current) =>
