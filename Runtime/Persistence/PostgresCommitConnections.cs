@@ -130,6 +130,9 @@ internal sealed partial class PostgresCommitConnections : IAsyncDisposable
         _slots.Select(slot => slot.Connection).OfType<NpgsqlConnection>().Where(connection => connection.State == System.Data.ConnectionState.Open)
             .Select(connection => connection.ProcessID).ToArray();
 
+    /// <summary>Whether every open commit connection still holds the commit statement prepared (for tests).</summary>
+    internal bool AllPrepared => _slots.All(slot => slot.Command is { IsPrepared: true });
+
     public async ValueTask DisposeAsync()
     {
         foreach (var slot in _slots)

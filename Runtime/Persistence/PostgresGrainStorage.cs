@@ -222,6 +222,9 @@ internal sealed class PostgresGrainStorage : IGrainStorage
     /// <summary>The open commit connections' backend ids (tests terminate them).</summary>
     internal IReadOnlyList<int> CommitBackendProcessIds => _commits.BackendProcessIds;
 
+    /// <summary>Whether the commit statement is still prepared on every commit connection (tests).</summary>
+    internal bool CommitStatementsPrepared => _commits.AllPrepared;
+
     private static void BindCommit(NpgsqlParameterCollection parameters, PostgresCommitBatch batch)
     {
         batch.AddParameters(parameters);

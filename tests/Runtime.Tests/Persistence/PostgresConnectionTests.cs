@@ -55,6 +55,7 @@ public sealed class PostgresConnectionTests(PostgresServerFixture postgres) : IA
         await Task.WhenAll(Enumerable.Range(0, 50).Select(i => storage.CommitAsync([Write($"grain-{i}", 0, $"e{i}")], CancellationToken.None)));
 
         Assert.Equal(warmed, storage.CommitBackendProcessIds.Order().ToArray());
+        Assert.True(storage.CommitStatementsPrepared, "rebinding parameters keeps the explicitly prepared statement");
         Assert.Equal((long)warmed.Length, await ScalarAsync(
             $"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = '{PostgresCommitConnections.ApplicationName}'"));
         Assert.Equal(50L, await storage.ReadLastSequenceAsync(CancellationToken.None));
