@@ -271,6 +271,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         """;
 
     private readonly NpgsqlDataSource _dataSource;
+    private readonly PostgresCommitConnections _commits;
     private readonly string _connectionString;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
@@ -280,14 +281,8 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         _connectionString = connectionString;
         _timeProvider = timeProvider ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
-        var builder = new NpgsqlDataSourceBuilder(connectionString);
-        if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0)
-        {
-            // Hot statements are planned once per connection instead of on every call.
-            builder.ConnectionStringBuilder.MaxAutoPrepare = 16;
-        }
-
-        _dataSource = builder.Build();
+        _dataSource = PostgresReadPool.Build(connectionString);
+        _commits = new PostgresCommitConnections(connectionString, MaxConcurrentCommits, CommitSql, BindWarmUp, _logger);
     }
 
     public string ProviderName => "Postgres";
@@ -315,6 +310,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         }
 
         await transaction.CommitAsync(cancellationToken);
+        await _commits.OpenAsync(cancellationToken);
     }
 
     public async Task<GrainStateRecord?> ReadStateAsync(GrainStateKey key, CancellationToken cancellationToken)
@@ -331,16 +327,48 @@ internal sealed class PostgresGrainStorage : IGrainStorage
     public async Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken)
     {
         var batch = new PostgresCommitBatch(writes);
-        await using var command = _dataSource.CreateCommand(CommitSql);
-        batch.AddParameters(command.Parameters);
-        command.Parameters.Add(new NpgsqlParameter { Value = EventAppendLockKey });
-        command.Parameters.Add(new NpgsqlParameter { Value = EventChannel });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        var storedOrdinals = reader.GetFieldValue<int[]>(0);
-        var storedVersions = reader.GetFieldValue<long[]>(1);
-        var firstSequence = reader.IsDBNull(2) ? 0 : reader.GetInt64(2);
-        batch.ApplyResults(storedOrdinals, storedVersions, firstSequence);
+        await _commits.ExecuteAsync(
+            parameters => BindCommit(parameters, batch),
+            reader =>
+            {
+                var storedOrdinals = reader.GetFieldValue<int[]>(0);
+                var storedVersions = reader.GetFieldValue<long[]>(1);
+                var firstSequence = reader.IsDBNull(2) ? 0 : reader.GetInt64(2);
+                batch.ApplyResults(storedOrdinals, storedVersions, firstSequence);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>The open commit connections' backend ids (tests terminate them).</summary>
+    internal IReadOnlyList<int> CommitBackendProcessIds => _commits.BackendProcessIds;
+
+    /// <summary>Whether the commit statement is still prepared on every commit connection (tests).</summary>
+    internal bool CommitStatementsPrepared => _commits.AllPrepared;
+
+    private static void BindCommit(NpgsqlParameterCollection parameters, PostgresCommitBatch batch)
+    {
+        batch.AddParameters(parameters);
+        parameters.Add(new NpgsqlParameter { Value = EventAppendLockKey });
+        parameters.Add(new NpgsqlParameter { Value = EventChannel });
+    }
+
+    /// <summary>
+    /// A commit that takes every path of the commit statement (a new row, a version conflict, an event, a reminder);
+    /// it runs only inside a transaction that is rolled back, so its key never meets a real grain's.
+    /// </summary>
+    private void BindWarmUp(NpgsqlParameterCollection parameters)
+    {
+        var now = _timeProvider.GetUtcNow();
+        var grain = new GrainId("orchestration.warmup", Guid.NewGuid().ToString("N"));
+        var stream = new StreamId("orchestration.warmup", grain.Key);
+        EventDraft[] events = [new EventDraft(stream, "warmup", now, "{}")];
+        BindCommit(parameters, new PostgresCommitBatch(
+        [
+            StorageWrite.State(new GrainStateKey(grain.Type, grain.Key, "new"), "{}", expectedVersion: 0, events),
+            StorageWrite.State(new GrainStateKey(grain.Type, grain.Key, "stale"), "{}", expectedVersion: 1, events),
+            StorageWrite.EventsOnly(events),
+            StorageWrite.ReminderOnly(new ReminderChange(grain, "warmup", new ReminderEntry(grain, "warmup", now, TimeSpan.FromMinutes(1)))),
+        ]));
     }
 
     public async Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(long afterSequence, int limit, CancellationToken cancellationToken)
@@ -414,7 +442,11 @@ internal sealed class PostgresGrainStorage : IGrainStorage
 
     public IAsyncDisposable WatchCommits(Action<long> onCommit) => new PostgresCommitListener(_connectionString, EventChannel, onCommit, _timeProvider, _logger);
 
-    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _commits.DisposeAsync();
+        await _dataSource.DisposeAsync();
+    }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
     {

@@ -16,18 +16,23 @@ internal static class DurableWriteBenchmark
     public static async Task<Result> RunPostgresAsync(Settings settings, string connectionString)
     {
         var baseline = await NaivePostgresAsync(settings, connectionString);
-        var writes = await GrainWritesAsync(settings, builder => builder.UsePostgresStorage(connectionString));
-        return Result.Compare("grain.write.postgres", writes, "writes/s", "naive.autocommit.upsert.64conn", baseline);
+        // The provider's own read-pool default is what is measured, not the throwaway server's explicit pool size.
+        var storage = new NpgsqlConnectionStringBuilder(connectionString);
+        storage.Remove("Maximum Pool Size");
+        var writes = await GrainWritesAsync(settings, builder => builder.UsePostgresStorage(storage.ConnectionString), () => ReportBackendsAsync(connectionString));
+        return Result.Compare("grain.write.postgres", writes, "writes/s", "naive.autocommit.upsert.64conn", baseline)
+            with { FsyncPerSecond = FsyncRate.Measure(Path.GetTempPath()) };
     }
 
     public static async Task<Result> RunSqliteAsync(Settings settings, string directory)
     {
         var baseline = await NaiveSqliteAsync(settings, Path.Combine(directory, "naive.db"));
         var writes = await GrainWritesAsync(settings, builder => builder.UseSqliteStorage(Path.Combine(directory, "grains.db")));
-        return Result.Compare("grain.write.sqlite", writes, "writes/s", "naive.autocommit.upsert", baseline);
+        return Result.Compare("grain.write.sqlite", writes, "writes/s", "naive.autocommit.upsert", baseline)
+            with { FsyncPerSecond = FsyncRate.Measure(directory) };
     }
 
-    private static async Task<double> GrainWritesAsync(Settings settings, Action<SiloBuilder> storage)
+    private static async Task<Throughput> GrainWritesAsync(Settings settings, Action<SiloBuilder> storage, Func<Task>? whileRunning = null)
     {
         await using var cluster = await TestCluster.StartAsync(builder =>
         {
@@ -35,7 +40,32 @@ internal static class DurableWriteBenchmark
             storage(builder);
         });
         var grains = Enumerable.Range(0, Grains).Select(i => cluster.GrainFactory.GetGrain<IDurableCounterGrain>($"counter-{i}")).ToArray();
-        return await Measure.ThroughputAsync(Grains, settings.Warmup, settings.Duration, grain => grains[grain].IncrementAsync());
+        using var trace = settings.Trace ? new CommitTrace() : null;
+        var writes = await Measure.ThroughputAsync(Grains, settings, grain => grains[grain].IncrementAsync());
+        if (whileRunning is not null)
+        {
+            await whileRunning();
+        }
+
+        return writes;
+    }
+
+    /// <summary>How many backends the runtime held, by application name: the read pool, the commit set, the listener.</summary>
+    private static async Task ReportBackendsAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT coalesce(application_name, ''), count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1 ORDER BY 1",
+            connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var counts = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            counts.Add($"{(reader.GetString(0) is { Length: > 0 } name ? name : "(reads)")}={reader.GetInt64(1)}");
+        }
+
+        Console.Error.WriteLine($"backends: {string.Join(", ", counts)}");
     }
 
     private static async Task<double> NaivePostgresAsync(Settings settings, string connectionString)
@@ -57,7 +87,7 @@ internal static class DurableWriteBenchmark
         var counters = new long[NaiveWriters];
         try
         {
-            return await Measure.ThroughputAsync(NaiveWriters, settings.Warmup, settings.Duration, async writer =>
+            return (await Measure.ThroughputAsync(NaiveWriters, settings, async writer =>
             {
                 var value = ++counters[writer];
                 await using var upsert = new NpgsqlCommand(
@@ -66,7 +96,7 @@ internal static class DurableWriteBenchmark
                 upsert.Parameters.Add(new NpgsqlParameter { Value = $"naive-{writer}-{value % 16}" });
                 upsert.Parameters.Add(new NpgsqlParameter { Value = $$"""{"value":{{value}}}""" });
                 await upsert.ExecuteNonQueryAsync();
-            });
+            })).PerSecond;
         }
         finally
         {
@@ -89,7 +119,7 @@ internal static class DurableWriteBenchmark
         }
 
         var counters = new long[NaiveWriters];
-        return await Measure.ThroughputAsync(NaiveWriters, settings.Warmup, settings.Duration, async writer =>
+        return (await Measure.ThroughputAsync(NaiveWriters, settings, async writer =>
         {
             var value = ++counters[writer];
             await using var connection = new SqliteConnection(connectionString);
@@ -100,7 +130,7 @@ internal static class DurableWriteBenchmark
             upsert.Parameters.AddWithValue("$k", $"naive-{writer}-{value % 16}");
             upsert.Parameters.AddWithValue("$d", $$"""{"value":{{value}}}""");
             upsert.ExecuteNonQuery();
-        });
+        })).PerSecond;
     }
 
     private static void Execute(SqliteConnection connection, string sql)

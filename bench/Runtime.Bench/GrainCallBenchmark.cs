@@ -19,7 +19,7 @@ internal static class GrainCallBenchmark
         await using var cluster = await TestCluster.StartAsync(builder => builder.AddGrains(typeof(PingGrain).Assembly).UseMemoryStorage());
         var grains = Enumerable.Range(0, Grains).Select(i => cluster.GrainFactory.GetGrain<IPingGrain>($"ping-{i}")).ToArray();
         await Task.WhenAll(grains.Select(grain => grain.PingAsync(0)));
-        var calls = await Measure.ThroughputAsync(Callers, settings.Warmup, settings.Duration, caller => grains[caller % Grains].PingAsync(caller));
+        var calls = await Measure.ThroughputAsync(Callers, settings, caller => grains[caller % Grains].PingAsync(caller));
 
         return Result.Compare("grain.call", calls, "calls/s", "channel.roundtrip", baseline);
     }
@@ -38,7 +38,7 @@ internal static class GrainCallBenchmark
             }
         })).ToArray();
 
-        var roundTrips = await Measure.ThroughputAsync(Callers, settings.Warmup, settings.Duration, caller =>
+        var roundTrips = await Measure.ThroughputAsync(Callers, settings, caller =>
         {
             var request = new Request(caller);
             channels[caller % Grains].Writer.TryWrite(request);
@@ -51,7 +51,7 @@ internal static class GrainCallBenchmark
         }
 
         await Task.WhenAll(consumers);
-        return roundTrips;
+        return roundTrips.PerSecond;
     }
 
     private sealed class Request(int value) : TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously)

@@ -2,35 +2,87 @@ using System.Diagnostics;
 
 namespace Orchestration.Runtime.Bench;
 
-/// <summary>Runs closed-loop workers for a while and reports operations per second.</summary>
+/// <summary>A closed-loop throughput: the steady rate, and how the first second after start compares with it.</summary>
+internal sealed record Throughput(double PerSecond, double FirstSecond, TimeSpan Warmup)
+{
+    /// <summary>The first second's rate ÷ the steady rate: how cold the start is.</summary>
+    public double Ramp => FirstSecond / PerSecond;
+}
+
+/// <summary>Runs closed-loop workers until their rate settles, then reports operations per second.</summary>
 internal static class Measure
 {
-    /// <summary>Starts <paramref name="workers"/> loops of <paramref name="operation"/>; counts completions over <paramref name="duration"/> after <paramref name="warmup"/>.</summary>
-    public static async Task<double> ThroughputAsync(int workers, TimeSpan warmup, TimeSpan duration, Func<int, Task> operation)
+    private static readonly TimeSpan s_window = TimeSpan.FromSeconds(1);
+
+    /// <summary>Two consecutive one-second windows closer than this count as steady.</summary>
+    private const double SteadyTolerance = 0.10;
+
+    /// <summary>
+    /// Starts <paramref name="workers"/> loops of <paramref name="operation"/>. Warms up for at least
+    /// <see cref="Settings.Warmup"/> and until two consecutive one-second windows differ by less than 10 % (at most
+    /// <see cref="Settings.MaxWarmup"/>), then counts completions over <see cref="Settings.Duration"/>. The first
+    /// window is kept: it is the rate of the first second after start, activations included.
+    /// </summary>
+    public static async Task<Throughput> ThroughputAsync(int workers, Settings settings, Func<int, Task> operation)
     {
         long completed = 0;
-        var measuring = false;
         using var stop = new CancellationTokenSource();
+        var started = Stopwatch.StartNew();
         var loops = Enumerable.Range(0, workers).Select(worker => Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
             {
                 await operation(worker);
-                if (Volatile.Read(ref measuring))
-                {
-                    Interlocked.Increment(ref completed);
-                }
+                Interlocked.Increment(ref completed);
             }
         })).ToArray();
 
-        await Task.Delay(warmup);
-        Volatile.Write(ref measuring, true);
-        var watch = Stopwatch.StartNew();
-        await Task.Delay(duration);
-        var counted = Interlocked.Read(ref completed);
-        var elapsed = watch.Elapsed;
-        stop.Cancel();
-        await Task.WhenAll(loops);
-        return counted / elapsed.TotalSeconds;
+        try
+        {
+            var firstSecond = new List<string>();
+            for (var quarter = 1; quarter <= 4; quarter++)
+            {
+                await DelayUntilAsync(started, TimeSpan.FromMilliseconds(250 * quarter));
+                firstSecond.Add($"{Interlocked.Read(ref completed)}@{started.ElapsedMilliseconds}ms");
+            }
+
+            Console.Error.WriteLine($"first second (completed@elapsed): {string.Join(", ", firstSecond)}");
+            var windows = new List<double>();
+            var (lastCount, lastTime) = (0L, TimeSpan.Zero);
+            while (true)
+            {
+                await DelayUntilAsync(started, lastTime + s_window);
+                var (count, time) = (Interlocked.Read(ref completed), started.Elapsed);
+                windows.Add((count - lastCount) / (time - lastTime).TotalSeconds);
+                (lastCount, lastTime) = (count, time);
+                if (time >= settings.MaxWarmup || (time >= settings.Warmup && windows.Count >= 2 && IsSteady(windows[^2], windows[^1])))
+                {
+                    break;
+                }
+            }
+
+            Console.Error.WriteLine($"warm-up windows (ops/s): {string.Join(", ", windows.Select(rate => rate.ToString("F0")))}");
+            var warmup = lastTime;
+            await Task.Delay(settings.Duration);
+            var counted = Interlocked.Read(ref completed) - lastCount;
+            var elapsed = started.Elapsed - lastTime;
+            return new Throughput(counted / elapsed.TotalSeconds, windows[0], warmup);
+        }
+        finally
+        {
+            // Also on failure: loops left running would keep the cluster (and the process) busy for ever.
+            await stop.CancelAsync();
+            await Task.WhenAll(loops);
+        }
     }
+
+    /// <summary>A loaded machine may wake the sampler late; a deadline already passed must not become a negative delay.</summary>
+    private static Task DelayUntilAsync(Stopwatch started, TimeSpan deadline)
+    {
+        var remaining = deadline - started.Elapsed;
+        return remaining > TimeSpan.Zero ? Task.Delay(remaining) : Task.CompletedTask;
+    }
+
+    private static bool IsSteady(double previous, double current) =>
+        Math.Abs(current - previous) < SteadyTolerance * Math.Max(current, previous);
 }

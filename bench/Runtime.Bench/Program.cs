@@ -2,9 +2,9 @@ using Orchestration.Runtime.Bench;
 using Orchestration.Testing;
 
 // Prints one JSON object per line: {"benchmark","value","unit","baseline","baselineValue","ratio"}.
-// --quick: short runs (under a minute in all); default: longer, steadier runs. Postgres: ConnectionStrings__postgres,
+// --quick: short runs (under a minute in all); default: longer, steadier runs. --trace: where the first second goes. Postgres: ConnectionStrings__postgres,
 // or a throwaway server started here with durable settings (fsync on).
-var settings = new Settings(Quick: args.Contains("--quick"));
+var settings = new Settings(Quick: args.Contains("--quick"), Trace: args.Contains("--trace"));
 var only = args.SkipWhile(arg => arg != "--only").Skip(1).FirstOrDefault();
 bool Selected(string name) => only is null || name.StartsWith(only, StringComparison.Ordinal);
 

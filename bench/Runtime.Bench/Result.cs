@@ -3,15 +3,32 @@ using System.Text.Json.Serialization;
 
 namespace Orchestration.Runtime.Bench;
 
-/// <summary>One benchmark's line: its value, the baseline measured in the same run, and value ÷ baseline.</summary>
+/// <summary>
+/// One benchmark's line: its value, the baseline measured in the same run, and value ÷ baseline. Throughput benchmarks
+/// add <see cref="FirstSecondRatio"/> (the first second after start ÷ the steady rate) and the warm-up it took to settle;
+/// durable-write benchmarks add the disk's <see cref="FsyncPerSecond"/>, which bounds what any durable commit can do.
+/// </summary>
 internal sealed record Result(string Benchmark, double Value, string Unit, string Baseline, double BaselineValue, double Ratio)
 {
+    public double? FirstSecondRatio { get; init; }
+
+    public double? WarmupSeconds { get; init; }
+
+    public double? FsyncPerSecond { get; init; }
+
     public static Result Compare(string benchmark, double value, string unit, string baseline, double baselineValue) =>
         new(benchmark, Math.Round(value, 1), unit, baseline, Math.Round(baselineValue, 1), Math.Round(value / baselineValue, 3));
+
+    public static Result Compare(string benchmark, Throughput value, string unit, string baseline, double baselineValue) =>
+        Compare(benchmark, value.PerSecond, unit, baseline, baselineValue) with
+        {
+            FirstSecondRatio = Math.Round(value.Ramp, 3),
+            WarmupSeconds = Math.Round(value.Warmup.TotalSeconds, 1),
+        };
 
     public string ToJson() => JsonSerializer.Serialize(this, ResultJsonContext.Default.Result);
 }
 
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(Result))]
 internal sealed partial class ResultJsonContext : JsonSerializerContext;

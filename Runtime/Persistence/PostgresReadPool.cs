@@ -1,0 +1,44 @@
+using System.Data.Common;
+using Npgsql;
+
+namespace Orchestration.Runtime.Persistence;
+
+/// <summary>
+/// The pool that serves everything but commits: activation reads, event-log reads, cursors, health checks.
+/// </summary>
+internal static class PostgresReadPool
+{
+    /// <summary>
+    /// The read pool's size unless the connection string sets <c>Maximum Pool Size</c>. These are point reads of well
+    /// under a millisecond, so a few connections keep the server's cores busy; Npgsql's default of 100 lets an
+    /// activation storm (a thousand grains waking at once) fork a hundred backends, each paying its cold start (catalog
+    /// caches, fresh memory) and competing for the same cores as the commits, for no gain in throughput. Eight leaves
+    /// headroom for a slow event-log scan or a reader stalled on a cold page while point reads keep flowing; a read
+    /// that finds all eight busy waits in Npgsql's queue (up to the connection's <c>Timeout</c>), it does not fail.
+    /// </summary>
+    public const int DefaultMaxConnections = 8;
+
+    public static NpgsqlDataSource Build(string connectionString)
+    {
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        if (!SetsMaxPoolSize(connectionString))
+        {
+            builder.ConnectionStringBuilder.MaxPoolSize = DefaultMaxConnections;
+        }
+
+        if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0)
+        {
+            // Hot statements are planned once per connection instead of on every call.
+            builder.ConnectionStringBuilder.MaxAutoPrepare = 16;
+        }
+
+        return builder.Build();
+    }
+
+    /// <summary>Whether the connection string chooses the pool size itself (under any of Npgsql's spellings).</summary>
+    internal static bool SetsMaxPoolSize(string connectionString)
+    {
+        var keys = new DbConnectionStringBuilder { ConnectionString = connectionString }.Keys.Cast<string>();
+        return keys.Any(key => key.Replace(" ", string.Empty, StringComparison.Ordinal).ToUpperInvariant() is "MAXIMUMPOOLSIZE" or "MAXPOOLSIZE");
+    }
+}
