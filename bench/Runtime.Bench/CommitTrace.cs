@@ -19,8 +19,10 @@ internal sealed class CommitTrace : IDisposable
     private readonly long[] _commitWrites = new long[Buckets];
     private readonly double[] _commitSeconds = new double[Buckets];
     private readonly ConcurrentQueue<long> _activationTimes = new();
+#pragma warning disable IDE1006 // a thread-static field: t_ prefix (see .editorconfig)
     [ThreadStatic]
     private static long t_batchSize;
+#pragma warning restore IDE1006
 
     public CommitTrace()
     {
