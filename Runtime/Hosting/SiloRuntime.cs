@@ -1,8 +1,10 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using Orchestration.Runtime.Core;
+using Orchestration.Runtime.Activations;
+using Orchestration.Runtime.Calls;
 using Orchestration.Runtime.Management;
 using Orchestration.Runtime.Persistence;
+using Orchestration.Runtime.Placement;
 using Orchestration.Runtime.Reminders;
 using Orchestration.Runtime.Streams;
 

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using Orchestration.Runtime.Core;
+using Orchestration.Runtime.Activations;
 using Orchestration.Runtime.Streams;
 
 namespace Orchestration.Runtime;

@@ -1,4 +1,4 @@
-using Orchestration.Runtime.Core;
+using Orchestration.Runtime.Placement;
 
 namespace Orchestration.Runtime.Management;
 

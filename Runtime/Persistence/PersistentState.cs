@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
-using Orchestration.Runtime.Core;
+using Orchestration.Runtime.Activations;
 
 namespace Orchestration.Runtime.Persistence;
 

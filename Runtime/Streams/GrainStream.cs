@@ -1,4 +1,4 @@
-using Orchestration.Runtime.Core;
+using Orchestration.Runtime.Activations;
 using Orchestration.Runtime.Persistence;
 
 namespace Orchestration.Runtime.Streams;

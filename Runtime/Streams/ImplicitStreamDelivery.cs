@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using Orchestration.Runtime.Core;
+using Orchestration.Runtime.Activations;
 
 namespace Orchestration.Runtime.Streams;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
-using Orchestration.Runtime.Core;
+using Orchestration.Runtime.Activations;
 using Orchestration.Runtime.Persistence;
 
 namespace Orchestration.Runtime.Streams;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Orchestration.Runtime.Core;
+using Orchestration.Runtime.Calls;
 
 namespace Orchestration.Runtime;
 

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Collections.Immutable;
-using Orchestration.Runtime.Core;
+using Orchestration.Runtime.Activations;
+using Orchestration.Runtime.Calls;
+using Orchestration.Runtime.Placement;
 
 namespace Orchestration.Runtime.Testing;
 

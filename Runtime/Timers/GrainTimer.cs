@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
-using Orchestration.Runtime.Core;
+using Orchestration.Runtime.Activations;
+using Orchestration.Runtime.Calls;
 
 namespace Orchestration.Runtime.Timers;
 

@@ -76,6 +76,6 @@ public sealed class TimerDeliveryTests : IAsyncLifetime
         await _probe.WaitForAsync("edge-tick:2");
     }
 
-    private Runtime.Core.ActivationData Activation(string key) =>
+    private Runtime.Activations.ActivationData Activation(string key) =>
         _cluster.Silos[0].Runtime.Directory.All.Single(activation => activation.GrainId.Key == key);
 }

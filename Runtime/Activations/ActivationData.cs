@@ -1,0 +1,127 @@
+using Microsoft.Extensions.Logging;
+using Orchestration.Runtime.Calls;
+using Orchestration.Runtime.Persistence;
+using Orchestration.Runtime.Streams;
+using Orchestration.Runtime.Timers;
+
+namespace Orchestration.Runtime.Activations;
+
+/// <summary>
+/// One activation of one grain: its queues, its single-threaded turn loop and its lifecycle, split by concern over
+/// <c>ActivationData.*.cs</c>: this file holds its state and what grain code asks of it (<see cref="IGrainContext"/>).
+/// </summary>
+/// <remarks>
+/// The invariant, kept by the turn loop: at most one thread runs this activation's code at any moment, and no grain code
+/// (constructor, state read, <c>OnActivateAsync</c>, calls, timers, <c>OnDeactivateAsync</c>) ever runs while the lock is
+/// held. Every decision about what runs next is taken under the lock; the work itself runs outside it, inside a task of
+/// the activation's <see cref="ActivationTaskScheduler"/>, so the grain's awaits come back to the same loop.
+/// </remarks>
+internal sealed partial class ActivationData : IGrainContext
+{
+    private readonly SiloRuntime _runtime;
+    private readonly GrainClassInfo _class;
+    private readonly ActivationTaskScheduler _scheduler;
+
+    // Also the lock that guards every field below that the turn loop and other threads share.
+    private readonly Queue<IGrainMessage> _queue = new();
+    private Queue<IGrainMessage>? _interleaving;
+    private Queue<Task>? _tasks;
+    private List<IGrainMessage>? _running;
+    private ActivationStatus _status;
+    private DeactivationReason? _pendingDeactivation;
+    private bool _pumpClaimed;
+    private bool _overSoftLimit;
+    private bool _callsTurn;
+
+    // Touched only by grain code and the lifecycle, which the turn loop runs one at a time.
+    private List<IStateBinding>? _states;
+    private List<GrainTimer>? _timers;
+    private Grain? _instance;
+    private long _lastActiveAt;
+
+    public ActivationData(SiloRuntime runtime, GrainClassInfo grainClass, GrainId grainId)
+    {
+        _runtime = runtime;
+        _class = grainClass;
+        GrainId = grainId;
+        _scheduler = new ActivationTaskScheduler(this);
+        _lastActiveAt = runtime.TimeProvider.GetTimestamp();
+    }
+
+    public GrainId GrainId { get; }
+
+    public IGrainFactory GrainFactory => _runtime.GrainFactory;
+
+    internal SiloRuntime Runtime => _runtime;
+
+    public void DeactivateOnIdle() => RequestDeactivation(DeactivationReason.ApplicationRequested);
+
+    public IPersistentState<TState> BindState<TState>(string stateName) where TState : new()
+    {
+        var state = new PersistentState<TState>(this, stateName);
+        (_states ??= []).Add(state);
+        return state;
+    }
+
+    /// <summary>
+    /// Hands the events the current call raised so far to a commit; they leave its outbox whether or not it succeeds.
+    /// Only the calling call's events: interleaved calls of this activation have outboxes of their own.
+    /// </summary>
+    public IReadOnlyList<EventDraft> DrainOutbox() => CallContext.Current is { } call && call.Activation == this ? call.Drain() : [];
+
+    /// <summary>
+    /// Adds an event to the current call's outbox. Outside a call of this activation (work a call left running after it
+    /// finished) nothing would commit it later, so it commits on its own and the returned task completes when durable.
+    /// </summary>
+    internal Task AddToOutbox(EventDraft draft)
+    {
+        if (CallContext.Current is { IsFinished: false } call && call.Activation == this)
+        {
+            call.Add(draft);
+            return Task.CompletedTask;
+        }
+
+        return _runtime.Batcher.SubmitAsync(StorageWrite.EventsOnly([draft]));
+    }
+
+    /// <summary>
+    /// Commits what is left in the call's outbox, again if work the call left running (on this scheduler) raised more
+    /// meanwhile; the caller then finishes the call without yielding, so nothing can slip in between.
+    /// </summary>
+    private async Task CommitOutboxAsync(CallContext call)
+    {
+        while (call.HasEvents)
+        {
+            await _runtime.Batcher.SubmitAsync(StorageWrite.EventsOnly(call.Drain()));
+        }
+    }
+
+    public IGrainTimer RegisterGrainTimer(Func<CancellationToken, Task> callback, GrainTimerCreationOptions options)
+    {
+        var timer = new GrainTimer(this, callback, options);
+        (_timers ??= []).Add(timer);
+        timer.Start();
+        return timer;
+    }
+
+    internal void RemoveTimer(GrainTimer timer) => _timers?.Remove(timer);
+
+    public Task RegisterOrUpdateReminder(string reminderName, TimeSpan dueTime, TimeSpan period) =>
+        _runtime.Reminders.RegisterAsync(GrainId, reminderName, dueTime, period);
+
+    public Task UnregisterReminder(string reminderName) => _runtime.Reminders.UnregisterAsync(GrainId, reminderName);
+
+    public IAsyncStream<T> GetStream<T>(StreamId streamId) => new GrainStream<T>(this, streamId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Activation of grain {GrainId} failed")]
+    private static partial void LogActivationFailed(ILogger logger, GrainId grainId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Deactivation of grain {GrainId} ({Reason}) failed")]
+    private static partial void LogDeactivationFailed(ILogger logger, GrainId grainId, DeactivationReason reason, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "The turn loop of grain {GrainId} failed")]
+    private static partial void LogTurnLoopFailed(ILogger logger, GrainId grainId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {GrainId} has {Queued} calls waiting (soft limit {SoftLimit}); callers are outpacing it")]
+    private static partial void LogQueueOverSoftLimit(ILogger logger, GrainId grainId, int queued, int softLimit);
+}

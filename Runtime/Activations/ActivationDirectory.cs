@@ -1,0 +1,82 @@
+using System.Collections.Concurrent;
+using Orchestration.Runtime.Placement;
+
+namespace Orchestration.Runtime.Activations;
+
+/// <summary>This silo's activations by grain id: at most one per id (and, in a cluster, at most one across silos).</summary>
+internal sealed class ActivationDirectory(SiloRuntime runtime)
+{
+    private readonly ConcurrentDictionary<GrainId, ActivationData> _activations = new();
+    private TaskCompletionSource? _emptied;
+
+    public int Count => _activations.Count;
+
+    public IEnumerable<ActivationData> All => _activations.Values;
+
+    public bool TryGet(GrainId grainId, out ActivationData activation) => _activations.TryGetValue(grainId, out activation!);
+
+    /// <summary>
+    /// Returns the grain's activation, creating one (not yet activated) if needed. In a cluster the new activation must
+    /// first register in the grain directory; when another silo's activation holds the grain, that one is returned.
+    /// </summary>
+    public ActivationData GetOrAdd(GrainId grainId, GrainClassInfo grainClass)
+    {
+        var created = new ActivationData(runtime, grainClass, grainId);
+        if (runtime.Router is IGrainDirectory cluster)
+        {
+            var registered = cluster.Register(created);
+            if (registered != created)
+            {
+                return registered;
+            }
+        }
+
+        // Without a cluster, losing this race only discards an object that has done nothing yet. In a cluster the
+        // registration above already decided the winner; an entry still here can only be a predecessor that has gone
+        // (invalid, about to remove itself), which the winner replaces so it is never missing from this directory.
+        while (true)
+        {
+            if (_activations.TryAdd(grainId, created))
+            {
+                return created;
+            }
+
+            if (_activations.TryGetValue(grainId, out var existing))
+            {
+                if (!existing.IsInvalid || runtime.Router is not IGrainDirectory)
+                {
+                    return existing;
+                }
+
+                if (_activations.TryUpdate(grainId, created, existing))
+                {
+                    return created;
+                }
+            }
+        }
+    }
+
+    /// <summary>Removes the activation here, then its registration, so a successor never overlaps it.</summary>
+    public void Remove(ActivationData activation)
+    {
+        var removed = _activations.TryRemove(new KeyValuePair<GrainId, ActivationData>(activation.GrainId, activation));
+        (runtime.Router as IGrainDirectory)?.Unregister(activation);
+        if (removed && _activations.IsEmpty)
+        {
+            Volatile.Read(ref _emptied)?.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes once no activation is left (used at shutdown, after every activation was asked to go).</summary>
+    public Task WhenEmptyAsync()
+    {
+        var emptied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _emptied, emptied);
+        if (_activations.IsEmpty)
+        {
+            emptied.TrySetResult();
+        }
+
+        return emptied.Task;
+    }
+}

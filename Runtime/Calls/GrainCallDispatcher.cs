@@ -1,0 +1,68 @@
+using Orchestration.Runtime.Calls.Copying;
+
+namespace Orchestration.Runtime.Calls;
+
+/// <summary>
+/// Sends calls: target + method + arguments. Calls to grains this silo owns go to the local activation; the others
+/// go through the cluster router. In-process calls skip serialization but not isolation: mutable arguments are
+/// deep-copied as they are sent.
+/// </summary>
+internal sealed class GrainCallDispatcher(SiloRuntime runtime)
+{
+    public Task<TResult> InvokeAsync<TResult>(GrainId target, GrainMethod method, object?[] arguments)
+    {
+        if (method.CopiesArguments)
+        {
+            DeepCopier.CopyElements(arguments);
+        }
+
+        var message = new GrainMessage<TResult>(method, arguments, runtime.TimeProvider.GetTimestamp(), RuntimeInstruments.CurrentCaller());
+        Deliver(target, message);
+        return message.Task;
+    }
+
+    public void Deliver(GrainId target, IGrainMessage message)
+    {
+        if (runtime.Router is { } router && !router.IsLocal(runtime, target))
+        {
+            router.Forward(target, message);
+            return;
+        }
+
+        DeliverLocally(target, message);
+    }
+
+    public void DeliverLocally(GrainId target, IGrainMessage message)
+    {
+        while (true)
+        {
+            if (!runtime.Directory.TryGet(target, out var activation))
+            {
+                if (runtime.IsStopped)
+                {
+                    message.Fail(new InvalidOperationException($"Silo {runtime.Options.SiloId} has stopped; call to {message.Method.Name} on {target} was not delivered."));
+                    return;
+                }
+
+                if (!runtime.Registry.TryGetClass(target.Type, out var grainClass))
+                {
+                    message.Fail(new ArgumentException($"No grain class is registered for grain type '{target.Type}' (grain {target})."));
+                    return;
+                }
+
+                // May answer with an activation on another silo that still holds the grain; the call waits there and is
+                // handed back once that activation has gone.
+                activation = runtime.Directory.GetOrAdd(target, grainClass);
+            }
+
+            if (activation.TryEnqueue(message))
+            {
+                return;
+            }
+
+            // It was deactivated between lookup and enqueue: make sure it is gone, then use the next one.
+            activation.Runtime.Directory.Remove(activation);
+            Thread.Yield();
+        }
+    }
+}

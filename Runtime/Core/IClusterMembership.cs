@@ -1,7 +1,0 @@
-namespace Orchestration.Runtime.Core;
-
-/// <summary>Implemented by routers that know every silo of the cluster.</summary>
-internal interface IClusterMembership
-{
-    IReadOnlyList<SiloRuntime> Silos { get; }
-}
