@@ -21,13 +21,18 @@ public abstract class StorageChoice : IAsyncDisposable
 
         public override ValueTask DisposeAsync()
         {
+            DeleteFiles(Path);
+            return ValueTask.CompletedTask;
+        }
+
+        /// <summary>Deletes a SQLite database and its WAL and shared-memory files, after closing pooled connections to it.</summary>
+        public static void DeleteFiles(string path)
+        {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            foreach (var file in Directory.GetFiles(System.IO.Path.GetDirectoryName(Path)!, System.IO.Path.GetFileName(Path) + "*"))
+            foreach (var file in Directory.GetFiles(System.IO.Path.GetDirectoryName(path)!, System.IO.Path.GetFileName(path) + "*"))
             {
                 File.Delete(file);
             }
-
-            return ValueTask.CompletedTask;
         }
     }
 

@@ -153,14 +153,7 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
         await SchemaMigrationChecks.AssertOldDataUsableAsync(storage);
     }
 
-    public void Dispose()
-    {
-        SqliteConnection.ClearAllPools();
-        foreach (var file in Directory.GetFiles(Path.GetDirectoryName(_path)!, Path.GetFileName(_path) + "*"))
-        {
-            File.Delete(file);
-        }
-    }
+    public void Dispose() => StorageChoice.Sqlite.DeleteFiles(_path);
 
     private SqliteGrainStorage CreateSut() => new(_path, TimeProvider.System);
 }

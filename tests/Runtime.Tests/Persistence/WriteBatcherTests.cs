@@ -239,11 +239,7 @@ public sealed class SqliteWriteBatcherTests : WriteBatcherProviderTests
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        foreach (var file in Directory.GetFiles(Path.GetDirectoryName(_path)!, Path.GetFileName(_path) + "*"))
-        {
-            File.Delete(file);
-        }
+        StorageChoice.Sqlite.DeleteFiles(_path);
     }
 }
 

@@ -455,5 +455,6 @@ public sealed class EdgeCaseGrain(GrainProbe probe) : Grain, IEdgeCaseGrain
         await Task.Yield();
         await Task.Yield();
         await GetStream<OutboxItem>(OutboxGrain.StreamFor(GetPrimaryKeyString())).OnNextAsync(new OutboxItem("from the work it left"));
+        probe.Record($"left-work-raised:{GetPrimaryKeyString()}");
     }
 }
