@@ -34,7 +34,8 @@ public sealed class SiloOptions
 
     /// <summary>
     /// Calls waiting in one activation's queue above which new calls are rejected at once with
-    /// <see cref="GrainOverloadedException"/> instead of queueing without bound. Default 5,000.
+    /// <see cref="GrainOverloadedException"/> instead of queueing without bound. Interleaving calls of a non-reentrant
+    /// grain wait in a queue of their own with the same limit, so a full queue never locks out a status read. Default 5,000.
     /// </summary>
     public int MaxEnqueuedRequestsHardLimit { get; set; } = 5_000;
 
