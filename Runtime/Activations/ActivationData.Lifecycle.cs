@@ -62,16 +62,22 @@ internal sealed partial class ActivationData
         {
             step.Finish(failed: false);
             _runtime.Instruments.ActivationRemoved(_class.TypeName);
-            foreach (var message in Invalidate())
+            HandOnAndInvalidate();
+        }
+    }
+
+    /// <summary>Invalidates the activation and sends the calls it still held to its successor; its timer ticks die with it.</summary>
+    private void HandOnAndInvalidate()
+    {
+        foreach (var message in Invalidate())
+        {
+            if (message.Method.IsCallback)
             {
-                if (message.Method.IsCallback)
-                {
-                    message.Fail(new OperationCanceledException("The activation was deactivated."));
-                }
-                else
-                {
-                    Redeliver(message);
-                }
+                message.Fail(new OperationCanceledException("The activation was deactivated."));
+            }
+            else
+            {
+                Redeliver(message);
             }
         }
     }

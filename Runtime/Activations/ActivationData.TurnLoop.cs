@@ -5,8 +5,8 @@ namespace Orchestration.Runtime.Activations;
 
 /// <summary>
 /// The turn loop (the "pump"): one thread-pool work item at a time runs everything the activation has to do, one piece
-/// at a time: queued continuations first (they finish calls already running), then lifecycle steps, then new calls as
-/// far as the grain's concurrency allows (one at a time, or interleaved at awaits when reentrant).
+/// at a time: continuations of code already running and new calls take turns, lifecycle steps come before new calls,
+/// and new calls start as far as the grain's concurrency allows (one at a time, or interleaved at awaits).
 /// </summary>
 internal sealed partial class ActivationData : IThreadPoolWorkItem
 {
@@ -20,6 +20,7 @@ internal sealed partial class ActivationData : IThreadPoolWorkItem
         Continuation,
         Activate,
         Deactivate,
+        Discard,
         Call,
     }
 
@@ -82,6 +83,9 @@ internal sealed partial class ActivationData : IThreadPoolWorkItem
             case Step.Deactivate:
                 _ = DeactivateAsync(reason);
                 break;
+            case Step.Discard:
+                HandOnAndInvalidate();
+                break;
             default:
                 if (message!.Method.KeepsAlive)
                 {
@@ -111,8 +115,9 @@ internal sealed partial class ActivationData : IThreadPoolWorkItem
 
         if (_status == ActivationStatus.Created)
         {
-            _status = ActivationStatus.Activating;
-            return Step.Activate;
+            // Asked to leave before it ever ran (say, created on a silo that no longer owns the grain): it never activates.
+            _status = _pendingDeactivation is null ? ActivationStatus.Activating : ActivationStatus.Deactivating;
+            return _pendingDeactivation is null ? Step.Activate : Step.Discard;
         }
 
         if (_status == ActivationStatus.Valid && _pendingDeactivation is { } pending && RunningCount == 0)

@@ -29,6 +29,12 @@ internal sealed class ActivationDirectory(SiloRuntime runtime)
             {
                 return registered;
             }
+
+            if (!runtime.Router.IsLocal(runtime, grainId))
+            {
+                // Sent here before the silos changed: serve nothing, hand the call on to the owner once gone.
+                created.RequestDeactivation(DeactivationReason.PlacementChanged);
+            }
         }
 
         // Without a cluster, losing this race only discards an object that has done nothing yet. In a cluster the

@@ -61,6 +61,25 @@ public sealed class PlacementChangeTests : IAsyncLifetime
         Assert.Equal(keys.Length - moved.Count, _cluster.Silos[0].ActivationCount);
     }
 
+    [Fact]
+    public async Task Deliver_CallRoutedToTheOldOwnerJustBeforeASiloJoined_RunsOnTheNewOwnerOnly()
+    {
+        var oldOwner = _cluster.Silos[0];
+        var joined = await _cluster.StartSiloAsync();
+        var key = Enumerable.Range(0, 1000).Select(i => $"org/late-{i}")
+            .First(candidate => !oldOwner.Runtime.Router!.IsLocal(oldOwner.Runtime, new GrainId("counter", candidate)));
+        var grainId = new GrainId("counter", key);
+        var method = Runtime.Calls.GrainMethod.ForInterfaceMethod(typeof(ICounterGrain).GetMethod(nameof(ICounterGrain.IncrementAsync))!);
+        var message = new Runtime.Calls.GrainMessage<int>(method, [], oldOwner.Runtime.TimeProvider.GetTimestamp());
+
+        oldOwner.Runtime.Dispatcher.DeliverLocally(grainId, message); // as if routed before the join
+
+        Assert.Equal(1, await message.Task.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.False(oldOwner.Runtime.Directory.TryGet(grainId, out _));
+        Assert.True(joined.Runtime.Directory.TryGet(grainId, out _));
+        Assert.Equal(1, _probe.Count($"activate:{key}"));
+    }
+
     private async Task CallEveryCounterAsync(string[] keys, int[] expected)
     {
         var results = await Task.WhenAll(keys.Select(key => _cluster.GrainFactory.GetGrain<ITickingCounterGrain>(key).IncrementAsync()));
