@@ -51,7 +51,18 @@ internal sealed partial class ActivationData
         try
         {
             DisposeTimers();
-            await _instance!.OnDeactivateAsync(reason, _runtime.ShutdownToken);
+            // A grain that overruns is cancelled and, if it ignores that, abandoned: the activation goes regardless.
+            var timeout = _runtime.Options.DeactivationTimeout;
+            using var timedOut = new CancellationTokenSource(timeout, _runtime.TimeProvider);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_runtime.ShutdownToken, timedOut.Token);
+            var deactivating = _instance!.OnDeactivateAsync(reason, deadline.Token);
+            await Task.WhenAny(deactivating, Task.Delay(Timeout.InfiniteTimeSpan, timedOut.Token));
+            if (!deactivating.IsCompleted)
+            {
+                throw new TimeoutException($"OnDeactivateAsync did not finish within {timeout.TotalSeconds:0.###} s; the activation is discarded.");
+            }
+
+            await deactivating;
             await CommitOutboxAsync(step);
         }
         catch (Exception exception)

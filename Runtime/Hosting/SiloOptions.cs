@@ -18,6 +18,12 @@ public sealed class SiloOptions
     /// <summary>An activation idle for longer than this is deactivated. Default 15 min.</summary>
     public TimeSpan IdleCollectionAge { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>
+    /// How long <c>OnDeactivateAsync</c> may run. After that its token is cancelled and the activation is discarded anyway,
+    /// so a hung grain cannot hold its registration (and its calls) for ever. Default 30 s.
+    /// </summary>
+    public TimeSpan DeactivationTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How often activations are checked for timed-out calls and idleness. Default 1 s.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -72,6 +78,11 @@ public sealed class SiloOptions
         if (IdleCollectionAge <= TimeSpan.Zero)
         {
             yield return "IdleCollectionAge must be positive.";
+        }
+
+        if (DeactivationTimeout <= TimeSpan.Zero)
+        {
+            yield return "DeactivationTimeout must be positive.";
         }
 
         if (SweepInterval <= TimeSpan.Zero)

@@ -458,3 +458,30 @@ public sealed class EdgeCaseGrain(GrainProbe probe) : Grain, IEdgeCaseGrain
         probe.Record($"left-work-raised:{GetPrimaryKeyString()}");
     }
 }
+
+public interface IStubbornGrain : IGrainWithStringKey
+{
+    Task<string> GetActivationIdAsync();
+
+    Task LeaveAsync();
+}
+
+/// <summary>Its OnDeactivateAsync never finishes and ignores its token.</summary>
+public sealed class StubbornGrain(GrainProbe probe) : Grain, IStubbornGrain
+{
+    private readonly string _activationId = Guid.NewGuid().ToString("N");
+
+    public Task<string> GetActivationIdAsync() => Task.FromResult(_activationId);
+
+    public Task LeaveAsync()
+    {
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        probe.Record($"deactivating:{GetPrimaryKeyString()}");
+        return new TaskCompletionSource().Task;
+    }
+}
