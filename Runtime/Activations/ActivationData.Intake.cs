@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using Orchestration.Runtime.Calls;
 
 namespace Orchestration.Runtime.Activations;
@@ -9,8 +8,17 @@ internal sealed partial class ActivationData
     /// <summary>Messages waiting; read without the lock, so approximate (it feeds a gauge and tests' waits).</summary>
     public int QueuedCount => _queue.Count + (_interleaving?.Count ?? 0);
 
-    /// <summary>Whether the activation is gone for good; read without the lock, which is safe because it never changes back.</summary>
-    public bool IsInvalid => Volatile.Read(ref Unsafe.As<ActivationStatus, byte>(ref _status)) == (byte)ActivationStatus.Invalid;
+    /// <summary>Whether the activation is gone for good (it never changes back).</summary>
+    public bool IsInvalid
+    {
+        get
+        {
+            lock (_queue)
+            {
+                return _status == ActivationStatus.Invalid;
+            }
+        }
+    }
 
     private int QueuedCountLocked => _queue.Count + (_interleaving?.Count ?? 0);
 

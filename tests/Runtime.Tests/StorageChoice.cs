@@ -8,9 +8,12 @@ public abstract class StorageChoice : IAsyncDisposable
 
     public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
+    /// <summary>One in-memory store for every cluster the test starts, so a restarted cluster finds what the last one stored.</summary>
     public sealed class Memory : StorageChoice
     {
-        public override void Apply(SiloBuilder builder) => builder.UseMemoryStorage();
+        private readonly Runtime.Persistence.MemoryGrainStorage _storage = new();
+
+        public override void Apply(SiloBuilder builder) => builder.UseStorageInstance(_storage);
     }
 
     public sealed class Sqlite : StorageChoice

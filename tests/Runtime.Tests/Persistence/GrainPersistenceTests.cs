@@ -159,15 +159,7 @@ public abstract class GrainPersistenceTests : IAsyncLifetime
 
 public sealed class MemoryGrainPersistenceTests : GrainPersistenceTests
 {
-    // Memory storage dies with its cluster, so "a fresh cluster" must share the instance: one storage for all clusters.
-    private readonly Orchestration.Runtime.Persistence.MemoryGrainStorage _shared = new();
-
-    private protected override Task<StorageChoice> CreateStorageAsync() => Task.FromResult<StorageChoice>(new SharedMemory(_shared));
-
-    private sealed class SharedMemory(MemoryGrainStorage storage) : StorageChoice
-    {
-        public override void Apply(SiloBuilder builder) => builder.UseStorageInstance(storage);
-    }
+    private protected override Task<StorageChoice> CreateStorageAsync() => Task.FromResult<StorageChoice>(new StorageChoice.Memory());
 }
 
 public sealed class SqliteGrainPersistenceTests : GrainPersistenceTests

@@ -223,15 +223,7 @@ public abstract class ReminderTests : IAsyncLifetime
 
 public sealed class MemoryReminderTests : ReminderTests
 {
-    private protected override Task<StorageChoice> CreateStorageAsync() => Task.FromResult<StorageChoice>(new SharedMemory());
-
-    /// <summary>One memory store for every cluster the test starts, so a restart finds what the last cluster stored.</summary>
-    private sealed class SharedMemory : StorageChoice
-    {
-        private readonly MemoryGrainStorage _storage = new();
-
-        public override void Apply(SiloBuilder builder) => builder.UseStorageInstance(_storage);
-    }
+    private protected override Task<StorageChoice> CreateStorageAsync() => Task.FromResult<StorageChoice>(new StorageChoice.Memory());
 }
 
 public sealed class SqliteReminderTests : ReminderTests
