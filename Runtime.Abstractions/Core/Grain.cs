@@ -57,6 +57,12 @@ public abstract class Grain
     /// <inheritdoc cref="IGrainContext.GetStream{T}"/>
     protected IAsyncStream<T> GetStream<T>(StreamId streamId) => GrainContext.GetStream<T>(streamId);
 
+    /// <inheritdoc cref="IGrainContext.Project"/>
+    protected void Project(Projections.ProjectionRow row) => GrainContext.Project(row);
+
+    /// <inheritdoc cref="IGrainContext.RemoveProjection"/>
+    protected void RemoveProjection(string collection, string tenant, string id) => GrainContext.RemoveProjection(collection, tenant, id);
+
     /// <summary>Runs <paramref name="create"/> with <paramref name="context"/> as the context every new grain binds to.</summary>
     internal static Grain CreateWithContext(IGrainContext context, Func<Grain> create)
     {

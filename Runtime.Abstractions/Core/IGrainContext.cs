@@ -39,4 +39,14 @@ public interface IGrainContext
     /// (or alone at the end of the call when it writes nothing) and are published only if that commit succeeds.
     /// </summary>
     IAsyncStream<T> GetStream<T>(StreamId streamId);
+
+    /// <summary>
+    /// Sets a projection row (see <see cref="Projections.ProjectionRow"/>). Like a stream item, it joins the current call's
+    /// outbox and commits with that call's state write (or alone at the end of the call when it writes nothing); a failed
+    /// call commits none. The last row set for one collection, tenant and id wins.
+    /// </summary>
+    void Project(Projections.ProjectionRow row);
+
+    /// <summary>Removes a projection row, on the same terms as <see cref="Project"/>. Unknown rows are ignored.</summary>
+    void RemoveProjection(string collection, string tenant, string id);
 }

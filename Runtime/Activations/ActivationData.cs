@@ -113,6 +113,11 @@ internal sealed partial class ActivationData : IGrainContext
 
     public IAsyncStream<T> GetStream<T>(StreamId streamId) => new GrainStream<T>(this, streamId);
 
+    // Interim: projections are being built (issue 6); these throw until the outbox carries them.
+    public void Project(Projections.ProjectionRow row) => throw new NotSupportedException("Projections are not committed yet.");
+
+    public void RemoveProjection(string collection, string tenant, string id) => throw new NotSupportedException("Projections are not committed yet.");
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Activation of grain {GrainId} failed")]
     private static partial void LogActivationFailed(ILogger logger, GrainId grainId, Exception exception);
 

@@ -158,11 +158,16 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
         }
     }
 
-    public Task<IReadOnlyList<StreamEvent>> ReadAsync(long afterSequence, int limit, CancellationToken cancellationToken = default) =>
-        _storage.ReadEventsAsync(afterSequence, limit, cancellationToken);
+    public Task<IReadOnlyList<StreamEvent>> ReadAsync(long afterSequence, int limit, string? tenant = null, CancellationToken cancellationToken = default) =>
+        tenant is null ? _storage.ReadEventsAsync(afterSequence, limit, cancellationToken) : throw new NotSupportedException("Tenant reads are being built (issue 6).");
 
-    public async IAsyncEnumerable<StreamEvent> FollowAsync(long afterSequence, string? streamNamespace = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<StreamEvent> FollowAsync(long afterSequence, string? streamNamespace = null, string? tenant = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        if (tenant is not null)
+        {
+            throw new NotSupportedException("Tenant reads are being built (issue 6).");
+        }
+
         await foreach (var batch in FollowBatchesAsync(afterSequence, streamNamespace, cancellationToken).ConfigureAwait(false))
         {
             foreach (var streamEvent in batch)

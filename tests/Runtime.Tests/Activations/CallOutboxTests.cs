@@ -30,7 +30,7 @@ public sealed class CallOutboxTests : IAsyncLifetime
         var log = _cluster.Silos[0].Services.GetRequiredService<IStreamLog>();
         var texts = new List<string>();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await foreach (var streamEvent in log.FollowAsync(0, "outbox", stop.Token))
+        await foreach (var streamEvent in log.FollowAsync(0, "outbox", cancellationToken: stop.Token))
         {
             texts.Add(System.Text.Json.JsonDocument.Parse(streamEvent.Data).RootElement.GetProperty("text").GetString()!);
             if (texts[^1] == "marker")

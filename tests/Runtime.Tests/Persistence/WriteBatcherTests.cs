@@ -126,7 +126,7 @@ public sealed class WriteBatcherTests : IAsyncLifetime
     {
         _storage.Open();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        var follower = _streamLog.FollowAsync(0, "orders", stop.Token).GetAsyncEnumerator(stop.Token);
+        var follower = _streamLog.FollowAsync(0, "orders", cancellationToken: stop.Token).GetAsyncEnumerator(stop.Token);
         var firstRead = follower.MoveNextAsync();
 
         await _batcher.SubmitAsync(StorageWrite.EventsOnly([Draft("orders", "a"), Draft("other", "x"), Draft("orders", "b")]));
@@ -145,7 +145,7 @@ public sealed class WriteBatcherTests : IAsyncLifetime
         _storage.Open();
         _storage.HintArrivesFirst = true;
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await using var follower = _streamLog.FollowAsync(0, "orders", stop.Token).GetAsyncEnumerator(stop.Token);
+        await using var follower = _streamLog.FollowAsync(0, "orders", cancellationToken: stop.Token).GetAsyncEnumerator(stop.Token);
         var first = follower.MoveNextAsync();
         await _batcher.SubmitAsync(StorageWrite.EventsOnly([Draft("orders", "e0")]));
         Assert.True(await first);

@@ -38,7 +38,7 @@ public sealed class CrossProcessStreamTests(PostgresServerFixture postgres) : IA
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         try
         {
-            await using var live = log.FollowAsync(0, "cross", stop.Token).GetAsyncEnumerator(stop.Token);
+            await using var live = log.FollowAsync(0, "cross", cancellationToken: stop.Token).GetAsyncEnumerator(stop.Token);
             var firstLive = live.MoveNextAsync();
 
             await using var worker = WorkerProcess.Start("publish", "postgres", _connectionString);
@@ -65,7 +65,7 @@ public sealed class CrossProcessStreamTests(PostgresServerFixture postgres) : IA
 
             Assert.Equal(sequences, publishedSequences);
 
-            await using var resumed = log.FollowAsync(sequences[9], "cross", stop.Token).GetAsyncEnumerator(stop.Token);
+            await using var resumed = log.FollowAsync(sequences[9], "cross", cancellationToken: stop.Token).GetAsyncEnumerator(stop.Token);
             Assert.True(await resumed.MoveNextAsync());
             Assert.Equal(sequences[10], resumed.Current.Sequence);
         }
@@ -91,7 +91,7 @@ public sealed class CrossProcessStreamTests(PostgresServerFixture postgres) : IA
 
         await Eventually.TrueAsync(async () => await ListenerPidAsync() is var pid && pid != 0 && pid != killed, "the listener reconnects");
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await using var follower = log.FollowAsync(log.LastSequence, "relisten", stop.Token).GetAsyncEnumerator(stop.Token);
+        await using var follower = log.FollowAsync(log.LastSequence, "relisten", cancellationToken: stop.Token).GetAsyncEnumerator(stop.Token);
         var first = follower.MoveNextAsync();
         await using var other = await TestClusterFactory.StartAsync(new GrainProbe(), builder => builder.UsePostgresStorage(_connectionString),
             options: options => options.EventPollInterval = s_pollInterval);

@@ -19,7 +19,7 @@ public sealed class FollowWhileCommittingTests
         var log = cluster.Silos[0].Services.GetRequiredService<IStreamLog>();
         var seen = new List<long>();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await foreach (var streamEvent in log.FollowAsync(0, "outbox", stop.Token))
+        await foreach (var streamEvent in log.FollowAsync(0, "outbox", cancellationToken: stop.Token))
         {
             seen.Add(streamEvent.Sequence);
             if (seen.Count == 2)

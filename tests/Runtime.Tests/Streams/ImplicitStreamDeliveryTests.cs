@@ -51,7 +51,7 @@ public sealed class ImplicitStreamDeliveryTests : IAsyncLifetime
         });
         var log = _cluster.Silos[0].Services.GetRequiredService<IStreamLog>();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await using var parkedEvents = log.FollowAsync(0, ImplicitStreamDelivery.ParkedNamespace, stop.Token).GetAsyncEnumerator(stop.Token);
+        await using var parkedEvents = log.FollowAsync(0, ImplicitStreamDelivery.ParkedNamespace, cancellationToken: stop.Token).GetAsyncEnumerator(stop.Token);
         Assert.True(await parkedEvents.MoveNextAsync());
 
         var record = JsonDocument.Parse(parkedEvents.Current.Data).RootElement;

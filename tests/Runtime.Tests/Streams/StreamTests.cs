@@ -29,7 +29,7 @@ public sealed class StreamTests : IAsyncLifetime
         var seen = new List<StreamEvent>();
         var following = Task.Run(async () =>
         {
-            await foreach (var streamEvent in Log.FollowAsync(2, "profiles", stop.Token))
+            await foreach (var streamEvent in Log.FollowAsync(2, "profiles", cancellationToken: stop.Token))
             {
                 seen.Add(streamEvent);
                 if (seen.Count == 8)
@@ -58,7 +58,7 @@ public sealed class StreamTests : IAsyncLifetime
         await _cluster.GrainFactory.GetGrain<IProfileGrain>("org/filter").RenameAsync("kept");
 
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await using var follower = Log.FollowAsync(0, "profiles", stop.Token).GetAsyncEnumerator(stop.Token);
+        await using var follower = Log.FollowAsync(0, "profiles", cancellationToken: stop.Token).GetAsyncEnumerator(stop.Token);
 
         Assert.True(await follower.MoveNextAsync());
         Assert.Equal(2, follower.Current.Sequence);
