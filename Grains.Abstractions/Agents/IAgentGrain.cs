@@ -1,0 +1,41 @@
+using Orchestration.Grains.Events;
+using Orchestration.Runtime;
+
+namespace Orchestration.Grains.Agents;
+
+/// <summary>
+/// One agent (key: <c>{orgId}/{agentId}</c>). Projected to the <c>agents</c> collection. A durable reminder declares it
+/// offline when its heartbeat window passes, which releases every task lease it holds.
+/// </summary>
+public interface IAgentGrain : IGrainWithStringKey
+{
+    /// <summary>Registers the agent, or updates it when registered; counts as a heartbeat.</summary>
+    Task<AgentRegistration> RegisterAsync(RegisterAgent request, EventActor actor);
+
+    /// <summary>Records a heartbeat; brings an offline agent back online. <see cref="ProblemCodes.NotFound"/> when unknown.</summary>
+    Task<HeartbeatResult> HeartbeatAsync();
+
+    /// <summary>The agent; <see cref="ProblemCodes.NotFound"/> when unknown or deregistered.</summary>
+    Task<AgentView> GetAsync();
+
+    /// <summary>Pauses the agent: it keeps its leases but may claim nothing new.</summary>
+    Task<AgentView> PauseAsync(EventActor actor);
+
+    /// <summary>Resumes a paused agent.</summary>
+    Task<AgentView> ResumeAsync(EventActor actor);
+
+    /// <summary>Deregisters the agent and releases its leases (each attempt counts).</summary>
+    Task DeregisterAsync(EventActor actor);
+
+    /// <summary>
+    /// Checks that the agent may claim a task now; <see cref="ProblemCodes.AgentNotAvailable"/> when it is paused,
+    /// offline or at its limit.
+    /// </summary>
+    Task<ClaimTicket> PrepareClaimAsync();
+
+    /// <summary>Records that the agent now holds the lease of <paramref name="taskId"/>.</summary>
+    Task TaskClaimedAsync(string taskId);
+
+    /// <summary>Records that the agent no longer holds the lease of <paramref name="taskId"/>. Unknown ids are ignored.</summary>
+    Task TaskEndedAsync(string taskId, TaskOutcome outcome);
+}

@@ -1,0 +1,23 @@
+using Orchestration.Runtime;
+
+namespace Orchestration.Grains.Tasks;
+
+/// <summary>
+/// The claim path of one organisation (key: its id). It keeps an in-memory index of ready tasks, rebuilt from the
+/// <c>tasks</c> projection on activation and resynchronised periodically; the task grains stay the only record.
+/// </summary>
+public interface ITaskQueueGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Claims for an agent: capability match, then highest priority, then oldest. Waits up to
+    /// <see cref="ClaimTask.Wait"/> for a match; <c>null</c> when none came. <see cref="ProblemCodes.AgentNotAvailable"/>
+    /// when the agent may not claim; for a named task, <see cref="ProblemCodes.TaskNotClaimable"/> when it is not claimable.
+    /// </summary>
+    Task<TaskView?> ClaimAsync(ClaimTask request);
+
+    /// <summary>Offers a task that became ready (repeats are harmless).</summary>
+    Task TaskReadyAsync(ReadyTask task);
+
+    /// <summary>Withdraws a task that is no longer ready (unknown ids are ignored).</summary>
+    Task TaskWithdrawnAsync(string taskId);
+}
