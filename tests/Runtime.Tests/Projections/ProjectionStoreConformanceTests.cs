@@ -244,5 +244,38 @@ public sealed class SqliteProjectionStoreTests : ProjectionStoreConformanceTests
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresProjectionStoreTests(PostgresServerFixture postgres) : ProjectionStoreConformanceTests
 {
-    private protected override async Task<IGrainStorage> CreateStorageAsync() => new PostgresGrainStorage(await postgres.Server.CreateDatabaseAsync());
+    private string _connectionString = null!;
+
+    private protected override async Task<IGrainStorage> CreateStorageAsync()
+    {
+        _connectionString = await postgres.Server.CreateDatabaseAsync();
+        return new PostgresGrainStorage(_connectionString);
+    }
+
+    [Fact]
+    public async Task Commit_OverlappingProjectionBatchesInOppositeOrdersFromTwoInstances_NeverDeadlock()
+    {
+        const int Rounds = 10;
+        const int Rows = 100;
+        await using var first = new PostgresGrainStorage(_connectionString);
+        await using var second = new PostgresGrainStorage(_connectionString);
+        await first.InitializeAsync(CancellationToken.None);
+        await second.InitializeAsync(CancellationToken.None);
+
+        // Even rounds insert new rows, odd rounds update and remove the rows of the round before.
+        for (var round = 0; round < Rounds; round++)
+        {
+            var ids = Enumerable.Range(0, Rows).Select(i => $"r{round - (round % 2)}-{i:D3}").ToArray();
+            var remove = round % 2 == 1;
+            StorageWrite[] Batch(bool descending) => (descending ? ids.Reverse() : ids)
+                .Select(id => StorageWrite.OutboxOnly(new CallOutbox([], [remove && id.EndsWith('0') ? ProjectionChange.Remove("race", "acme", id) : ProjectionChange.Set(new ProjectionRow("race", "acme", id, "{}"))])))
+                .ToArray();
+            var batches = new[] { (first, Batch(false)), (second, Batch(true)), (first, Batch(true)), (second, Batch(false)) };
+
+            await Task.WhenAll(batches.Select(batch => Task.Run(() => batch.Item1.CommitAsync(batch.Item2, CancellationToken.None))));
+        }
+
+        var stored = await new ProjectionStore(first).QueryAsync(new ProjectionQuery("race", "acme") { Limit = 1000 });
+        Assert.Equal((Rounds / 2) * (Rows - (Rows / 10)), stored.Items.Count);
+    }
 }
