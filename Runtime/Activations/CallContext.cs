@@ -43,8 +43,7 @@ internal sealed class CallContext(ActivationData activation)
             return CallOutbox.Empty;
         }
 
-        var outbox = new CallOutbox(Take(_events), Take(_projections));
-        return outbox;
+        return new CallOutbox(Take(_events), Take(_projections));
 
         static IReadOnlyList<T> Take<T>(List<T>? list)
         {

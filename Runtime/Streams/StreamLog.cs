@@ -160,9 +160,6 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
     }
 
     public Task<IReadOnlyList<StreamEvent>> ReadAsync(long afterSequence, int limit, string? tenant = null, CancellationToken cancellationToken = default) =>
-        ReadPageAsync(afterSequence, limit, tenant, cancellationToken);
-
-    private Task<IReadOnlyList<StreamEvent>> ReadPageAsync(long afterSequence, int limit, string? tenant, CancellationToken cancellationToken) =>
         tenant is null
             ? _storage.ReadEventsAsync(afterSequence, limit, cancellationToken)
             : _storage.ReadTenantEventsAsync(tenant, afterSequence, limit, cancellationToken);
@@ -195,7 +192,7 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
             {
                 while (true)
                 {
-                    var page = await ReadPageAsync(last, PageSize, tenant, cancellationToken).ConfigureAwait(false);
+                    var page = await ReadAsync(last, PageSize, tenant, cancellationToken).ConfigureAwait(false);
                     if (page.Count > 0)
                     {
                         last = page[^1].Sequence;
