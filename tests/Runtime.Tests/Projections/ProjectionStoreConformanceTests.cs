@@ -1,3 +1,4 @@
+using Orchestration.Runtime.Testing;
 using System.Text.Json.Nodes;
 using Orchestration.Runtime.Persistence;
 using Orchestration.Runtime.Projections;
