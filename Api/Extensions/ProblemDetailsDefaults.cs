@@ -12,12 +12,16 @@ internal static class ProblemDetailsDefaults
         problem.Extensions.TryAdd("code", problem.Status switch
         {
             StatusCodes.Status400BadRequest => "bad_request",
+            StatusCodes.Status401Unauthorized => "unauthorized",
+            StatusCodes.Status403Forbidden => "forbidden",
             StatusCodes.Status404NotFound => "not_found",
             StatusCodes.Status405MethodNotAllowed => "method_not_allowed",
             StatusCodes.Status409Conflict => "conflict",
             StatusCodes.Status413PayloadTooLarge => "payload_too_large",
             StatusCodes.Status415UnsupportedMediaType => "unsupported_media_type",
+            StatusCodes.Status422UnprocessableEntity => "unprocessable",
             StatusCodes.Status429TooManyRequests => "rate_limited",
+            StatusCodes.Status503ServiceUnavailable => "unavailable",
             _ => "internal_error",
         });
         problem.Detail ??= problem.Status switch
