@@ -27,4 +27,10 @@ public sealed class TestSilo
     public bool IsStopped => Runtime.IsStopped;
 
     internal SiloRuntime Runtime { get; }
+
+    /// <summary>
+    /// Completes when every reminder tick started so far has finished (its grain call, writes and rescheduling), so a test
+    /// that moved a fake clock can assert what the ticks did.
+    /// </summary>
+    public Task WhenRemindersIdleAsync() => Runtime.Reminders.WhenIdleAsync();
 }

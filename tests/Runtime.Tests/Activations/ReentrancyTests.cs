@@ -1,3 +1,4 @@
+using Orchestration.Testing;
 using Orchestration.Runtime.Testing;
 using Orchestration.Runtime.Tests.TestGrains;
 

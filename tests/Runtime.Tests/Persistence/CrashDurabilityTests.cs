@@ -1,3 +1,4 @@
+using Orchestration.Runtime.Testing;
 using System.Text.Json;
 using Orchestration.Runtime.Persistence;
 using Orchestration.Testing;

@@ -1,3 +1,4 @@
+using Orchestration.Runtime.Testing;
 using Orchestration.Runtime.Persistence;
 using Orchestration.Runtime.Streams;
 using Orchestration.Testing;

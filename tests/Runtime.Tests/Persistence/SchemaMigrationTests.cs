@@ -1,3 +1,4 @@
+using Orchestration.Runtime.Testing;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Data.Sqlite;

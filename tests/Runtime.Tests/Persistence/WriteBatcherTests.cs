@@ -1,3 +1,4 @@
+using Orchestration.Runtime.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Orchestration.Runtime.Persistence;
 using Orchestration.Runtime.Streams;

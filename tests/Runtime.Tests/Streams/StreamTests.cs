@@ -1,3 +1,4 @@
+using Orchestration.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Orchestration.Runtime.Streams;
 using Orchestration.Runtime.Testing;

@@ -1,7 +1,9 @@
-namespace Orchestration.Runtime.Tests;
+using Xunit;
+
+namespace Orchestration.Testing;
 
 /// <summary>Waits for a condition that another thread makes true; fails after 20 s instead of hanging.</summary>
-internal static class Eventually
+public static class Eventually
 {
     public static async Task TrueAsync(Func<Task<bool>> condition, string? because = null)
     {

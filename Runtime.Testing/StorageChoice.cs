@@ -1,4 +1,4 @@
-namespace Orchestration.Runtime.Tests;
+namespace Orchestration.Runtime.Testing;
 
 /// <summary>A storage provider to run a grain-level test suite against, with a place that outlives one cluster.</summary>
 public abstract class StorageChoice : IAsyncDisposable

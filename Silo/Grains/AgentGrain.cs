@@ -1,0 +1,253 @@
+using Orchestration.Grains;
+using Orchestration.Grains.Agents;
+using Orchestration.Grains.Events;
+using Orchestration.Grains.Organisations;
+using Orchestration.Grains.Tasks;
+using Orchestration.Runtime;
+using Orchestration.Runtime.Reminders;
+
+namespace Orchestration.Silo.Grains;
+
+/// <summary>
+/// One agent. Liveness is a one-shot reminder due a heartbeat window after the last heartbeat seen when it was set:
+/// when it fires early (heartbeats came since) it is set again for the new deadline, so heartbeats cost one state
+/// write each and no reminder write. Task liveness is separate: progress renews a task's lease on the task.
+/// </summary>
+[GrainType("agent")]
+internal sealed class AgentGrain(
+    [PersistentState("agent")] IPersistentState<AgentState> agent,
+    TimeProvider timeProvider) : TenantGrain(timeProvider), IAgentGrain, IRemindable
+{
+    public const string CollectionName = "agents";
+    private const string LivenessReminder = "liveness";
+
+    private OrganisationSettings? _settings;
+
+    protected override string Collection => CollectionName;
+
+    private AgentState State => agent.State;
+
+    public async Task<AgentRegistration> RegisterAsync(RegisterAgent request, EventActor actor)
+    {
+        if (request.MaxConcurrentTasks < 1)
+        {
+            throw new OrchestrationException(ProblemCodes.InvalidRequest, "maxConcurrentTasks must be at least 1.");
+        }
+
+        var created = !State.Registered;
+        var now = Clock.GetUtcNow();
+        var wasOffline = State.Status == AgentStatus.Offline;
+        if (created)
+        {
+            agent.State = new AgentState { Registered = true, RegisteredAt = now, Status = AgentStatus.Online };
+        }
+
+        State.Name = request.Name;
+        State.Capabilities = [.. request.Capabilities.Distinct(StringComparer.Ordinal)];
+        State.Model = request.Model;
+        State.MaxConcurrentTasks = request.MaxConcurrentTasks;
+        State.Metadata = request.Metadata;
+        State.LastHeartbeatAt = now;
+        if (created || wasOffline)
+        {
+            State.Status = AgentStatus.Online;
+            await WatchLivenessAsync(now);
+        }
+
+        await RaiseAsync(created ? "agent.registered" : wasOffline ? "agent.online" : "agent.updated", actor);
+        return new AgentRegistration(await SaveAsync(), created);
+    }
+
+    public async Task<HeartbeatResult> HeartbeatAsync()
+    {
+        EnsureRegistered();
+        var now = Clock.GetUtcNow();
+        State.LastHeartbeatAt = now;
+        if (State.Status == AgentStatus.Offline)
+        {
+            State.Status = AgentStatus.Online;
+            await WatchLivenessAsync(now);
+            await RaiseAsync("agent.online", Self);
+        }
+
+        var view = await SaveAsync();
+        return new HeartbeatResult(view.Status, now + (await SettingsAsync()).HeartbeatWindow);
+    }
+
+    public Task<AgentView> GetAsync()
+    {
+        EnsureRegistered();
+        return Task.FromResult(View());
+    }
+
+    public async Task<AgentView> PauseAsync(EventActor actor)
+    {
+        EnsureRegistered();
+        if (State.Status == AgentStatus.Offline)
+        {
+            throw new OrchestrationException(ProblemCodes.InvalidTransition, $"Agent '{Id}' is offline; only an online agent can be paused.");
+        }
+
+        if (State.Status != AgentStatus.Paused)
+        {
+            State.Status = AgentStatus.Paused;
+            await RaiseAsync("agent.paused", actor);
+        }
+
+        return await SaveAsync();
+    }
+
+    public async Task<AgentView> ResumeAsync(EventActor actor)
+    {
+        EnsureRegistered();
+        if (State.Status == AgentStatus.Paused)
+        {
+            State.Status = AgentStatus.Online;
+            await RaiseAsync("agent.resumed", actor);
+        }
+        else if (State.Status == AgentStatus.Offline)
+        {
+            throw new OrchestrationException(ProblemCodes.InvalidTransition, $"Agent '{Id}' is offline; a heartbeat brings it back.");
+        }
+
+        return await SaveAsync();
+    }
+
+    public async Task DeregisterAsync(EventActor actor)
+    {
+        EnsureRegistered();
+        var held = State.ActiveTaskIds.ToList();
+        await RaiseAsync("agent.deregistered", actor);
+        RemoveProjection(CollectionName, OrgId, Id);
+        await agent.ClearStateAsync();
+        await UnregisterReminder(LivenessReminder);
+        await RevokeLeasesAsync(held);
+    }
+
+    public async Task<ClaimTicket> PrepareClaimAsync()
+    {
+        EnsureRegistered();
+        if (State.Status is AgentStatus.Paused or AgentStatus.Offline)
+        {
+            throw new OrchestrationException(ProblemCodes.AgentNotAvailable, $"Agent '{Id}' is {JsonName(State.Status, GrainContractsJsonContext.Default.AgentStatus)} and may not claim tasks.");
+        }
+
+        var free = State.MaxConcurrentTasks - State.ActiveTaskIds.Count;
+        return free < 1
+            ? throw new OrchestrationException(ProblemCodes.AgentNotAvailable, $"Agent '{Id}' already holds {State.ActiveTaskIds.Count} of its {State.MaxConcurrentTasks} tasks.")
+            : new ClaimTicket(State.Capabilities, free);
+    }
+
+    public async Task TaskClaimedAsync(string taskId)
+    {
+        if (!State.Registered || State.Status == AgentStatus.Offline)
+        {
+            // The agent went away while the claim was on its way: give the lease back at once.
+            await RevokeLeasesAsync([taskId]);
+            return;
+        }
+
+        if (!State.ActiveTaskIds.Contains(taskId))
+        {
+            State.ActiveTaskIds.Add(taskId);
+            await SaveAsync();
+        }
+    }
+
+    public async Task TaskEndedAsync(string taskId, TaskOutcome outcome)
+    {
+        if (!State.Registered || !State.ActiveTaskIds.Remove(taskId))
+        {
+            return;
+        }
+
+        if (outcome == TaskOutcome.Completed)
+        {
+            State.CompletedCount++;
+        }
+        else if (outcome is TaskOutcome.Failed or TaskOutcome.Lost)
+        {
+            State.FailedCount++;
+        }
+
+        await SaveAsync();
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != LivenessReminder || !State.Registered || State.Status == AgentStatus.Offline)
+        {
+            return;
+        }
+
+        var deadline = State.LastHeartbeatAt + (await SettingsAsync()).HeartbeatWindow;
+        var now = Clock.GetUtcNow();
+        if (now < deadline)
+        {
+            await RegisterOrUpdateReminder(LivenessReminder, deadline - now, TimeSpan.Zero);
+            return;
+        }
+
+        var held = State.ActiveTaskIds.ToList();
+        State.Status = AgentStatus.Offline;
+        State.FailedCount += held.Count;
+        State.ActiveTaskIds.Clear();
+        await RaiseAsync("agent.offline", new EventActor("system", "heartbeat-monitor"));
+        await SaveAsync();
+        await RevokeLeasesAsync(held);
+    }
+
+    private EventActor Self => new("agent", Id);
+
+    private async Task WatchLivenessAsync(DateTimeOffset lastHeartbeat)
+    {
+        var due = lastHeartbeat + (await SettingsAsync()).HeartbeatWindow - Clock.GetUtcNow();
+        await RegisterOrUpdateReminder(LivenessReminder, due > TimeSpan.Zero ? due : TimeSpan.Zero, TimeSpan.Zero);
+    }
+
+    // Task grains never wait on an agent (they notify it without awaiting), so waiting on them here cannot deadlock.
+    private async Task RevokeLeasesAsync(IReadOnlyList<string> taskIds)
+    {
+        foreach (var taskId in taskIds)
+        {
+            await GrainFactory.GetGrain<ITaskGrain>(KeyInOrg(taskId)).RevokeLeaseAsync(Id, attempt: null);
+        }
+    }
+
+    private async Task<OrganisationSettings> SettingsAsync() =>
+        _settings ??= await GrainFactory.GetGrain<IOrganisationGrain>(OrgId).GetSettingsAsync();
+
+    private Task RaiseAsync(string type, EventActor actor) =>
+        RaiseAsync(type, View(), GrainContractsJsonContext.Default.AgentView, actor, correlationId: null);
+
+    private async Task<AgentView> SaveAsync()
+    {
+        var view = View();
+        ProjectAs(view, GrainContractsJsonContext.Default.AgentView, JsonName(view.Status, GrainContractsJsonContext.Default.AgentStatus));
+        await agent.WriteStateAsync();
+        return view;
+    }
+
+    private AgentView View() => new(
+        Id,
+        State.Name,
+        State.Capabilities,
+        State.Model,
+        State.Status == AgentStatus.Online && State.ActiveTaskIds.Count > 0 ? AgentStatus.Busy : State.Status,
+        State.LastHeartbeatAt,
+        State.ActiveTaskIds.ToList(),
+        State.CompletedCount,
+        State.FailedCount,
+        CostUsd: 0m,
+        State.RegisteredAt,
+        State.MaxConcurrentTasks,
+        State.Metadata);
+
+    private void EnsureRegistered()
+    {
+        if (!State.Registered)
+        {
+            throw new OrchestrationException(ProblemCodes.NotFound, $"Agent '{Id}' is not registered.");
+        }
+    }
+}

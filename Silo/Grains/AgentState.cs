@@ -1,0 +1,33 @@
+using System.Text.Json;
+using Orchestration.Grains.Agents;
+
+namespace Orchestration.Silo.Grains;
+
+/// <summary>The persisted state of <see cref="AgentGrain"/>.</summary>
+internal sealed class AgentState
+{
+    public bool Registered { get; set; }
+
+    public string Name { get; set; } = string.Empty;
+
+    public List<string> Capabilities { get; set; } = [];
+
+    public string? Model { get; set; }
+
+    public int MaxConcurrentTasks { get; set; } = 1;
+
+    public JsonElement? Metadata { get; set; }
+
+    /// <summary>Online, Paused or Offline; Busy is derived (online with active tasks).</summary>
+    public AgentStatus Status { get; set; }
+
+    public DateTimeOffset LastHeartbeatAt { get; set; }
+
+    public List<string> ActiveTaskIds { get; set; } = [];
+
+    public int CompletedCount { get; set; }
+
+    public int FailedCount { get; set; }
+
+    public DateTimeOffset RegisteredAt { get; set; }
+}

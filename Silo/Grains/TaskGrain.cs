@@ -1,0 +1,498 @@
+using System.Text.Json;
+using Orchestration.Grains;
+using Orchestration.Grains.Agents;
+using Orchestration.Grains.Events;
+using Orchestration.Grains.Tasks;
+using Orchestration.Runtime;
+using Orchestration.Runtime.Reminders;
+
+namespace Orchestration.Silo.Grains;
+
+/// <summary>
+/// One task: the only record of its status and lease. Durability order: a reminder that must fire after a crash
+/// (lease expiry, retry, telling dependents) is registered BEFORE the state write that needs it; a reminder that fires
+/// without cause finds nothing to do. So no acknowledged lease can outlive its expiry and no retry is forgotten.
+/// </summary>
+[GrainType("task")]
+internal sealed partial class TaskGrain(
+    [PersistentState("task")] IPersistentState<TaskState> task,
+    TimeProvider timeProvider,
+    ILogger<TaskGrain> logger) : TenantGrain(timeProvider), ITaskGrain, IRemindable
+{
+    public const string CollectionName = "tasks";
+    private const string LeaseReminder = "lease";
+    private const string RetryReminder = "retry";
+    private const string DependentsReminder = "dependents";
+
+    // How long after a final status a crashed notification of dependents is retried.
+    private static readonly TimeSpan s_dependentsSafetyNet = TimeSpan.FromSeconds(10);
+    private static readonly EventActor s_system = new("system", "task-scheduler");
+
+    protected override string Collection => CollectionName;
+
+    private TaskState State => task.State;
+
+    private bool IsLeased => State.Status is TaskLifecycleStatus.Claimed or TaskLifecycleStatus.Running;
+
+    private static bool IsFinal(TaskLifecycleStatus status) =>
+        status is TaskLifecycleStatus.Completed or TaskLifecycleStatus.Cancelled or TaskLifecycleStatus.DeadLettered;
+
+    public async Task<TaskView> CreateAsync(CreateTask request, EventActor actor)
+    {
+        if (State.Created)
+        {
+            throw new OrchestrationException(ProblemCodes.AlreadyExists, $"Task '{Id}' already exists.");
+        }
+
+        Validate(request);
+        var now = Clock.GetUtcNow();
+        task.State = new TaskState
+        {
+            Created = true,
+            Title = request.Title,
+            Description = request.Description,
+            Priority = request.Priority,
+            RequiredCapabilities = [.. request.RequiredCapabilities.Distinct(StringComparer.Ordinal)],
+            DependsOn = [.. request.DependsOn.Distinct(StringComparer.Ordinal)],
+            Input = request.Input,
+            MaxAttempts = request.MaxAttempts,
+            LeaseSeconds = request.LeaseSeconds,
+            WorkflowId = request.WorkflowId,
+            CreatedAt = now,
+            UpdatedAt = now,
+            Status = TaskLifecycleStatus.Blocked,
+        };
+
+        foreach (var dependency in State.DependsOn)
+        {
+            TaskLifecycleStatus status;
+            try
+            {
+                status = await TaskInOrg(dependency).AddDependentAsync(Id);
+            }
+            catch (OrchestrationException e) when (e.Code == ProblemCodes.NotFound)
+            {
+                task.State = new TaskState();
+                throw new OrchestrationException(ProblemCodes.InvalidRequest, $"Dependency '{dependency}' does not exist.");
+            }
+
+            if (IsFinal(status))
+            {
+                State.FinishedDependencies[dependency] = status;
+            }
+        }
+
+        await RaiseAsync("task.created", actor);
+        var ready = UnblockIfPossible();
+        if (ready)
+        {
+            await RaiseAsync("task.ready", actor);
+        }
+
+        var view = await SaveAsync();
+        if (ready)
+        {
+            await OfferToQueueAsync();
+        }
+
+        return view;
+    }
+
+    public Task<TaskView> GetAsync()
+    {
+        EnsureCreated();
+        return Task.FromResult(View());
+    }
+
+    public async Task<TaskView> ClaimAsync(string agentId, IReadOnlyList<string> agentCapabilities)
+    {
+        EnsureCreated();
+        if (State.Status != TaskLifecycleStatus.Ready)
+        {
+            throw new OrchestrationException(ProblemCodes.TaskNotClaimable, $"Task '{Id}' is {StatusName(State.Status)}, not ready.");
+        }
+
+        var missing = State.RequiredCapabilities.Except(agentCapabilities, StringComparer.Ordinal).ToList();
+        if (missing.Count > 0)
+        {
+            throw new OrchestrationException(ProblemCodes.TaskNotClaimable, $"Agent '{agentId}' lacks the capabilities {string.Join(", ", missing)} that task '{Id}' requires.");
+        }
+
+        var lease = TimeSpan.FromSeconds(State.LeaseSeconds);
+        await RegisterOrUpdateReminder(LeaseReminder, lease, TimeSpan.Zero);
+        State.Status = TaskLifecycleStatus.Claimed;
+        State.Attempt++;
+        State.LeaseAgentId = agentId;
+        State.LeaseExpiresAt = Clock.GetUtcNow() + lease;
+        State.Progress = null;
+        State.NextAttemptAt = null;
+        await RaiseAsync("task.claimed", new EventActor("agent", agentId));
+        return await SaveAsync();
+    }
+
+    public async Task<TaskView> ReportProgressAsync(LeaseHolderCall caller, int? percent, string? message)
+    {
+        CheckLeaseHolder(caller);
+        State.Status = TaskLifecycleStatus.Running;
+        State.Progress = new TaskProgress(percent, message);
+        State.LeaseExpiresAt = Clock.GetUtcNow() + TimeSpan.FromSeconds(State.LeaseSeconds);
+        await RaiseAsync("task.progress", new EventActor("agent", caller.AgentId));
+        return await SaveAsync();
+    }
+
+    public async Task<TaskView> CompleteAsync(LeaseHolderCall caller, JsonElement? output)
+    {
+        CheckLeaseHolder(caller);
+        var agentId = State.LeaseAgentId!;
+        State.Output = output;
+        State.Error = null;
+        var view = await FinishAsync(TaskLifecycleStatus.Completed, "task.completed", new EventActor("agent", caller.AgentId));
+        TellAgent(agentId, TaskOutcome.Completed);
+        return view;
+    }
+
+    public async Task<TaskView> FailAsync(LeaseHolderCall caller, string error, bool retryable)
+    {
+        CheckLeaseHolder(caller);
+        var agentId = State.LeaseAgentId!;
+        State.Error = error;
+        var view = await LoseAttemptAsync("task.failed", retryable, new EventActor("agent", caller.AgentId));
+        TellAgent(agentId, TaskOutcome.Failed);
+        return view;
+    }
+
+    public async Task<TaskView> ReleaseAsync(LeaseHolderCall caller)
+    {
+        CheckLeaseHolder(caller);
+        var agentId = State.LeaseAgentId!;
+        ClearLease();
+        State.Status = TaskLifecycleStatus.Ready;
+        await RaiseAsync("task.released", new EventActor("agent", caller.AgentId));
+        await RaiseAsync("task.ready", s_system);
+        var view = await SaveAsync();
+        await OfferToQueueAsync();
+        TellAgent(agentId, TaskOutcome.Released);
+        return view;
+    }
+
+    public async Task<TaskView> CancelAsync(string? reason, EventActor actor)
+    {
+        EnsureCreated();
+        if (IsFinal(State.Status))
+        {
+            throw new OrchestrationException(ProblemCodes.InvalidTransition, $"Task '{Id}' is already {StatusName(State.Status)}.");
+        }
+
+        var holder = IsLeased ? State.LeaseAgentId : null;
+        var wasReady = State.Status == TaskLifecycleStatus.Ready;
+        State.Error = reason;
+        var view = await FinishAsync(TaskLifecycleStatus.Cancelled, "task.cancelled", actor);
+        if (wasReady)
+        {
+            await Queue.TaskWithdrawnAsync(Id);
+        }
+
+        if (holder is not null)
+        {
+            TellAgent(holder, TaskOutcome.Released);
+        }
+
+        return view;
+    }
+
+    public async Task RevokeLeaseAsync(string agentId, int? attempt)
+    {
+        if (!State.Created || !IsLeased || State.LeaseAgentId != agentId || (attempt is { } a && a != State.Attempt))
+        {
+            return;
+        }
+
+        // The agent asked (it went offline or deregistered) and has already forgotten the task: no TaskEnded back.
+        await ExpireLeaseAsync();
+    }
+
+    public async Task<TaskLifecycleStatus> AddDependentAsync(string dependentId)
+    {
+        EnsureCreated();
+        if (!State.Dependents.Contains(dependentId))
+        {
+            State.Dependents.Add(dependentId);
+            await task.WriteStateAsync();
+        }
+
+        return State.Status;
+    }
+
+    public async Task DependencyFinishedAsync(string dependencyId, TaskLifecycleStatus status)
+    {
+        if (!State.Created || !State.DependsOn.Contains(dependencyId) || State.FinishedDependencies.GetValueOrDefault(dependencyId) == status)
+        {
+            return;
+        }
+
+        State.FinishedDependencies[dependencyId] = status;
+        var ready = UnblockIfPossible();
+        if (ready)
+        {
+            await RaiseAsync("task.ready", s_system);
+        }
+
+        await SaveAsync();
+        if (ready)
+        {
+            await OfferToQueueAsync();
+        }
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (!State.Created)
+        {
+            return;
+        }
+
+        var now = Clock.GetUtcNow();
+        switch (reminderName)
+        {
+            case LeaseReminder when IsLeased && State.LeaseExpiresAt is { } expiresAt:
+                if (now < expiresAt)
+                {
+                    // Progress renewed the lease since the reminder was set: wait for the new expiry.
+                    await RegisterOrUpdateReminder(LeaseReminder, expiresAt - now, TimeSpan.Zero);
+                    return;
+                }
+
+                var holder = State.LeaseAgentId!;
+                await ExpireLeaseAsync();
+                TellAgent(holder, TaskOutcome.Lost);
+                return;
+            case RetryReminder when State.Status == TaskLifecycleStatus.Failed && State.NextAttemptAt is { } retryAt:
+                if (now < retryAt)
+                {
+                    await RegisterOrUpdateReminder(RetryReminder, retryAt - now, TimeSpan.Zero);
+                    return;
+                }
+
+                State.Status = TaskLifecycleStatus.Ready;
+                State.NextAttemptAt = null;
+                await RaiseAsync("task.ready", s_system);
+                await SaveAsync();
+                await OfferToQueueAsync();
+                return;
+            case DependentsReminder when IsFinal(State.Status):
+                await TellDependentsAsync();
+                return;
+        }
+    }
+
+    private ITaskQueueGrain Queue => GrainFactory.GetGrain<ITaskQueueGrain>(OrgId);
+
+    private ITaskGrain TaskInOrg(string id) => GrainFactory.GetGrain<ITaskGrain>(KeyInOrg(id));
+
+    private async Task ExpireLeaseAsync()
+    {
+        await RaiseAsync("task.lease_expired", s_system);
+        await LoseAttemptAsync(eventType: null, retryable: true, s_system, retryAtOnce: true);
+    }
+
+    /// <summary>
+    /// Counts the current attempt as lost: dead-lettered when attempts are used up (or the failure is not retryable),
+    /// otherwise ready again — at once after a lost lease, after a back-off after a failure.
+    /// </summary>
+    private async Task<TaskView> LoseAttemptAsync(string? eventType, bool retryable, EventActor actor, bool retryAtOnce = false)
+    {
+        ClearLease();
+        State.CountedAttempts++;
+        if (eventType is not null)
+        {
+            await RaiseAsync(eventType, actor);
+        }
+
+        if (!retryable || State.CountedAttempts >= State.MaxAttempts)
+        {
+            return await FinishAsync(TaskLifecycleStatus.DeadLettered, "task.dead_lettered", s_system);
+        }
+
+        if (retryAtOnce)
+        {
+            State.Status = TaskLifecycleStatus.Ready;
+            await RaiseAsync("task.ready", s_system);
+            var ready = await SaveAsync();
+            await OfferToQueueAsync();
+            return ready;
+        }
+
+        var delay = TaskRetryPolicy.DelayAfter(State.CountedAttempts, Random.Shared.NextDouble());
+        await RegisterOrUpdateReminder(RetryReminder, delay, TimeSpan.Zero);
+        State.Status = TaskLifecycleStatus.Failed;
+        State.NextAttemptAt = Clock.GetUtcNow() + delay;
+        await RaiseAsync("task.retry_scheduled", s_system);
+        return await SaveAsync();
+    }
+
+    /// <summary>Moves to a final status and tells the dependents, with a reminder as the safety net for a crash.</summary>
+    private async Task<TaskView> FinishAsync(TaskLifecycleStatus final, string eventType, EventActor actor)
+    {
+        if (State.Dependents.Count > 0)
+        {
+            await RegisterOrUpdateReminder(DependentsReminder, s_dependentsSafetyNet, TimeSpan.Zero);
+        }
+
+        ClearLease();
+        State.Status = final;
+        State.NextAttemptAt = null;
+        await RaiseAsync(eventType, actor);
+        var view = await SaveAsync();
+        if (State.Dependents.Count > 0)
+        {
+            await TellDependentsAsync();
+            await UnregisterReminder(DependentsReminder);
+        }
+
+        return view;
+    }
+
+    private async Task TellDependentsAsync()
+    {
+        foreach (var dependent in State.Dependents)
+        {
+            await TaskInOrg(dependent).DependencyFinishedAsync(Id, State.Status);
+        }
+    }
+
+    private bool UnblockIfPossible()
+    {
+        if (State.Status != TaskLifecycleStatus.Blocked)
+        {
+            return false;
+        }
+
+        var stopped = State.FinishedDependencies.FirstOrDefault(pair => pair.Value != TaskLifecycleStatus.Completed);
+        if (stopped.Key is not null)
+        {
+            State.BlockedReason = $"Dependency '{stopped.Key}' is {StatusName(stopped.Value)}.";
+            return false;
+        }
+
+        if (State.DependsOn.All(State.FinishedDependencies.ContainsKey))
+        {
+            State.Status = TaskLifecycleStatus.Ready;
+            State.BlockedReason = null;
+            return true;
+        }
+
+        State.BlockedReason = $"Waiting for {State.DependsOn.Count(id => !State.FinishedDependencies.ContainsKey(id))} dependencies.";
+        return false;
+    }
+
+    private Task OfferToQueueAsync() =>
+        Queue.TaskReadyAsync(new ReadyTask(Id, State.Priority, State.RequiredCapabilities, State.CreatedAt));
+
+    private void CheckLeaseHolder(LeaseHolderCall caller)
+    {
+        EnsureCreated();
+        if (!IsLeased || State.LeaseAgentId != caller.AgentId || (caller.Attempt is { } attempt && attempt != State.Attempt))
+        {
+            var held = IsLeased ? $"attempt {State.Attempt} is held by agent '{State.LeaseAgentId}'" : "nobody holds its lease";
+            throw new OrchestrationException(ProblemCodes.NotLeaseHolder, $"Task '{Id}' is {StatusName(State.Status)} and {held}.");
+        }
+    }
+
+    private void ClearLease()
+    {
+        State.LeaseAgentId = null;
+        State.LeaseExpiresAt = null;
+    }
+
+    // Not awaited: a task never waits on an agent, because agents wait on tasks (going offline revokes leases).
+    private void TellAgent(string agentId, TaskOutcome outcome)
+    {
+        var call = GrainFactory.GetGrain<IAgentGrain>(KeyInOrg(agentId)).TaskEndedAsync(Id, outcome);
+        _ = call.ContinueWith(
+            failed => LogAgentNotified(logger, agentId, Id, failed.Exception!.GetBaseException().Message),
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    private Task RaiseAsync(string type, EventActor actor) =>
+        RaiseAsync(type, View(), GrainContractsJsonContext.Default.TaskView, actor, State.WorkflowId);
+
+    private async Task<TaskView> SaveAsync()
+    {
+        State.UpdatedAt = Clock.GetUtcNow();
+        var view = View();
+        ProjectAs(view, GrainContractsJsonContext.Default.TaskView, StatusName(view.Status), owner: State.LeaseAgentId, group: State.WorkflowId);
+        await task.WriteStateAsync();
+        return view;
+    }
+
+    private TaskView View() => new(
+        Id,
+        State.Title,
+        State.Description,
+        State.Priority,
+        State.RequiredCapabilities,
+        State.DependsOn,
+        State.Status,
+        State.Attempt,
+        State.MaxAttempts,
+        State.LeaseSeconds,
+        State.LeaseAgentId is { } agentId ? new TaskLease(agentId, State.LeaseExpiresAt!.Value) : null,
+        State.Input,
+        State.Output,
+        State.Error,
+        State.Progress,
+        State.WorkflowId,
+        State.BlockedReason,
+        State.NextAttemptAt,
+        State.CreatedAt,
+        State.UpdatedAt);
+
+    private static string StatusName(TaskLifecycleStatus status) => JsonName(status, GrainContractsJsonContext.Default.TaskLifecycleStatus);
+
+    private void EnsureCreated()
+    {
+        if (!State.Created)
+        {
+            throw new OrchestrationException(ProblemCodes.NotFound, $"Task '{Id}' does not exist.");
+        }
+    }
+
+    private void Validate(CreateTask request)
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(request.Title))
+        {
+            errors.Add("title is required");
+        }
+
+        if (request.Priority is < 0 or > 100)
+        {
+            errors.Add("priority must be 0–100");
+        }
+
+        if (request.MaxAttempts < 1)
+        {
+            errors.Add("maxAttempts must be at least 1");
+        }
+
+        if (request.LeaseSeconds < 1)
+        {
+            errors.Add("leaseSeconds must be at least 1");
+        }
+
+        if (request.DependsOn.Contains(Id))
+        {
+            errors.Add("a task cannot depend on itself");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new OrchestrationException(ProblemCodes.InvalidRequest, string.Join("; ", errors) + ".");
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent {AgentId} was not told that its lease of task {TaskId} ended: {Reason}")]
+    private static partial void LogAgentNotified(ILogger logger, string agentId, string taskId, string reason);
+}

@@ -1,0 +1,192 @@
+using System.Text.Json;
+using Orchestration.Grains;
+using Orchestration.Grains.Agents;
+using Orchestration.Grains.Tasks;
+using Orchestration.Runtime;
+using Orchestration.Runtime.Projections;
+using Orchestration.Runtime.Timers;
+
+namespace Orchestration.Silo.Grains;
+
+/// <summary>
+/// The claim path of one organisation. The index of ready tasks lives only in memory: it is rebuilt from the
+/// <c>tasks</c> projection on activation and every <see cref="ResyncInterval"/> (covering offers lost to a crash),
+/// and the task grain decides every claim, so a stale entry costs one refused claim, never a double lease.
+/// </summary>
+/// <remarks>
+/// Reentrant by design: a claim waiting for a task (long-poll) must not hold up offers or other claims. Between awaits
+/// each call sees the index alone; an entry is taken out before its claim is attempted, so two claims never try one task.
+/// </remarks>
+[Reentrant]
+[GrainType("task-queue")]
+internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider timeProvider) : Grain, ITaskQueueGrain
+{
+    public static readonly TimeSpan ResyncInterval = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest one claim call waits; callers that wait longer call again.</summary>
+    public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(25);
+
+    private readonly SortedSet<ReadyTask> _ready = new(ClaimOrder.Instance);
+    private readonly Dictionary<string, ReadyTask> _byId = new(StringComparer.Ordinal);
+    private TaskCompletionSource _offered = NewSignal();
+    private IGrainTimer? _resync;
+
+    private string OrgId => GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        await RebuildAsync(cancellationToken);
+        _resync = RegisterGrainTimer(RebuildAsync, new GrainTimerCreationOptions { DueTime = ResyncInterval, Period = ResyncInterval, Interleave = true });
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _resync?.Dispose();
+        return Task.CompletedTask;
+    }
+
+    public async Task<TaskView?> ClaimAsync(ClaimTask request)
+    {
+        var agent = GrainFactory.GetGrain<IAgentGrain>($"{OrgId}/{request.AgentId}");
+        var ticket = await agent.PrepareClaimAsync();
+        if (request.TaskId is { } taskId)
+        {
+            var claimed = await TaskInOrg(taskId).ClaimAsync(request.AgentId, ticket.Capabilities);
+            Remove(taskId);
+            await agent.TaskClaimedAsync(taskId);
+            return claimed;
+        }
+
+        var deadline = timeProvider.GetUtcNow() + (request.Wait > MaxWait ? MaxWait : request.Wait);
+        while (true)
+        {
+            while (TakeBest(ticket.Capabilities) is { } candidate)
+            {
+                TaskView claimed;
+                try
+                {
+                    claimed = await TaskInOrg(candidate.TaskId).ClaimAsync(request.AgentId, ticket.Capabilities);
+                }
+                catch (OrchestrationException e) when (e.Code is ProblemCodes.TaskNotClaimable or ProblemCodes.NotFound)
+                {
+                    continue; // claimed elsewhere, cancelled, or a stale entry: the task grain said no
+                }
+                catch
+                {
+                    Add(candidate);
+                    throw;
+                }
+
+                await agent.TaskClaimedAsync(candidate.TaskId);
+                return claimed;
+            }
+
+            var remaining = deadline - timeProvider.GetUtcNow();
+            if (remaining <= TimeSpan.Zero)
+            {
+                return null;
+            }
+
+            await Task.WhenAny(_offered.Task, Task.Delay(remaining, timeProvider));
+            ticket = await agent.PrepareClaimAsync();
+        }
+    }
+
+    public Task TaskReadyAsync(ReadyTask task)
+    {
+        Add(task);
+        return Task.CompletedTask;
+    }
+
+    public Task TaskWithdrawnAsync(string taskId)
+    {
+        Remove(taskId);
+        return Task.CompletedTask;
+    }
+
+    private ITaskGrain TaskInOrg(string taskId) => GrainFactory.GetGrain<ITaskGrain>($"{OrgId}/{taskId}");
+
+    private ReadyTask? TakeBest(IReadOnlyList<string> capabilities)
+    {
+        foreach (var candidate in _ready)
+        {
+            if (candidate.RequiredCapabilities.All(capabilities.Contains))
+            {
+                Remove(candidate.TaskId);
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+
+    private void Add(ReadyTask task)
+    {
+        Remove(task.TaskId);
+        _byId[task.TaskId] = task;
+        _ready.Add(task);
+
+        // Wake every waiting claim; each looks for its own match and waits again if there is none.
+        var offered = _offered;
+        _offered = NewSignal();
+        offered.TrySetResult();
+    }
+
+    private void Remove(string taskId)
+    {
+        if (_byId.Remove(taskId, out var existing))
+        {
+            _ready.Remove(existing);
+        }
+    }
+
+    private async Task RebuildAsync(CancellationToken cancellationToken)
+    {
+        var found = new List<ReadyTask>();
+        string? cursor = null;
+        do
+        {
+            var page = await projections.QueryAsync(
+                new ProjectionQuery(TaskGrain.CollectionName, OrgId) { Status = "ready", Cursor = cursor, Limit = 1_000 },
+                cancellationToken);
+            foreach (var row in page.Items)
+            {
+                var view = JsonSerializer.Deserialize(row.Document, GrainContractsJsonContext.Default.TaskView)!;
+                found.Add(new ReadyTask(view.Id, view.Priority, view.RequiredCapabilities, view.CreatedAt));
+            }
+
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+
+        foreach (var task in found)
+        {
+            Add(task);
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Highest priority first, then oldest, then by id so that the order is total.</summary>
+    private sealed class ClaimOrder : IComparer<ReadyTask>
+    {
+        public static readonly ClaimOrder Instance = new();
+
+        public int Compare(ReadyTask? x, ReadyTask? y)
+        {
+            if (ReferenceEquals(x, y))
+            {
+                return 0;
+            }
+
+            var byPriority = y!.Priority.CompareTo(x!.Priority);
+            if (byPriority != 0)
+            {
+                return byPriority;
+            }
+
+            var byAge = x.CreatedAt.CompareTo(y.CreatedAt);
+            return byAge != 0 ? byAge : string.CompareOrdinal(x.TaskId, y.TaskId);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Orchestration.Grains.Events;
+using Orchestration.Runtime;
+using Orchestration.Runtime.Projections;
+using Orchestration.Runtime.Streams;
+
+namespace Orchestration.Silo.Grains;
+
+/// <summary>
+/// Base of the grains that live inside one organisation (key <c>{orgId}/{id}</c>): the one place that parses their key,
+/// raises their events and writes their projection row, so every event and row carries its organisation.
+/// </summary>
+internal abstract class TenantGrain(TimeProvider timeProvider) : Grain
+{
+    /// <summary>The stream namespace of every domain event; its stream key is <c>{orgId}/{subject}</c>.</summary>
+    public const string EventNamespace = "events";
+
+    /// <summary>The organisation this grain belongs to.</summary>
+    protected string OrgId => TenantKey.Of(GetPrimaryKeyString());
+
+    /// <summary>The grain's id inside its organisation.</summary>
+    protected string Id => GetPrimaryKeyString()[(OrgId.Length + 1)..];
+
+    /// <summary>The collection this grain is projected to and named by in event subjects, for example <c>tasks</c>.</summary>
+    protected abstract string Collection { get; }
+
+    /// <summary>The clock; never the wall clock directly, so tests control time.</summary>
+    protected TimeProvider Clock => timeProvider;
+
+    /// <summary>The grain key of <paramref name="id"/> in this grain's organisation.</summary>
+    protected string KeyInOrg(string id) => $"{OrgId}/{id}";
+
+    /// <summary>
+    /// Raises an event about this grain. It joins the current call's outbox and commits with the call's next state write.
+    /// </summary>
+    protected Task RaiseAsync<TPayload>(string type, TPayload payload, JsonTypeInfo<TPayload> payloadType, EventActor actor, string? correlationId)
+    {
+        var subject = $"{Collection}/{Id}";
+        var envelope = new EventEnvelope(
+            Guid.CreateVersion7(timeProvider.GetUtcNow()).ToString("N"),
+            type,
+            timeProvider.GetUtcNow(),
+            OrgId,
+            actor,
+            subject,
+            correlationId,
+            Activity.Current?.TraceId.ToHexString(),
+            JsonSerializer.SerializeToElement(payload, payloadType));
+        return GetStream<EventEnvelope>(new StreamId(EventNamespace, $"{OrgId}/{subject}")).OnNextAsync(envelope);
+    }
+
+    /// <summary>Sets this grain's projection row; it commits with the call's next state write.</summary>
+    protected void ProjectAs<TView>(TView view, JsonTypeInfo<TView> viewType, string? status, string? owner = null, string? group = null) =>
+        Project(new ProjectionRow(Collection, OrgId, Id, JsonSerializer.Serialize(view, viewType)) { Status = status, Owner = owner, Group = group });
+
+    /// <summary>The JSON name of an enum value (as clients and projection filters see it), for example <c>dead_lettered</c>.</summary>
+    protected static string JsonName<TEnum>(TEnum value, JsonTypeInfo<TEnum> type) where TEnum : struct, Enum =>
+        JsonSerializer.Serialize(value, type).Trim('"');
+}
