@@ -26,8 +26,11 @@ internal static class ProblemDetailsDefaults
         });
         problem.Detail ??= problem.Status switch
         {
+            StatusCodes.Status400BadRequest => "The request could not be read.",
             StatusCodes.Status404NotFound => $"Nothing is found at {context.HttpContext.Request.Path}.",
             StatusCodes.Status405MethodNotAllowed => $"{context.HttpContext.Request.Method} is not allowed on {context.HttpContext.Request.Path}.",
+            StatusCodes.Status413PayloadTooLarge => "The request body is larger than the server accepts.",
+            StatusCodes.Status415UnsupportedMediaType => "Send the body as JSON (Content-Type: application/json).",
             StatusCodes.Status500InternalServerError => "The server failed to handle the request; the traceId identifies it in the logs.",
             _ => null,
         };
