@@ -1,0 +1,80 @@
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Orchestration.Grains;
+using Orchestration.Grains.Events;
+using Orchestration.Runtime;
+using Orchestration.Runtime.Projections;
+using Orchestration.Runtime.Streams;
+using Orchestration.Runtime.Testing;
+using Orchestration.Silo.Extensions;
+using Orchestration.Testing;
+
+namespace Orchestration.Silo.Tests.Grains;
+
+/// <summary>The product's grains in a test cluster on the given storage, with a clock that moves only when told.</summary>
+internal sealed class ProductCluster : IAsyncDisposable
+{
+    private readonly StorageChoice _storage;
+    private TestCluster _cluster = null!;
+
+    private ProductCluster(StorageChoice storage, ManualTimeProvider time)
+    {
+        _storage = storage;
+        Time = time;
+    }
+
+    public ManualTimeProvider Time { get; }
+
+    public IGrainFactory Grains => _cluster.GrainFactory;
+
+    public IStreamLog Log => _cluster.Silos[0].Services.GetRequiredService<IStreamLog>();
+
+    public IProjectionStore Projections => _cluster.Silos[0].Services.GetRequiredService<IProjectionStore>();
+
+    public static async Task<ProductCluster> StartAsync(StorageChoice storage)
+    {
+        var cluster = new ProductCluster(storage, new ManualTimeProvider(new DateTimeOffset(2026, 3, 1, 9, 0, 0, TimeSpan.Zero).AddTicks(4_321)));
+        cluster._cluster = await cluster.StartClusterAsync();
+        return cluster;
+    }
+
+    /// <summary>Moves the clock and waits until every reminder tick it started has finished.</summary>
+    public async Task AdvanceAsync(TimeSpan delta)
+    {
+        Time.Advance(delta);
+        foreach (var silo in _cluster.Silos.Where(silo => !silo.IsStopped))
+        {
+            await silo.WhenRemindersIdleAsync();
+        }
+    }
+
+    /// <summary>Stops the cluster (as a crash would: nothing but acknowledged writes survive) and starts a new one.</summary>
+    public async Task RestartAsync()
+    {
+        await _cluster.DisposeAsync();
+        _cluster = await StartClusterAsync();
+    }
+
+    /// <summary>Every domain event of <paramref name="orgId"/> so far, oldest first.</summary>
+    public async Task<IReadOnlyList<EventEnvelope>> EventsAsync(string orgId)
+    {
+        var events = await Log.ReadAsync(0, 100_000, orgId);
+        return [.. events
+            .Where(e => e.StreamId.Namespace == "events")
+            .Select(e => JsonSerializer.Deserialize(e.Data, GrainContractsJsonContext.Default.EventEnvelope)!)];
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _cluster.DisposeAsync();
+        await _storage.DisposeAsync();
+    }
+
+    private Task<TestCluster> StartClusterAsync() => TestCluster.StartAsync(
+        builder =>
+        {
+            builder.AddGrains(typeof(SiloHostingExtensions).Assembly);
+            _storage.Apply(builder);
+        },
+        configureServices: services => services.AddSingleton<TimeProvider>(Time));
+}

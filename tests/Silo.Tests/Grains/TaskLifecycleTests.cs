@@ -1,0 +1,429 @@
+using System.Text.Json;
+using Orchestration.Grains;
+using Orchestration.Grains.Agents;
+using Orchestration.Grains.Events;
+using Orchestration.Grains.Tasks;
+using Orchestration.Runtime.Projections;
+using Orchestration.Runtime.Testing;
+using Orchestration.Testing;
+
+namespace Orchestration.Silo.Tests.Grains;
+
+/// <summary>Agents and tasks through their grains, once per storage provider; time moves only when the test says so.</summary>
+public abstract class TaskLifecycleTests : IAsyncLifetime
+{
+    private const string Org = "acme";
+    private static readonly EventActor s_operator = new("api_key", "ops");
+
+    private ProductCluster _cluster = null!;
+
+    private protected abstract Task<StorageChoice> CreateStorageAsync();
+
+    public async Task InitializeAsync() => _cluster = await ProductCluster.StartAsync(await CreateStorageAsync());
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    [Fact]
+    public async Task Claim_ReadyTask_LeasesItWithAttemptOneAndCompleteFinishesIt()
+    {
+        await RegisterAsync("claude-1", "code");
+        await CreateAsync("build-1", capabilities: ["code"]);
+
+        var claimed = await ClaimAsync("claude-1");
+        Assert.Equal(("build-1", TaskLifecycleStatus.Claimed, 1), (claimed!.Id, claimed.Status, claimed.Attempt));
+        Assert.Equal(new TaskLease("claude-1", _cluster.Time.GetUtcNow().AddSeconds(60)), claimed.Lease);
+        Assert.Equal(["build-1"], (await Agent("claude-1").GetAsync()).ActiveTaskIds);
+        Assert.Equal(AgentStatus.Busy, (await Agent("claude-1").GetAsync()).Status);
+
+        var done = await TaskGrain("build-1").CompleteAsync(new LeaseHolderCall("claude-1", 1), JsonDocument.Parse("""{"ok":true}""").RootElement);
+
+        Assert.Equal(TaskLifecycleStatus.Completed, done.Status);
+        Assert.Null(done.Lease);
+        await Eventually.TrueAsync(async () => (await Agent("claude-1").GetAsync()).CompletedCount == 1);
+        var types = (await _cluster.EventsAsync(Org)).Where(e => e.Subject == "tasks/build-1").Select(e => e.Type);
+        Assert.Equal(["task.created", "task.ready", "task.claimed", "task.completed"], types);
+    }
+
+    [Fact]
+    public async Task Claim_SeveralReady_TakesCapableThenHighestPriorityThenOldest()
+    {
+        await RegisterAsync("writer", "docs");
+        await CreateAsync("old-low", priority: 10);
+        _cluster.Time.Advance(TimeSpan.FromSeconds(1));
+        await CreateAsync("needs-code", priority: 99, capabilities: ["code"]);
+        await CreateAsync("new-high", priority: 80);
+        _cluster.Time.Advance(TimeSpan.FromSeconds(1));
+        await CreateAsync("newer-high", priority: 80);
+
+        var order = new List<string?>();
+        for (var i = 0; i < 4; i++)
+        {
+            var claimed = await ClaimAsync("writer");
+            order.Add(claimed?.Id);
+            if (claimed is not null)
+            {
+                await TaskGrain(claimed.Id).CompleteAsync(new LeaseHolderCall("writer", null), null);
+            }
+        }
+
+        Assert.Equal(["new-high", "newer-high", "old-low", null], order);
+    }
+
+    [Fact]
+    public async Task Complete_StaleAttemptOrOtherAgent_IsNotLeaseHolderAndChangesNothing()
+    {
+        await RegisterAsync("a1");
+        await RegisterAsync("a2");
+        await CreateAsync("t1");
+        await ClaimAsync("a1");
+
+        var wrongAttempt = await Assert.ThrowsAsync<OrchestrationException>(() => TaskGrain("t1").CompleteAsync(new LeaseHolderCall("a1", 2), null));
+        var wrongAgent = await Assert.ThrowsAsync<OrchestrationException>(() => TaskGrain("t1").ReportProgressAsync(new LeaseHolderCall("a2", 1), 50, null));
+
+        Assert.Equal(ProblemCodes.NotLeaseHolder, wrongAttempt.Code);
+        Assert.Equal(ProblemCodes.NotLeaseHolder, wrongAgent.Code);
+        var task = await TaskGrain("t1").GetAsync();
+        Assert.Equal((TaskLifecycleStatus.Claimed, "a1", (int?)null), (task.Status, task.Lease!.AgentId, task.Progress?.Percent));
+    }
+
+    [Fact]
+    public async Task Claim_LeaseHeld_IsTaskNotClaimable()
+    {
+        await RegisterAsync("a1");
+        await RegisterAsync("a2");
+        await CreateAsync("t1");
+        await ClaimAsync("a1");
+
+        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => Queue.ClaimAsync(new ClaimTask("a2", "t1", TimeSpan.Zero)));
+
+        Assert.Equal(ProblemCodes.TaskNotClaimable, refused.Code);
+    }
+
+    [Fact]
+    public async Task LeaseExpiry_NoProgress_ReturnsTaskToReadyCountingTheAttemptAndFencesTheLateCompletion()
+    {
+        await RegisterAsync("slow");
+        await RegisterAsync("fast");
+        await CreateAsync("t1", maxAttempts: 3, leaseSeconds: 30);
+        await ClaimAsync("slow");
+
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(29));
+        Assert.Equal(TaskLifecycleStatus.Claimed, (await TaskGrain("t1").GetAsync()).Status);
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(1));
+
+        Assert.Equal(TaskLifecycleStatus.Ready, (await TaskGrain("t1").GetAsync()).Status);
+        var second = await ClaimAsync("fast");
+        Assert.Equal(2, second!.Attempt);
+        var late = await Assert.ThrowsAsync<OrchestrationException>(() => TaskGrain("t1").CompleteAsync(new LeaseHolderCall("slow", 1), null));
+        Assert.Equal(ProblemCodes.NotLeaseHolder, late.Code);
+        Assert.Equal(TaskLifecycleStatus.Completed, (await TaskGrain("t1").CompleteAsync(new LeaseHolderCall("fast", 2), null)).Status);
+        Assert.Contains((await _cluster.EventsAsync(Org)), e => e.Type == "task.lease_expired" && e.Subject == "tasks/t1");
+    }
+
+    [Fact]
+    public async Task LeaseExpiry_ProgressRenewed_WaitsForTheNewExpiry()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1", leaseSeconds: 30);
+        await ClaimAsync("a1");
+
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(20));
+        var running = await TaskGrain("t1").ReportProgressAsync(new LeaseHolderCall("a1", 1), 40, "halfway");
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(TaskLifecycleStatus.Running, (await TaskGrain("t1").GetAsync()).Status);
+        Assert.Equal(new TaskProgress(40, "halfway"), running.Progress);
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(TaskLifecycleStatus.Ready, (await TaskGrain("t1").GetAsync()).Status);
+    }
+
+    [Fact]
+    public async Task LeaseExpiry_AttemptsUsedUp_DeadLetters()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1", maxAttempts: 2, leaseSeconds: 10);
+
+        for (var attempt = 1; attempt <= 2; attempt++)
+        {
+            Assert.Equal(attempt, (await ClaimAsync("a1"))!.Attempt);
+            await _cluster.AdvanceAsync(TimeSpan.FromSeconds(10));
+            await Eventually.TrueAsync(async () => (await Agent("a1").GetAsync()).ActiveTaskIds.Count == 0);
+        }
+
+        Assert.Equal(TaskLifecycleStatus.DeadLettered, (await TaskGrain("t1").GetAsync()).Status);
+        Assert.Null(await ClaimAsync("a1"));
+    }
+
+    [Fact]
+    public async Task Fail_Retryable_SchedulesABackedOffRetryThenReady()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1", maxAttempts: 3);
+        await ClaimAsync("a1");
+
+        var failed = await TaskGrain("t1").FailAsync(new LeaseHolderCall("a1", 1), "compiler crashed", retryable: true);
+
+        Assert.Equal(TaskLifecycleStatus.Failed, failed.Status);
+        var delay = failed.NextAttemptAt!.Value - _cluster.Time.GetUtcNow();
+        Assert.InRange(delay, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1));
+        Assert.Null(await ClaimAsync("a1"));
+        await _cluster.AdvanceAsync(delay);
+        Assert.Equal(TaskLifecycleStatus.Ready, (await TaskGrain("t1").GetAsync()).Status);
+        Assert.Equal(2, (await ClaimAsync("a1"))!.Attempt);
+    }
+
+    [Fact]
+    public async Task Fail_NotRetryable_DeadLettersAtOnce()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1", maxAttempts: 5);
+        await ClaimAsync("a1");
+
+        var failed = await TaskGrain("t1").FailAsync(new LeaseHolderCall("a1", null), "bad input", retryable: false);
+
+        Assert.Equal((TaskLifecycleStatus.DeadLettered, "bad input"), (failed.Status, failed.Error));
+        Assert.Contains((await _cluster.EventsAsync(Org)), e => e.Type == "task.dead_lettered");
+    }
+
+    [Fact]
+    public async Task Release_DoesNotCountAgainstMaxAttempts()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1", maxAttempts: 1);
+
+        for (var attempt = 1; attempt <= 3; attempt++)
+        {
+            await ClaimAsync("a1");
+            Assert.Equal(TaskLifecycleStatus.Ready, (await TaskGrain("t1").ReleaseAsync(new LeaseHolderCall("a1", attempt))).Status);
+        }
+
+        Assert.Equal(4, (await ClaimAsync("a1"))!.Attempt);
+    }
+
+    [Fact]
+    public async Task Dependencies_BlockedUntilAllComplete_AndStayBlockedWithAReasonWhenOneIsCancelled()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("compile");
+        await CreateAsync("lint");
+        await CreateAsync("ship", dependsOn: ["compile", "lint"]);
+        await CreateAsync("docs", dependsOn: ["lint"]);
+        Assert.Equal(TaskLifecycleStatus.Blocked, (await TaskGrain("ship").GetAsync()).Status);
+
+        await TaskGrain("lint").CancelAsync("not needed", s_operator);
+        var claimed = await ClaimAsync("a1");
+        await TaskGrain(claimed!.Id).CompleteAsync(new LeaseHolderCall("a1", null), null);
+
+        Assert.Equal("compile", claimed.Id);
+        var ship = await TaskGrain("ship").GetAsync();
+        Assert.Equal(TaskLifecycleStatus.Blocked, ship.Status);
+        Assert.Equal("Dependency 'lint' is cancelled.", ship.BlockedReason);
+    }
+
+    [Fact]
+    public async Task Dependencies_AllComplete_MakesTheDependentClaimable()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("compile");
+        await CreateAsync("ship", dependsOn: ["compile"]);
+
+        await ClaimAsync("a1");
+        await TaskGrain("compile").CompleteAsync(new LeaseHolderCall("a1", 1), null);
+
+        Assert.Equal(TaskLifecycleStatus.Ready, (await TaskGrain("ship").GetAsync()).Status);
+        Assert.Equal("ship", (await ClaimAsync("a1"))!.Id);
+    }
+
+    [Fact]
+    public async Task Create_UnknownDependency_IsInvalidAndStoresNothing()
+    {
+        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => CreateAsync("ship", dependsOn: ["ghost"]));
+
+        Assert.Equal(ProblemCodes.InvalidRequest, refused.Code);
+        Assert.Equal(ProblemCodes.NotFound, (await Assert.ThrowsAsync<OrchestrationException>(() => TaskGrain("ship").GetAsync())).Code);
+        Assert.Equal(ProblemCodes.NotFound, (await Assert.ThrowsAsync<OrchestrationException>(() => TaskGrain("ghost").GetAsync())).Code);
+    }
+
+    [Fact]
+    public async Task Cancel_Finished_IsInvalidTransitionNamingTheStatus()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1");
+        await ClaimAsync("a1");
+        await TaskGrain("t1").CompleteAsync(new LeaseHolderCall("a1", 1), null);
+
+        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => TaskGrain("t1").CancelAsync(null, s_operator));
+
+        Assert.Equal(ProblemCodes.InvalidTransition, refused.Code);
+        Assert.Contains("completed", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Heartbeat_WindowMissed_AgentGoesOfflineAndItsLeaseReturnsCounted()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1", maxAttempts: 3, leaseSeconds: 3_600);
+        await ClaimAsync("a1");
+
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(40));
+        await Agent("a1").HeartbeatAsync();
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(59));
+        Assert.Equal(AgentStatus.Busy, (await Agent("a1").GetAsync()).Status);
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(1));
+
+        var agent = await Agent("a1").GetAsync();
+        Assert.Equal((AgentStatus.Offline, 0), (agent.Status, agent.ActiveTaskIds.Count));
+        var task = await TaskGrain("t1").GetAsync();
+        Assert.Equal((TaskLifecycleStatus.Ready, (TaskLease?)null), (task.Status, task.Lease));
+        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => ClaimAsync("a1"));
+        Assert.Equal(ProblemCodes.AgentNotAvailable, refused.Code);
+        Assert.Equal(AgentStatus.Online, (await Agent("a1").HeartbeatAsync()).Status);
+        Assert.Equal(2, (await ClaimAsync("a1"))!.Attempt);
+    }
+
+    [Fact]
+    public async Task Claim_PausedAgent_IsAgentNotAvailable()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1");
+        await Agent("a1").PauseAsync(s_operator);
+
+        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => ClaimAsync("a1"));
+
+        Assert.Equal(ProblemCodes.AgentNotAvailable, refused.Code);
+        await Agent("a1").ResumeAsync(s_operator);
+        Assert.Equal("t1", (await ClaimAsync("a1"))!.Id);
+    }
+
+    [Fact]
+    public async Task Claim_Waiting_AnswersAsSoonAsAMatchingTaskIsReady()
+    {
+        await RegisterAsync("a1", "code");
+        var waiting = Queue.ClaimAsync(new ClaimTask("a1", null, TimeSpan.FromSeconds(20)));
+        await CreateAsync("not-mine", capabilities: ["gpu"]);
+        Assert.False(waiting.IsCompleted);
+
+        await CreateAsync("mine", capabilities: ["code"]);
+
+        Assert.Equal("mine", (await waiting.WaitAsync(TimeSpan.FromSeconds(10)))!.Id);
+    }
+
+    [Fact]
+    public async Task Claim_WaitingAndNothingComes_AnswersNullAtTheDeadline()
+    {
+        await RegisterAsync("a1");
+        var waiting = Queue.ClaimAsync(new ClaimTask("a1", null, TimeSpan.FromSeconds(5)));
+        Assert.False(waiting.IsCompleted);
+
+        // The claim's delay may not be armed yet when the clock first moves: keep moving it a second at a time.
+        await Eventually.TrueAsync(() =>
+        {
+            _cluster.Time.Advance(TimeSpan.FromSeconds(1));
+            return Task.FromResult(waiting.IsCompleted);
+        });
+
+        Assert.Null(await waiting);
+    }
+
+    [Fact]
+    public async Task Restart_LeasesAndRetriesPending_ReminderFireAfterRestart()
+    {
+        await RegisterAsync("a1");
+        await RegisterAsync("a2");
+        await CreateAsync("leased", leaseSeconds: 30);
+        await CreateAsync("retrying", maxAttempts: 3);
+        await Queue.ClaimAsync(new ClaimTask("a1", "leased", TimeSpan.Zero));
+        await Queue.ClaimAsync(new ClaimTask("a2", "retrying", TimeSpan.Zero));
+        var failed = await TaskGrain("retrying").FailAsync(new LeaseHolderCall("a2", 1), "flaky", retryable: true);
+
+        await _cluster.RestartAsync();
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(_cluster.Time.GetUtcNow() >= failed.NextAttemptAt);
+        Assert.Equal(TaskLifecycleStatus.Ready, (await TaskGrain("leased").GetAsync()).Status);
+        Assert.Equal(TaskLifecycleStatus.Ready, (await TaskGrain("retrying").GetAsync()).Status);
+        Assert.NotNull(await ClaimAsync("a2"));
+    }
+
+    [Fact]
+    public async Task Projection_Tasks_ListedByStatusAndOwnerWithoutActivatingGrains()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1");
+        await CreateAsync("t2");
+        await ClaimAsync("a1");
+
+        var claimed = await _cluster.Projections.QueryAsync(new ProjectionQuery("tasks", Org) { Owner = "a1" });
+        var ready = await _cluster.Projections.QueryAsync(new ProjectionQuery("tasks", Org) { Status = "ready" });
+        var otherOrg = await _cluster.Projections.QueryAsync(new ProjectionQuery("tasks", "other"));
+
+        Assert.Equal(["t1"], claimed.Items.Select(row => row.Id));
+        Assert.Equal("claimed", claimed.Items[0].Status);
+        Assert.Equal(["t2"], ready.Items.Select(row => row.Id));
+        Assert.Empty(otherOrg.Items);
+        var view = JsonSerializer.Deserialize(claimed.Items[0].Document, GrainContractsJsonContext.Default.TaskView)!;
+        Assert.Equal((TaskLifecycleStatus.Claimed, 1), (view.Status, view.Attempt));
+    }
+
+    [Fact]
+    public async Task Race_ManyAgentsClaimingConcurrently_EveryTaskCompletedExactlyOnce()
+    {
+        const int agents = 100;
+        const int tasks = 2_000;
+        await Task.WhenAll(Enumerable.Range(0, agents).Select(i => RegisterAsync($"agent-{i}")));
+        await Task.WhenAll(Enumerable.Range(0, tasks).Select(i => CreateAsync($"task-{i:D4}", priority: i % 100)));
+
+        var completions = new System.Collections.Concurrent.ConcurrentBag<(string Task, string Agent)>();
+        await Task.WhenAll(Enumerable.Range(0, agents).Select(async i =>
+        {
+            var agentId = $"agent-{i}";
+            while (await ClaimAsync(agentId) is { } claimed)
+            {
+                await TaskGrain(claimed.Id).CompleteAsync(new LeaseHolderCall(agentId, claimed.Attempt), null);
+                completions.Add((claimed.Id, agentId));
+            }
+        }));
+
+        Assert.Equal(tasks, completions.Count);
+        Assert.Equal(tasks, completions.Select(c => c.Task).Distinct().Count());
+        var claims = (await _cluster.EventsAsync(Org)).Count(e => e.Type == "task.claimed");
+        Assert.Equal(tasks, claims);
+    }
+
+    private ITaskQueueGrain Queue => _cluster.Grains.GetGrain<ITaskQueueGrain>(Org);
+
+    private IAgentGrain Agent(string id) => _cluster.Grains.GetGrain<IAgentGrain>($"{Org}/{id}");
+
+    private ITaskGrain TaskGrain(string id) => _cluster.Grains.GetGrain<ITaskGrain>($"{Org}/{id}");
+
+    private Task<AgentRegistration> RegisterAsync(string id, params string[] capabilities) =>
+        Agent(id).RegisterAsync(new RegisterAgent(id, capabilities, "test-model", 1, null), new EventActor("agent", id));
+
+    private Task<TaskView> CreateAsync(
+        string id,
+        int priority = 50,
+        string[]? capabilities = null,
+        string[]? dependsOn = null,
+        int maxAttempts = 3,
+        int leaseSeconds = 60) =>
+        TaskGrain(id).CreateAsync(new CreateTask(id, null, priority, capabilities ?? [], dependsOn ?? [], null, maxAttempts, leaseSeconds, null), s_operator);
+
+    private Task<TaskView?> ClaimAsync(string agentId) => Queue.ClaimAsync(new ClaimTask(agentId, null, TimeSpan.Zero));
+}
+
+public sealed class MemoryTaskLifecycleTests : TaskLifecycleTests
+{
+    private protected override Task<StorageChoice> CreateStorageAsync() => Task.FromResult<StorageChoice>(new StorageChoice.Memory());
+}
+
+public sealed class SqliteTaskLifecycleTests : TaskLifecycleTests
+{
+    private protected override Task<StorageChoice> CreateStorageAsync() => Task.FromResult<StorageChoice>(new StorageChoice.Sqlite());
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresTaskLifecycleTests(PostgresServerFixture postgres) : TaskLifecycleTests
+{
+    private protected override async Task<StorageChoice> CreateStorageAsync() =>
+        new StorageChoice.Postgres(await postgres.Server.CreateDatabaseAsync());
+}
