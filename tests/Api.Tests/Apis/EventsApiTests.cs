@@ -10,9 +10,6 @@ namespace Orchestration.Api.Tests.Apis;
 
 public abstract class EventsApiTests : ApiTestBase
 {
-    private protected override ApiFactory CreateFactory(ApiStorage storage) =>
-        ApiFactory.Create(storage.Settings, new Dictionary<string, string?> { ["Orchestration:SseHeartbeatInterval"] = "00:00:00.100" });
-
     [Fact]
     public async Task ListEvents_AfterTaskLifecycle_ReturnsEnvelopesInOrder()
     {
@@ -82,19 +79,6 @@ public abstract class EventsApiTests : ApiTestBase
 
         Assert.Equal("task.cancelled", frame!.Event);
         Assert.Contains("\"subject\":\"tasks/t-2\"", frame.Data);
-    }
-
-    [Fact]
-    public async Task Stream_Idle_SendsCommentHeartbeat()
-    {
-        await using var stream = await SseClient.ConnectAsync(Platform, "/api/v1/events/stream");
-
-        var first = await stream.NextAsync();
-        var second = await stream.NextAsync();
-
-        Assert.Null(first!.Event);
-        Assert.NotNull(second!.Comment);
-        Assert.Null(second.Event);
     }
 
     [Fact]
