@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Orchestration.Runtime.Calls;
 using Orchestration.Runtime.Persistence;
+using Orchestration.Runtime.Projections;
 using Orchestration.Runtime.Streams;
 using Orchestration.Runtime.Timers;
 
@@ -64,10 +65,11 @@ internal sealed partial class ActivationData : IGrainContext
     }
 
     /// <summary>
-    /// Hands the events the current call raised so far to a commit; they leave its outbox whether or not it succeeds.
-    /// Only the calling call's events: interleaved calls of this activation have outboxes of their own.
+    /// Hands what the current call raised so far (events, projection changes) to a commit; it leaves the call's outbox
+    /// whether or not the commit succeeds. Only the calling call's: interleaved calls of this activation have outboxes of
+    /// their own.
     /// </summary>
-    public IReadOnlyList<EventDraft> DrainOutbox() => CallContext.Current is { } call && call.Activation == this ? call.Drain() : [];
+    public CallOutbox DrainOutbox() => CallContext.Current is { } call && call.Activation == this ? call.Drain() : CallOutbox.Empty;
 
     /// <summary>
     /// Adds an event to the current call's outbox. Outside a call of this activation (work a call left running after it
@@ -85,14 +87,30 @@ internal sealed partial class ActivationData : IGrainContext
     }
 
     /// <summary>
+    /// Adds a projection change to the current call's outbox. Unlike an event (whose <c>OnNextAsync</c> returns a task to
+    /// await), <see cref="Project"/> returns nothing, so outside a running call there would be no one to tell of a failed
+    /// commit: that is refused instead of committed blind.
+    /// </summary>
+    private void AddToOutbox(ProjectionChange change)
+    {
+        if (CallContext.Current is not { IsFinished: false } call || call.Activation != this)
+        {
+            throw new InvalidOperationException(
+                $"Grain {GrainId}: projections are set from a call, timer tick or activation step of the grain itself, not from work it left running.");
+        }
+
+        call.Add(change);
+    }
+
+    /// <summary>
     /// Commits what is left in the call's outbox, again if work the call left running (on this scheduler) raised more
     /// meanwhile; the caller then finishes the call without yielding, so nothing can slip in between.
     /// </summary>
     private async Task CommitOutboxAsync(CallContext call)
     {
-        while (call.HasEvents)
+        while (call.HasPending)
         {
-            await _runtime.Batcher.SubmitAsync(StorageWrite.EventsOnly(call.Drain()));
+            await _runtime.Batcher.SubmitAsync(StorageWrite.OutboxOnly(call.Drain()));
         }
     }
 
@@ -113,10 +131,23 @@ internal sealed partial class ActivationData : IGrainContext
 
     public IAsyncStream<T> GetStream<T>(StreamId streamId) => new GrainStream<T>(this, streamId);
 
-    // Interim: projections are being built (issue 6); these throw until the outbox carries them.
-    public void Project(Projections.ProjectionRow row) => throw new NotSupportedException("Projections are not committed yet.");
+    public void Project(ProjectionRow row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        ArgumentNullException.ThrowIfNull(row.Collection, nameof(row.Collection));
+        ArgumentNullException.ThrowIfNull(row.Tenant, nameof(row.Tenant));
+        ArgumentNullException.ThrowIfNull(row.Id, nameof(row.Id));
+        ArgumentNullException.ThrowIfNull(row.Document, nameof(row.Document));
+        AddToOutbox(ProjectionChange.Set(row));
+    }
 
-    public void RemoveProjection(string collection, string tenant, string id) => throw new NotSupportedException("Projections are not committed yet.");
+    public void RemoveProjection(string collection, string tenant, string id)
+    {
+        ArgumentNullException.ThrowIfNull(collection);
+        ArgumentNullException.ThrowIfNull(tenant);
+        ArgumentNullException.ThrowIfNull(id);
+        AddToOutbox(ProjectionChange.Remove(collection, tenant, id));
+    }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Activation of grain {GrainId} failed")]
     private static partial void LogActivationFailed(ILogger logger, GrainId grainId, Exception exception);

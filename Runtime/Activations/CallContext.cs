@@ -3,15 +3,17 @@ using Orchestration.Runtime.Persistence;
 namespace Orchestration.Runtime.Activations;
 
 /// <summary>
-/// One call (or timer tick, or activation step) of one activation, as its code sees it: the events it raised so far.
-/// It flows with the call's async code (an <see cref="AsyncLocal{T}"/>), so interleaved calls of one activation never
-/// share an outbox: each call's events commit with its own write, or are dropped with its own failure.
+/// One call (or timer tick, or activation step) of one activation, as its code sees it: the events and projection
+/// changes it raised so far (its outbox). It flows with the call's async code (an <see cref="AsyncLocal{T}"/>), so
+/// interleaved calls of one activation never share an outbox: each call's outbox commits with its own write, or is
+/// dropped with its own failure.
 /// </summary>
 internal sealed class CallContext(ActivationData activation)
 {
     private static readonly AsyncLocal<CallContext?> s_current = new();
 
-    private List<EventDraft>? _outbox;
+    private List<EventDraft>? _events;
+    private List<ProjectionChange>? _projections;
 
     public ActivationData Activation { get; } = activation;
 
@@ -27,21 +29,33 @@ internal sealed class CallContext(ActivationData activation)
     /// </summary>
     public static void Enter(CallContext context) => s_current.Value = context;
 
-    public bool HasEvents => _outbox is { Count: > 0 };
+    public bool HasPending => _events is { Count: > 0 } || _projections is { Count: > 0 };
 
-    public void Add(EventDraft draft) => (_outbox ??= []).Add(draft);
+    public void Add(EventDraft draft) => (_events ??= []).Add(draft);
 
-    /// <summary>Hands the events raised so far to a commit; they leave the outbox whether or not it succeeds.</summary>
-    public IReadOnlyList<EventDraft> Drain()
+    public void Add(ProjectionChange change) => (_projections ??= []).Add(change);
+
+    /// <summary>Hands what was raised so far to a commit; it leaves the outbox whether or not the commit succeeds.</summary>
+    public CallOutbox Drain()
     {
-        if (_outbox is not { Count: > 0 })
+        if (!HasPending)
         {
-            return [];
+            return CallOutbox.Empty;
         }
 
-        var events = _outbox.ToArray();
-        _outbox.Clear();
-        return events;
+        return new CallOutbox(Take(_events), Take(_projections));
+
+        static IReadOnlyList<T> Take<T>(List<T>? list)
+        {
+            if (list is not { Count: > 0 })
+            {
+                return [];
+            }
+
+            var items = list.ToArray();
+            list.Clear();
+            return items;
+        }
     }
 
     /// <summary>Ends the call. A failed call publishes nothing it did not already commit.</summary>
@@ -49,7 +63,8 @@ internal sealed class CallContext(ActivationData activation)
     {
         if (failed)
         {
-            _outbox?.Clear();
+            _events?.Clear();
+            _projections?.Clear();
         }
 
         IsFinished = true;

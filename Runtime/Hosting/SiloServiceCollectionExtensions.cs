@@ -4,6 +4,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Orchestration.Runtime.Activations;
+using Orchestration.Runtime.Persistence;
+using Orchestration.Runtime.Projections;
 using Orchestration.Runtime.Streams;
 
 namespace Orchestration.Runtime;
@@ -13,7 +15,8 @@ public static class SiloServiceCollectionExtensions
 {
     /// <summary>
     /// Adds a silo: the grain runtime, its storage, <see cref="IGrainFactory"/>, <see cref="IStreamProvider"/>,
-    /// <see cref="IStreamLog"/>, a hosted service that starts and stops it, and a <c>storage</c> health check.
+    /// <see cref="IStreamLog"/>, <see cref="IProjectionStore"/>, a hosted service that starts and stops it, and a
+    /// <c>storage</c> health check.
     /// </summary>
     public static IServiceCollection AddSilo(this IServiceCollection services, Action<SiloBuilder> configure)
     {
@@ -33,6 +36,7 @@ public static class SiloServiceCollectionExtensions
         services.AddSingleton<SiloRuntime>();
         services.AddSingleton<IGrainFactory>(provider => provider.GetRequiredService<SiloRuntime>().GrainFactory);
         services.AddSingleton<IStreamLog>(provider => provider.GetRequiredService<SiloRuntime>().StreamLog);
+        services.AddSingleton<IProjectionStore>(provider => new ProjectionStore(provider.GetRequiredService<IGrainStorage>()));
         services.AddSingleton<IStreamProvider>(provider => new StreamProvider(provider.GetRequiredService<SiloRuntime>()));
         services.AddHostedService<SiloHostedService>();
         services.AddHealthChecks().AddCheck<StorageHealthCheck>("storage", tags: ["ready"]);

@@ -1,10 +1,11 @@
+using Orchestration.Runtime.Projections;
 using Orchestration.Runtime.Streams;
 
 namespace Orchestration.Runtime.Persistence;
 
 /// <summary>
-/// A storage provider: grain state with versions, the event log, reminders and stream cursors. Every provider passes
-/// the same conformance tests.
+/// A storage provider: grain state with versions, the event log, projections, reminders and stream cursors. Every
+/// provider passes the same conformance tests.
 /// </summary>
 internal interface IGrainStorage : IAsyncDisposable
 {
@@ -21,12 +22,24 @@ internal interface IGrainStorage : IAsyncDisposable
 
     /// <summary>
     /// Commits all writes in one transaction. A write whose version check fails is marked <see cref="StorageWrite.Conflict"/>
-    /// and contributes nothing; the others commit. Events get contiguous sequences in commit order.
+    /// and contributes nothing; the others commit. Events get contiguous sequences in commit order, each recorded with its
+    /// tenant (<see cref="TenantKey.Of"/> of its stream key); projection changes apply in batch order.
     /// Throws when the transaction fails as a whole.
     /// </summary>
     Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(long afterSequence, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Like <see cref="ReadEventsAsync"/>, only <paramref name="tenant"/>'s events (on PostgreSQL under row-level security).</summary>
+    Task<IReadOnlyList<StreamEvent>> ReadTenantEventsAsync(string tenant, long afterSequence, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// One page of projection rows, ordered by id then tenant (ordinal); the query is already validated. A query for one
+    /// tenant runs on PostgreSQL under row-level security.
+    /// </summary>
+    Task<ProjectionPage> QueryProjectionsAsync(ProjectionQuery query, CancellationToken cancellationToken);
+
+    Task<ProjectionRow?> ReadProjectionAsync(string collection, string tenant, string id, CancellationToken cancellationToken);
 
     /// <summary>The newest committed event's sequence (0 when the log is empty).</summary>
     Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken);

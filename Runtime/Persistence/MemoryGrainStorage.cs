@@ -1,3 +1,4 @@
+using Orchestration.Runtime.Projections;
 using Orchestration.Runtime.Streams;
 
 namespace Orchestration.Runtime.Persistence;
@@ -13,6 +14,7 @@ internal sealed class MemoryGrainStorage : IGrainStorage
     private readonly List<StreamEvent> _events = [];
     private readonly Dictionary<(GrainId, string), ReminderEntry> _reminders = [];
     private readonly Dictionary<string, long> _cursors = [];
+    private readonly Dictionary<(string Tenant, string Collection, string Id), ProjectionRow> _projections = [];
     private event Action<long>? Committed;
 
     public string ProviderName => "Memory";
@@ -64,6 +66,18 @@ internal sealed class MemoryGrainStorage : IGrainStorage
                     anyEvents = true;
                 }
 
+                foreach (var change in write.Projections)
+                {
+                    if (change.Upsert is { } row)
+                    {
+                        _projections[(change.Tenant, change.Collection, change.Id)] = row;
+                    }
+                    else
+                    {
+                        _projections.Remove((change.Tenant, change.Collection, change.Id));
+                    }
+                }
+
                 foreach (var change in write.Reminders)
                 {
                     if (change.Upsert is { } entry)
@@ -95,6 +109,44 @@ internal sealed class MemoryGrainStorage : IGrainStorage
             var start = (int)Math.Min(Math.Max(afterSequence, 0), _events.Count);
             var count = Math.Min(limit, _events.Count - start);
             return Task.FromResult<IReadOnlyList<StreamEvent>>(_events.GetRange(start, count));
+        }
+    }
+
+    public Task<IReadOnlyList<StreamEvent>> ReadTenantEventsAsync(string tenant, long afterSequence, int limit, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            var start = (int)Math.Min(Math.Max(afterSequence, 0), _events.Count);
+            IReadOnlyList<StreamEvent> events = _events.Skip(start).Where(e => TenantKey.Of(e.StreamId.Key) == tenant).Take(limit).ToList();
+            return Task.FromResult(events);
+        }
+    }
+
+    public Task<ProjectionPage> QueryProjectionsAsync(ProjectionQuery query, CancellationToken cancellationToken)
+    {
+        var cursor = ProjectionCursor.Parse(query);
+        lock (_gate)
+        {
+            var rows = _projections.Values
+                .Where(row => row.Collection == query.Collection
+                    && (query.Tenant is null || row.Tenant == query.Tenant)
+                    && (query.Status is null || row.Status == query.Status)
+                    && (query.Owner is null || row.Owner == query.Owner)
+                    && (query.Group is null || row.Group == query.Group)
+                    && (cursor is not { } after || after.IsBefore(row)))
+                .OrderBy(row => row.Id, StringComparer.Ordinal)
+                .ThenBy(row => row.Tenant, StringComparer.Ordinal)
+                .Take(query.Limit + 1)
+                .ToList();
+            return Task.FromResult(ProjectionCursor.Page(rows, query));
+        }
+    }
+
+    public Task<ProjectionRow?> ReadProjectionAsync(string collection, string tenant, string id, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(_projections.GetValueOrDefault((tenant, collection, id)));
         }
     }
 

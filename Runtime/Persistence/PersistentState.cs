@@ -6,8 +6,8 @@ using Orchestration.Runtime.Activations;
 namespace Orchestration.Runtime.Persistence;
 
 /// <summary>
-/// One named state of one activation. Writes go through the write batcher with the events the turn raised; a stale
-/// version discards the activation.
+/// One named state of one activation. Writes go through the write batcher with the events and projection changes the
+/// call raised; a stale version discards the activation (and commits none of them).
 /// </summary>
 internal sealed class PersistentState<TState>(ActivationData activation, string stateName) : IPersistentState<TState>, IStateBinding
     where TState : new()
@@ -34,13 +34,15 @@ internal sealed class PersistentState<TState>(ActivationData activation, string 
 
     public async Task WriteStateAsync()
     {
-        var write = StorageWrite.State(_key, JsonSerializer.Serialize(State, TypeInfo), _version, activation.DrainOutbox());
+        var outbox = activation.DrainOutbox();
+        var write = StorageWrite.State(_key, JsonSerializer.Serialize(State, TypeInfo), _version, outbox.Events, outbox.Projections);
         await CommitAsync(write);
     }
 
     public async Task ClearStateAsync()
     {
-        var write = StorageWrite.Delete(_key, _version, activation.DrainOutbox());
+        var outbox = activation.DrainOutbox();
+        var write = StorageWrite.Delete(_key, _version, outbox.Events, outbox.Projections);
         await CommitAsync(write);
         State = new TState();
     }

@@ -1,10 +1,12 @@
 using Npgsql;
 using NpgsqlTypes;
+using Orchestration.Runtime.Projections;
 
 namespace Orchestration.Runtime.Persistence;
 
 /// <summary>
-/// A batch of writes as the column arrays <c>orch_commit</c> takes (built in one pass), and the function's answer
+/// A batch of writes as the column arrays <c>orch_commit</c> and <c>orch_apply_reminders</c> take (built in one pass; a
+/// batch without projections sends empty arrays, which the function skips), and the function's answer
 /// mapped back onto the writes: versions and conflicts, then event sequences in array order.
 /// </summary>
 internal sealed class PostgresCommitBatch
@@ -20,6 +22,7 @@ internal sealed class PostgresCommitBatch
     private readonly List<int> _eventOrdinals = [];
     private readonly List<string> _eventNamespaces = [];
     private readonly List<string> _eventKeys = [];
+    private readonly List<string> _eventTenants = [];
     private readonly List<string> _eventTypes = [];
     private readonly List<DateTimeOffset> _eventTimes = [];
     private readonly List<string> _eventData = [];
@@ -29,6 +32,14 @@ internal sealed class PostgresCommitBatch
     private readonly List<string> _reminderNames = [];
     private readonly List<DateTimeOffset?> _reminderDueTimes = [];
     private readonly List<TimeSpan?> _reminderPeriods = [];
+    private readonly List<int> _projectionOrdinals = [];
+    private readonly List<string> _projectionCollections = [];
+    private readonly List<string> _projectionTenants = [];
+    private readonly List<string> _projectionIds = [];
+    private readonly List<string?> _projectionStatuses = [];
+    private readonly List<string?> _projectionOwners = [];
+    private readonly List<string?> _projectionGroups = [];
+    private readonly List<string?> _projectionDocuments = [];
 
     public PostgresCommitBatch(IReadOnlyList<StorageWrite> writes)
     {
@@ -53,6 +64,7 @@ internal sealed class PostgresCommitBatch
                 _eventOrdinals.Add(ordinal);
                 _eventNamespaces.Add(draft.StreamId.Namespace);
                 _eventKeys.Add(draft.StreamId.Key);
+                _eventTenants.Add(TenantKey.Of(draft.StreamId.Key));
                 _eventTypes.Add(draft.Type);
                 _eventTimes.Add(draft.Timestamp);
                 _eventData.Add(draft.Data);
@@ -66,6 +78,18 @@ internal sealed class PostgresCommitBatch
                 _reminderNames.Add(change.Name);
                 _reminderDueTimes.Add(change.Upsert?.FirstDueAt);
                 _reminderPeriods.Add(change.Upsert?.Period);
+            }
+
+            foreach (var change in write.Projections)
+            {
+                _projectionOrdinals.Add(ordinal);
+                _projectionCollections.Add(change.Collection);
+                _projectionTenants.Add(change.Tenant);
+                _projectionIds.Add(change.Id);
+                _projectionStatuses.Add(change.Upsert?.Status);
+                _projectionOwners.Add(change.Upsert?.Owner);
+                _projectionGroups.Add(change.Upsert?.Group);
+                _projectionDocuments.Add(change.Upsert?.Document);
             }
         }
     }
@@ -82,6 +106,7 @@ internal sealed class PostgresCommitBatch
         Add(_eventOrdinals.ToArray());
         Add(_eventNamespaces.ToArray());
         Add(_eventKeys.ToArray());
+        Add(_eventTenants.ToArray());
         Add(_eventTypes.ToArray());
         Add(_eventTimes.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz);
         Add(_eventData.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Json);
@@ -91,6 +116,14 @@ internal sealed class PostgresCommitBatch
         Add(_reminderNames.ToArray());
         Add(_reminderDueTimes.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.TimestampTz);
         Add(_reminderPeriods.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Interval);
+        Add(_projectionOrdinals.ToArray());
+        Add(_projectionCollections.ToArray());
+        Add(_projectionTenants.ToArray());
+        Add(_projectionIds.ToArray());
+        Add(_projectionStatuses.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text);
+        Add(_projectionOwners.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text);
+        Add(_projectionGroups.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text);
+        Add(_projectionDocuments.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
 
         void Add(object value, NpgsqlDbType? type = null)
         {

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using Orchestration.Runtime.Projections;
 using Orchestration.Runtime.Streams;
 
 namespace Orchestration.Runtime.Persistence;
@@ -46,7 +47,55 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         """
         ALTER TABLE orch_grain_state ALTER COLUMN data DROP NOT NULL;
         """ + CommitFunctionV2Sql,
+        TenantsAndProjectionsSql + CommitFunctionV3Sql,
     ];
+
+    /// <summary>
+    /// Migration 5: each event's tenant, projections, and row-level security for tenant reads. Ids, tenants and
+    /// collections are <c>COLLATE "C"</c> (byte order), so lists and their cursors follow ordinal order on any server
+    /// locale. The reader role is cluster-wide, so it may exist already (made by another database of the cluster, even
+    /// concurrently); the policy fails closed: with <c>app.current_org</c> unset (NULL) or reset (an empty string, what a
+    /// pooled session keeps after a transaction that set it) no row matches. Table owners (the runtime's own commits and
+    /// reads) are not subject to it (no FORCE).
+    /// </summary>
+    private const string TenantsAndProjectionsSql = """
+        ALTER TABLE orch_events ADD COLUMN tenant text COLLATE "C";
+        -- Backfill by TenantKey.Of's rule in SQL: split_part mirrors it (the part before the first '/', or the whole key).
+        UPDATE orch_events SET tenant = split_part(stream_key, '/', 1);
+        ALTER TABLE orch_events ALTER COLUMN tenant SET NOT NULL;
+        CREATE INDEX orch_events_tenant ON orch_events (tenant, sequence);
+        CREATE TABLE orch_projections (
+            tenant text COLLATE "C" NOT NULL, collection text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL,
+            status text, owner text, grp text, document jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (tenant, collection, id));
+        CREATE INDEX orch_projections_status ON orch_projections (tenant, collection, status, id);
+        CREATE INDEX orch_projections_owner ON orch_projections (tenant, collection, owner, id);
+        CREATE INDEX orch_projections_grp ON orch_projections (tenant, collection, grp, id);
+        DROP FUNCTION orch_commit(int[], text[], text[], text[], jsonb[], bigint[], bool[], int[], text[], text[], text[], timestamptz[], json[],
+            int[], text[], text[], text[], timestamptz[], interval[], bigint, text);
+        DO $$
+        BEGIN
+            BEGIN
+                CREATE ROLE orch_tenant_reader NOLOGIN;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL; -- another database of this cluster made it first
+            END;
+            -- Superusers may already SET ROLE to it; PostgreSQL 16 separates the right to SET ROLE from membership.
+            IF NOT pg_has_role(current_user, 'orch_tenant_reader',
+                CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END) THEN
+                EXECUTE format('GRANT orch_tenant_reader TO %I', current_user);
+            END IF;
+        END
+        $$;
+        GRANT SELECT ON orch_events, orch_projections TO orch_tenant_reader;
+        ALTER TABLE orch_events ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE orch_projections ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY orch_events_tenant_read ON orch_events FOR SELECT TO orch_tenant_reader
+            USING (tenant = nullif(current_setting('app.current_org', true), ''));
+        CREATE POLICY orch_projections_tenant_read ON orch_projections FOR SELECT TO orch_tenant_reader
+            USING (tenant = nullif(current_setting('app.current_org', true), ''));
+
+        """;
 
     /// <summary>
     /// One commit, one statement, one round trip: the function runs in the statement's own transaction, so a batch is
@@ -262,12 +311,135 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         $$;
         """;
 
-    // orch_commit's own reminder arguments stay empty: orch_apply_reminders runs after it in the same statement, so the
-    // released orch_commit needs no new definition.
+    /// <summary>
+    /// <see cref="CommitFunctionV2Sql"/> plus each event's tenant (computed by the caller with <see cref="TenantKey.Of"/>)
+    /// and the batch's projection changes, committed in the same transaction as the state writes they go with. Reminder
+    /// arguments are gone: <c>orch_apply_reminders</c> has applied them since migration 3.
+    /// </summary>
+    private const string CommitFunctionV3Sql = """
+        CREATE FUNCTION orch_commit(
+            s_ord int[], s_type text[], s_key text[], s_name text[], s_data jsonb[], s_expected bigint[], s_delete bool[],
+            e_ord int[], e_ns text[], e_key text[], e_tenant text[], e_type text[], e_at timestamptz[], e_data json[],
+            p_ord int[], p_collection text[], p_tenant text[], p_id text[], p_status text[], p_owner text[], p_grp text[], p_document jsonb[],
+            event_lock bigint, event_channel text,
+            OUT stored_ords int[], OUT stored_versions bigint[], OUT first_sequence bigint)
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            failed int[];
+            appended int;
+            l_type text[];
+            l_key text[];
+            l_name text[];
+            l_version bigint[];
+            l_tombstone bool[];
+        BEGIN
+            -- Lock order, part 1: the rows that exist, in key order (LockRows runs above the sort).
+            SELECT coalesce(array_agg(l.grain_type), '{}'), coalesce(array_agg(l.grain_key), '{}'), coalesce(array_agg(l.state_name), '{}'),
+                   coalesce(array_agg(l.version), '{}'), coalesce(array_agg(l.tombstone), '{}')
+            INTO l_type, l_key, l_name, l_version, l_tombstone
+            FROM (SELECT s.grain_type, s.grain_key, s.state_name, s.version, s.data IS NULL AS tombstone
+                  FROM orch_grain_state s
+                  WHERE (s.grain_type, s.grain_key, s.state_name) IN (SELECT * FROM unnest(s_type, s_key, s_name))
+                  ORDER BY s.grain_type, s.grain_key, s.state_name
+                  FOR UPDATE) l;
+
+            -- StateWriteRules.Decide, against the locked versions: the writer must hold the visible version (0 for no
+            -- row or a tombstone); a write stores counter + 1, a delete of a live row leaves a tombstone at counter + 1,
+            -- a delete of nothing succeeds without a change. Decisions use the locked snapshot only, so a row another
+            -- batch inserts meanwhile is never updated unlocked: the insert below finds it and that write conflicts.
+            WITH input AS (
+                SELECT * FROM unnest(s_ord, s_type, s_key, s_name, s_data, s_expected, s_delete)
+                    AS i(ord, grain_type, grain_key, state_name, data, expected, is_delete)),
+            locked AS (
+                SELECT * FROM unnest(l_type, l_key, l_name, l_version, l_tombstone)
+                    AS c(grain_type, grain_key, state_name, version, tombstone)),
+            allowed AS (
+                SELECT i.*, c.version AS stored_version, coalesce(c.tombstone, false) AS tombstone
+                FROM input i LEFT JOIN locked c
+                  ON c.grain_type = i.grain_type AND c.grain_key = i.grain_key AND c.state_name = i.state_name
+                WHERE i.expected = CASE WHEN c.version IS NULL OR c.tombstone THEN 0 ELSE c.version END),
+            updated AS (
+                UPDATE orch_grain_state s
+                SET data = CASE WHEN a.is_delete THEN NULL ELSE a.data END, version = a.stored_version + 1, updated_at = now()
+                FROM allowed a
+                WHERE a.stored_version IS NOT NULL AND NOT (a.is_delete AND a.tombstone)
+                  AND s.grain_type = a.grain_type AND s.grain_key = a.grain_key AND s.state_name = a.state_name
+                  AND s.version = a.stored_version
+                RETURNING a.ord, CASE WHEN a.is_delete THEN 0 ELSE s.version END AS version),
+            -- Lock order, part 2: new rows in key order. One row per key even if a caller sent the same key twice.
+            inserted AS (
+                INSERT INTO orch_grain_state AS s (grain_type, grain_key, state_name, data, version)
+                SELECT DISTINCT ON (a.grain_type, a.grain_key, a.state_name) a.grain_type, a.grain_key, a.state_name, a.data, 1
+                FROM allowed a WHERE a.stored_version IS NULL AND NOT a.is_delete
+                ORDER BY a.grain_type, a.grain_key, a.state_name, a.ord
+                ON CONFLICT DO NOTHING
+                RETURNING s.grain_type, s.grain_key, s.state_name),
+            stored AS (
+                SELECT u.ord, u.version FROM updated u
+                UNION ALL
+                SELECT min(a.ord), 1 FROM inserted n JOIN allowed a
+                    ON a.stored_version IS NULL AND NOT a.is_delete
+                   AND a.grain_type = n.grain_type AND a.grain_key = n.grain_key AND a.state_name = n.state_name
+                GROUP BY n.grain_type, n.grain_key, n.state_name
+                UNION ALL
+                SELECT a.ord, 0 FROM allowed a WHERE a.is_delete AND (a.stored_version IS NULL OR a.tombstone))
+            SELECT coalesce(array_agg(stored.ord), '{}'), coalesce(array_agg(stored.version), '{}')
+            INTO stored_ords, stored_versions FROM stored;
+
+            -- Usually nothing conflicts; only then is the quadratic search for the losers worth it.
+            IF cardinality(stored_ords) = cardinality(s_ord) THEN
+                failed := '{}';
+            ELSE
+                failed := ARRAY(SELECT o FROM unnest(s_ord) AS o WHERE o <> ALL (stored_ords));
+            END IF;
+
+            -- Events of the writes that stored, numbered in array order under a lock held until commit.
+            IF EXISTS (SELECT 1 FROM unnest(e_ord) AS o WHERE o <> ALL (failed)) THEN
+                PERFORM pg_advisory_xact_lock(event_lock);
+                SELECT coalesce(max(sequence), 0) + 1 INTO first_sequence FROM orch_events;
+                INSERT INTO orch_events (sequence, stream_namespace, stream_key, tenant, event_type, occurred_at, data)
+                SELECT first_sequence - 1 + row_number() OVER (ORDER BY e.idx), e.ns, e.key, e.tenant, e.type, e.at, e.data
+                FROM unnest(e_ord, e_ns, e_key, e_tenant, e_type, e_at, e_data) WITH ORDINALITY AS e(ord, ns, key, tenant, type, at, data, idx)
+                WHERE e.ord <> ALL (failed);
+                GET DIAGNOSTICS appended = ROW_COUNT;
+                PERFORM pg_notify(event_channel, (first_sequence + appended - 1)::text);
+            END IF;
+
+            -- Projection changes of the writes that stored (a null document removes); in batch order, so the last change
+            -- of a row wins. Lock order as for state: the rows that exist first, in key order, then new rows inserted in
+            -- key order, so concurrent commits cannot deadlock here either. A batch without projections skips it all.
+            IF cardinality(p_ord) > 0 THEN
+                PERFORM 1 FROM orch_projections p
+                WHERE (p.tenant, p.collection, p.id) IN (SELECT * FROM unnest(p_tenant, p_collection, p_id))
+                ORDER BY p.tenant, p.collection, p.id
+                FOR UPDATE;
+
+                WITH latest AS (
+                    SELECT DISTINCT ON (c.tenant, c.collection, c.id) c.*
+                    FROM unnest(p_ord, p_collection, p_tenant, p_id, p_status, p_owner, p_grp, p_document) WITH ORDINALITY
+                        AS c(ord, collection, tenant, id, status, owner, grp, document, idx)
+                    WHERE c.ord <> ALL (failed)
+                    ORDER BY c.tenant, c.collection, c.id, c.idx DESC),
+                removed AS (
+                    DELETE FROM orch_projections p USING latest l
+                    WHERE l.document IS NULL AND p.tenant = l.tenant AND p.collection = l.collection AND p.id = l.id)
+                INSERT INTO orch_projections AS p (tenant, collection, id, status, owner, grp, document, updated_at)
+                SELECT l.tenant, l.collection, l.id, l.status, l.owner, l.grp, l.document, now()
+                FROM latest l WHERE l.document IS NOT NULL
+                ORDER BY l.tenant COLLATE "C", l.collection COLLATE "C", l.id COLLATE "C"
+                ON CONFLICT (tenant, collection, id) DO UPDATE
+                SET status = excluded.status, owner = excluded.owner, grp = excluded.grp, document = excluded.document, updated_at = excluded.updated_at;
+            END IF;
+        END
+        $$;
+        """;
+
+    // Parameters in PostgresCommitBatch's order: state ($1-$7), events ($8-$14), reminders ($15-$20), projections
+    // ($21-$28), then the lock and channel. orch_apply_reminders runs after orch_commit in the same statement.
     private const string CommitSql = """
         SELECT c.stored_ords, c.stored_versions, c.first_sequence
-        FROM orch_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, '{}', '{}', '{}', '{}', '{}', '{}', $20, $21) AS c,
-            LATERAL orch_apply_reminders($1, c.stored_ords, $14, $15, $16, $17, $18, $19)
+        FROM orch_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30) AS c,
+            LATERAL orch_apply_reminders($1, c.stored_ords, $15, $16, $17, $18, $19, $20)
         """;
 
     private readonly NpgsqlDataSource _dataSource;
@@ -368,7 +540,8 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         EventDraft[] events = [new EventDraft(stream, "warmup", now, "{}")];
         BindCommit(parameters, new PostgresCommitBatch(
         [
-            StorageWrite.State(new GrainStateKey(grain.Type, grain.Key, "new"), "{}", expectedVersion: 0, events),
+            StorageWrite.State(new GrainStateKey(grain.Type, grain.Key, "new"), "{}", expectedVersion: 0, events,
+                [ProjectionChange.Set(new ProjectionRow("warmup", grain.Key, "row", "{}")), ProjectionChange.Remove("warmup", grain.Key, "gone")]),
             StorageWrite.State(new GrainStateKey(grain.Type, grain.Key, "stale"), "{}", expectedVersion: 1, events),
             StorageWrite.EventsOnly(events),
             StorageWrite.ReminderOnly(new ReminderChange(grain, "warmup", new ReminderEntry(grain, "warmup", now, TimeSpan.FromMinutes(1)))),
@@ -382,6 +555,21 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         command.Parameters.Add(new NpgsqlParameter { Value = afterSequence });
         command.Parameters.Add(new NpgsqlParameter { Value = limit });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await ReadEventsAsync(reader, cancellationToken);
+    }
+
+    public Task<IReadOnlyList<StreamEvent>> ReadTenantEventsAsync(string tenant, long afterSequence, int limit, CancellationToken cancellationToken)
+    {
+        var query = new NpgsqlBatchCommand(
+            "SELECT sequence, stream_namespace, stream_key, event_type, occurred_at, data::text FROM orch_events WHERE tenant = $1 AND sequence > $2 ORDER BY sequence LIMIT $3");
+        query.Parameters.Add(new NpgsqlParameter { Value = tenant });
+        query.Parameters.Add(new NpgsqlParameter { Value = afterSequence });
+        query.Parameters.Add(new NpgsqlParameter { Value = limit });
+        return ReadAsTenantAsync(tenant, query, ReadEventsAsync, cancellationToken);
+    }
+
+    private static async Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
         var events = new List<StreamEvent>();
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -394,6 +582,112 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         }
 
         return events;
+    }
+
+    public async Task<ProjectionPage> QueryProjectionsAsync(ProjectionQuery query, CancellationToken cancellationToken)
+    {
+        var cursor = ProjectionCursor.Parse(query);
+        var command = new NpgsqlBatchCommand();
+        var sql = new System.Text.StringBuilder(
+            "SELECT tenant, collection, id, status, owner, grp, document::text FROM orch_projections WHERE collection = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = query.Collection });
+        // Only the filters that are set, so each shape gets a plan that uses its index.
+        Filter("tenant", query.Tenant);
+        Filter("status", query.Status);
+        Filter("owner", query.Owner);
+        Filter("grp", query.Group);
+        if (cursor is { } after)
+        {
+            sql.Append(after.Tenant is null ? " AND id > $" + Next() : $" AND (id, tenant) > (${Next()}, ${Next() + 1})");
+            command.Parameters.Add(new NpgsqlParameter { Value = after.Id });
+            if (after.Tenant is { } afterTenant)
+            {
+                command.Parameters.Add(new NpgsqlParameter { Value = afterTenant });
+            }
+        }
+
+        sql.Append(" ORDER BY id, tenant LIMIT $").Append(Next());
+        command.Parameters.Add(new NpgsqlParameter { Value = query.Limit + 1 });
+        command.CommandText = sql.ToString();
+        var rows = query.Tenant is { } tenant
+            ? await ReadAsTenantAsync(tenant, command, ReadProjectionsAsync, cancellationToken)
+            : await ReadAsOwnerAsync(command, ReadProjectionsAsync, cancellationToken);
+        return ProjectionCursor.Page(rows, query);
+
+        int Next() => command.Parameters.Count + 1;
+
+        void Filter(string column, string? value)
+        {
+            if (value is not null)
+            {
+                sql.Append(" AND ").Append(column).Append(" = $").Append(Next());
+                command.Parameters.Add(new NpgsqlParameter { Value = value });
+            }
+        }
+    }
+
+    public async Task<ProjectionRow?> ReadProjectionAsync(string collection, string tenant, string id, CancellationToken cancellationToken)
+    {
+        var command = new NpgsqlBatchCommand(
+            "SELECT tenant, collection, id, status, owner, grp, document::text FROM orch_projections WHERE tenant = $1 AND collection = $2 AND id = $3");
+        command.Parameters.Add(new NpgsqlParameter { Value = tenant });
+        command.Parameters.Add(new NpgsqlParameter { Value = collection });
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        var rows = await ReadAsTenantAsync(tenant, command, ReadProjectionsAsync, cancellationToken);
+        return rows.Count > 0 ? rows[0] : null;
+    }
+
+    private static async Task<List<ProjectionRow>> ReadProjectionsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    {
+        var rows = new List<ProjectionRow>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new ProjectionRow(reader.GetString(1), reader.GetString(0), reader.GetString(2), reader.GetString(6))
+            {
+                Status = reader.IsDBNull(3) ? null : reader.GetString(3),
+                Owner = reader.IsDBNull(4) ? null : reader.GetString(4),
+                Group = reader.IsDBNull(5) ? null : reader.GetString(5),
+            });
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// Runs a read for one tenant behind row-level security as well as its own WHERE clause: in one transaction, bound
+    /// to the tenant (<c>app.current_org</c>) and as <c>orch_tenant_reader</c>, whose policies show only that tenant's
+    /// rows. Both settings are transaction-local, so the pooled connection goes back as it came. One round trip for the
+    /// settings and the read, one for the commit.
+    /// </summary>
+    private async Task<T> ReadAsTenantAsync<T>(
+        string tenant, NpgsqlBatchCommand query, Func<NpgsqlDataReader, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var bind = new NpgsqlBatchCommand("SELECT set_config('app.current_org', $1, true)");
+        bind.Parameters.Add(new NpgsqlParameter { Value = tenant });
+        await using var batch = new NpgsqlBatch(connection, transaction)
+        {
+            BatchCommands = { bind, new NpgsqlBatchCommand("SET LOCAL ROLE orch_tenant_reader"), query },
+        };
+        T result;
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            await reader.NextResultAsync(cancellationToken); // past set_config's row (SET returns no result set)
+            result = await read(reader, cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return result;
+    }
+
+    /// <summary>A read of every tenant (platform operations), as the table owner.</summary>
+    private async Task<T> ReadAsOwnerAsync<T>(NpgsqlBatchCommand query, Func<NpgsqlDataReader, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection) { BatchCommands = { query } };
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        return await read(reader, cancellationToken);
     }
 
     public async Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken)

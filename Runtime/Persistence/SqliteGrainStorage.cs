@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Orchestration.Runtime.Projections;
 using Orchestration.Runtime.Streams;
 
 namespace Orchestration.Runtime.Persistence;
@@ -40,6 +41,21 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
             SELECT grain_type, grain_key, state_name, data, version FROM orch_grain_state;
         DROP TABLE orch_grain_state;
         ALTER TABLE orch_grain_state_v2 RENAME TO orch_grain_state;
+        """,
+        // Each event's tenant, recorded at commit by TenantKey.Of; the backfill below mirrors TenantKey.Of (the part of
+        // the stream key before the first '/', or the whole key). Projections: text compares as BINARY (UTF-8 bytes),
+        // the order ids are listed in.
+        """
+        ALTER TABLE orch_events ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+        UPDATE orch_events SET tenant = CASE WHEN instr(stream_key, '/') > 0 THEN substr(stream_key, 1, instr(stream_key, '/') - 1) ELSE stream_key END;
+        CREATE INDEX orch_events_tenant ON orch_events (tenant, sequence);
+        CREATE TABLE orch_projections (
+            tenant TEXT NOT NULL, collection TEXT NOT NULL, id TEXT NOT NULL,
+            status TEXT, owner TEXT, grp TEXT, document TEXT NOT NULL, updated_at_ticks INTEGER NOT NULL,
+            PRIMARY KEY (tenant, collection, id)) WITHOUT ROWID;
+        CREATE INDEX orch_projections_status ON orch_projections (tenant, collection, status, id);
+        CREATE INDEX orch_projections_owner ON orch_projections (tenant, collection, owner, id);
+        CREATE INDEX orch_projections_grp ON orch_projections (tenant, collection, grp, id);
         """,
     ];
 
@@ -114,7 +130,7 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
         await _writeGate.WaitAsync(cancellationToken);
         try
         {
-            Commit(_writer ?? throw new InvalidOperationException("Storage is not initialized."), writes);
+            Commit(_writer ?? throw new InvalidOperationException("Storage is not initialized."), writes, timeProvider.GetUtcNow().UtcTicks);
         }
         finally
         {
@@ -122,7 +138,7 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
         }
     }
 
-    private static void Commit(SqliteConnection connection, IReadOnlyList<StorageWrite> writes)
+    private static void Commit(SqliteConnection connection, IReadOnlyList<StorageWrite> writes, long nowTicks)
     {
         using var transaction = connection.BeginTransaction(deferred: false);
         using var nextSequence = Command(connection, "SELECT coalesce(max(sequence), 0) + 1 FROM orch_events;", transaction);
@@ -130,7 +146,7 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
 
         using var readVersion = Command(connection, "SELECT version, data IS NULL FROM orch_grain_state WHERE grain_type = $t AND grain_key = $k AND state_name = $n;", transaction);
         using var writeRow = Command(connection, "INSERT INTO orch_grain_state (grain_type, grain_key, state_name, data, version) VALUES ($t, $k, $n, $d, $v) ON CONFLICT DO UPDATE SET data = excluded.data, version = excluded.version;", transaction);
-        using var appendEvent = Command(connection, "INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at_ticks, data) VALUES ($s, $ns, $sk, $et, $at, $d);", transaction);
+        using var appendEvent = Command(connection, "INSERT INTO orch_events (sequence, stream_namespace, stream_key, tenant, event_type, occurred_at_ticks, data) VALUES ($s, $ns, $sk, $tn, $et, $at, $d);", transaction);
         using var upsertReminder = Command(connection, "INSERT INTO orch_reminders (grain_type, grain_key, reminder_name, first_due_at_ticks, period_ticks) VALUES ($t, $k, $n, $due, $period) ON CONFLICT DO UPDATE SET first_due_at_ticks = excluded.first_due_at_ticks, period_ticks = excluded.period_ticks;", transaction);
         using var deleteReminder = Command(connection, "DELETE FROM orch_reminders WHERE grain_type = $t AND grain_key = $k AND reminder_name = $n;", transaction);
 
@@ -149,10 +165,16 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
                 appendEvent.Parameters.AddWithValue("$s", sequence++);
                 appendEvent.Parameters.AddWithValue("$ns", draft.StreamId.Namespace);
                 appendEvent.Parameters.AddWithValue("$sk", draft.StreamId.Key);
+                appendEvent.Parameters.AddWithValue("$tn", TenantKey.Of(draft.StreamId.Key));
                 appendEvent.Parameters.AddWithValue("$et", draft.Type);
                 appendEvent.Parameters.AddWithValue("$at", draft.Timestamp.UtcTicks);
                 appendEvent.Parameters.AddWithValue("$d", draft.Data);
                 appendEvent.ExecuteNonQuery();
+            }
+
+            if (write.Projections.Count > 0)
+            {
+                ApplyProjections(connection, transaction, write.Projections, nowTicks);
             }
 
             foreach (var change in write.Reminders)
@@ -173,6 +195,34 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
         }
 
         transaction.Commit();
+    }
+
+    /// <summary>In order, so the last change of a row wins. Commands are made here: writes without projections pay nothing.</summary>
+    private static void ApplyProjections(SqliteConnection connection, SqliteTransaction transaction, IReadOnlyList<ProjectionChange> changes, long nowTicks)
+    {
+        using var upsert = Command(connection, """
+            INSERT INTO orch_projections (tenant, collection, id, status, owner, grp, document, updated_at_ticks) VALUES ($tn, $c, $id, $st, $ow, $gr, $doc, $at)
+            ON CONFLICT DO UPDATE SET status = excluded.status, owner = excluded.owner, grp = excluded.grp, document = excluded.document, updated_at_ticks = excluded.updated_at_ticks;
+            """, transaction);
+        using var remove = Command(connection, "DELETE FROM orch_projections WHERE tenant = $tn AND collection = $c AND id = $id;", transaction);
+        foreach (var change in changes)
+        {
+            var command = change.Upsert is null ? remove : upsert;
+            command.Parameters.Clear();
+            command.Parameters.AddWithValue("$tn", change.Tenant);
+            command.Parameters.AddWithValue("$c", change.Collection);
+            command.Parameters.AddWithValue("$id", change.Id);
+            if (change.Upsert is { } row)
+            {
+                command.Parameters.AddWithValue("$st", (object?)row.Status ?? DBNull.Value);
+                command.Parameters.AddWithValue("$ow", (object?)row.Owner ?? DBNull.Value);
+                command.Parameters.AddWithValue("$gr", (object?)row.Group ?? DBNull.Value);
+                command.Parameters.AddWithValue("$doc", row.Document);
+                command.Parameters.AddWithValue("$at", nowTicks);
+            }
+
+            command.ExecuteNonQuery();
+        }
     }
 
     /// <summary>Applies <see cref="StateWriteRules"/>; the transaction holds SQLite's write lock, so the row read stays current.</summary>
@@ -214,6 +264,21 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
         using var command = Command(connection, "SELECT sequence, stream_namespace, stream_key, event_type, occurred_at_ticks, data FROM orch_events WHERE sequence > $after ORDER BY sequence LIMIT $limit;");
         command.Parameters.AddWithValue("$after", afterSequence);
         command.Parameters.AddWithValue("$limit", limit);
+        return ReadEvents(command);
+    }
+
+    public async Task<IReadOnlyList<StreamEvent>> ReadTenantEventsAsync(string tenant, long afterSequence, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        using var command = Command(connection, "SELECT sequence, stream_namespace, stream_key, event_type, occurred_at_ticks, data FROM orch_events WHERE tenant = $tenant AND sequence > $after ORDER BY sequence LIMIT $limit;");
+        command.Parameters.AddWithValue("$tenant", tenant);
+        command.Parameters.AddWithValue("$after", afterSequence);
+        command.Parameters.AddWithValue("$limit", limit);
+        return ReadEvents(command);
+    }
+
+    private static List<StreamEvent> ReadEvents(SqliteCommand command)
+    {
         using var reader = command.ExecuteReader();
         var events = new List<StreamEvent>();
         while (reader.Read())
@@ -228,6 +293,68 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
 
         return events;
     }
+
+    public async Task<ProjectionPage> QueryProjectionsAsync(ProjectionQuery query, CancellationToken cancellationToken)
+    {
+        var cursor = ProjectionCursor.Parse(query);
+        await using var connection = await OpenAsync(cancellationToken);
+        using var command = Command(connection, string.Empty);
+        var sql = new System.Text.StringBuilder("SELECT tenant, collection, id, status, owner, grp, document FROM orch_projections WHERE collection = $c");
+        command.Parameters.AddWithValue("$c", query.Collection);
+        Filter("tenant", "$tn", query.Tenant);
+        Filter("status", "$st", query.Status);
+        Filter("owner", "$ow", query.Owner);
+        Filter("grp", "$gr", query.Group);
+        if (cursor is { } after)
+        {
+            sql.Append(after.Tenant is null ? " AND id > $after" : " AND (id, tenant) > ($after, $afterTenant)");
+            command.Parameters.AddWithValue("$after", after.Id);
+            if (after.Tenant is { } afterTenant)
+            {
+                command.Parameters.AddWithValue("$afterTenant", afterTenant);
+            }
+        }
+
+        sql.Append(" ORDER BY id, tenant LIMIT $limit;");
+        command.Parameters.AddWithValue("$limit", query.Limit + 1);
+        command.CommandText = sql.ToString();
+        using var reader = command.ExecuteReader();
+        var rows = new List<ProjectionRow>();
+        while (reader.Read())
+        {
+            rows.Add(ReadProjection(reader));
+        }
+
+        return ProjectionCursor.Page(rows, query);
+
+        void Filter(string column, string name, string? value)
+        {
+            if (value is not null)
+            {
+                sql.Append(" AND ").Append(column).Append(" = ").Append(name);
+                command.Parameters.AddWithValue(name, value);
+            }
+        }
+    }
+
+    public async Task<ProjectionRow?> ReadProjectionAsync(string collection, string tenant, string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        using var command = Command(connection, "SELECT tenant, collection, id, status, owner, grp, document FROM orch_projections WHERE tenant = $tn AND collection = $c AND id = $id;");
+        command.Parameters.AddWithValue("$tn", tenant);
+        command.Parameters.AddWithValue("$c", collection);
+        command.Parameters.AddWithValue("$id", id);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? ReadProjection(reader) : null;
+    }
+
+    private static ProjectionRow ReadProjection(SqliteDataReader reader) =>
+        new(reader.GetString(1), reader.GetString(0), reader.GetString(2), reader.GetString(6))
+        {
+            Status = reader.IsDBNull(3) ? null : reader.GetString(3),
+            Owner = reader.IsDBNull(4) ? null : reader.GetString(4),
+            Group = reader.IsDBNull(5) ? null : reader.GetString(5),
+        };
 
     public async Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken)
     {

@@ -2,17 +2,21 @@ namespace Orchestration.Runtime.Persistence;
 
 /// <summary>
 /// What one turn commits: optionally a state write or delete (checked against <see cref="ExpectedVersion"/>), plus the
-/// events and reminder changes that go with it. All of it commits, or (on a version conflict) none of it does.
+/// events, projection changes and reminder changes that go with it. All of it commits, or (on a version conflict) none
+/// of it does.
 /// </summary>
 internal sealed class StorageWrite
 {
-    private StorageWrite(GrainStateKey? stateKey, string? data, bool delete, long expectedVersion, IReadOnlyList<EventDraft> events, IReadOnlyList<ReminderChange> reminders)
+    private StorageWrite(
+        GrainStateKey? stateKey, string? data, bool delete, long expectedVersion, IReadOnlyList<EventDraft> events,
+        IReadOnlyList<ProjectionChange>? projections, IReadOnlyList<ReminderChange> reminders)
     {
         StateKey = stateKey;
         Data = data;
         IsDelete = delete;
         ExpectedVersion = expectedVersion;
         Events = events;
+        Projections = projections ?? [];
         Reminders = reminders;
     }
 
@@ -28,6 +32,9 @@ internal sealed class StorageWrite
 
     public IReadOnlyList<EventDraft> Events { get; }
 
+    /// <summary>Applied in order: the last change of one row (collection, tenant, id) wins, in a write and across a batch.</summary>
+    public IReadOnlyList<ProjectionChange> Projections { get; }
+
     public IReadOnlyList<ReminderChange> Reminders { get; }
 
     /// <summary>Set by the provider: the stored version after the commit (0 after a delete).</summary>
@@ -39,13 +46,18 @@ internal sealed class StorageWrite
     /// <summary>Set by the provider: the sequence of the first event; the others follow contiguously.</summary>
     public long FirstSequence { get; set; }
 
-    public static StorageWrite State(GrainStateKey key, string data, long expectedVersion, IReadOnlyList<EventDraft> events) =>
-        new(key, data, delete: false, expectedVersion, events, []);
+    public static StorageWrite State(
+        GrainStateKey key, string data, long expectedVersion, IReadOnlyList<EventDraft> events, IReadOnlyList<ProjectionChange>? projections = null) =>
+        new(key, data, delete: false, expectedVersion, events, projections, []);
 
-    public static StorageWrite Delete(GrainStateKey key, long expectedVersion, IReadOnlyList<EventDraft> events) =>
-        new(key, null, delete: true, expectedVersion, events, []);
+    public static StorageWrite Delete(
+        GrainStateKey key, long expectedVersion, IReadOnlyList<EventDraft> events, IReadOnlyList<ProjectionChange>? projections = null) =>
+        new(key, null, delete: true, expectedVersion, events, projections, []);
 
-    public static StorageWrite EventsOnly(IReadOnlyList<EventDraft> events) => new(null, null, delete: false, 0, events, []);
+    public static StorageWrite EventsOnly(IReadOnlyList<EventDraft> events) => new(null, null, delete: false, 0, events, null, []);
 
-    public static StorageWrite ReminderOnly(ReminderChange change) => new(null, null, delete: false, 0, [], [change]);
+    public static StorageWrite ReminderOnly(ReminderChange change) => new(null, null, delete: false, 0, [], null, [change]);
+
+    /// <summary>What a call's outbox held: its events and projection changes, committed with no state.</summary>
+    public static StorageWrite OutboxOnly(CallOutbox outbox) => new(null, null, delete: false, 0, outbox.Events, outbox.Projections, []);
 }

@@ -47,7 +47,7 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
 
                 var cursor = await runtime.Storage.ReadCursorAsync(subscriber, stop);
                 await using var run = new ImplicitSubscriptionRun(runtime, grainClass, subscriber, cursor, stop);
-                await foreach (var batch in runtime.StreamLog.FollowBatchesAsync(cursor, streamNamespace, stop))
+                await foreach (var batch in runtime.StreamLog.FollowBatchesAsync(cursor, streamNamespace, tenant: null, stop))
                 {
                     await run.AcceptAsync(batch, stop);
                     if (runtime.Router is { } current && !current.IsLocal(runtime, leadership))

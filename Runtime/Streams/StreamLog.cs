@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Orchestration.Runtime.Persistence;
+using Orchestration.Runtime.Projections;
 
 namespace Orchestration.Runtime.Streams;
 
@@ -159,16 +160,13 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
     }
 
     public Task<IReadOnlyList<StreamEvent>> ReadAsync(long afterSequence, int limit, string? tenant = null, CancellationToken cancellationToken = default) =>
-        tenant is null ? _storage.ReadEventsAsync(afterSequence, limit, cancellationToken) : throw new NotSupportedException("Tenant reads are being built (issue 6).");
+        tenant is null
+            ? _storage.ReadEventsAsync(afterSequence, limit, cancellationToken)
+            : _storage.ReadTenantEventsAsync(tenant, afterSequence, limit, cancellationToken);
 
     public async IAsyncEnumerable<StreamEvent> FollowAsync(long afterSequence, string? streamNamespace = null, string? tenant = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        if (tenant is not null)
-        {
-            throw new NotSupportedException("Tenant reads are being built (issue 6).");
-        }
-
-        await foreach (var batch in FollowBatchesAsync(afterSequence, streamNamespace, cancellationToken).ConfigureAwait(false))
+        await foreach (var batch in FollowBatchesAsync(afterSequence, streamNamespace, tenant, cancellationToken).ConfigureAwait(false))
         {
             foreach (var streamEvent in batch)
             {
@@ -179,12 +177,14 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
 
     /// <summary>
     /// Like <see cref="FollowAsync"/>, in batches: a page of history, or whatever arrived live since the last batch.
-    /// A batch may be empty when only events of other namespaces went by.
+    /// A batch may be empty when only events of other namespaces went by. With a tenant, history and catch-up pages are
+    /// that tenant's only (filtered by storage); live events are filtered here.
     /// </summary>
-    internal async IAsyncEnumerable<IReadOnlyList<StreamEvent>> FollowBatchesAsync(long afterSequence, string? streamNamespace, [EnumeratorCancellation] CancellationToken cancellationToken)
+    internal async IAsyncEnumerable<IReadOnlyList<StreamEvent>> FollowBatchesAsync(
+        long afterSequence, string? streamNamespace, string? tenant, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         // Subscribe before reading history: whatever commits during the read arrives live and is de-duplicated by sequence.
-        var subscription = Subscribe(streamNamespace);
+        var subscription = Subscribe(streamNamespace, tenant);
         try
         {
             var last = afterSequence;
@@ -192,7 +192,7 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
             {
                 while (true)
                 {
-                    var page = await _storage.ReadEventsAsync(last, PageSize, cancellationToken).ConfigureAwait(false);
+                    var page = await ReadAsync(last, PageSize, tenant, cancellationToken).ConfigureAwait(false);
                     if (page.Count > 0)
                     {
                         last = page[^1].Sequence;
@@ -239,9 +239,9 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
     }
 
     /// <summary>Subscribes to events as they are published; the subscriber must read on or be marked overflowed.</summary>
-    internal Subscription Subscribe(string? streamNamespace)
+    internal Subscription Subscribe(string? streamNamespace, string? tenant = null)
     {
-        var subscription = new Subscription(streamNamespace, _options.SubscriberBufferSize);
+        var subscription = new Subscription(streamNamespace, tenant, _options.SubscriberBufferSize);
         ImmutableInterlocked.Update(ref _subscriptions, static (list, item) => list.Add(item), subscription);
         return subscription;
     }
@@ -282,8 +282,11 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
     /// </summary>
     private readonly record struct Signal(IReadOnlyList<StreamEvent>? Events, long HintedSequence, bool GraceElapsed = false);
 
-    /// <summary>One in-process subscriber: a bounded buffer, and a flag raised when the buffer overflowed.</summary>
-    internal sealed class Subscription(string? streamNamespace, int capacity)
+    /// <summary>
+    /// One in-process subscriber: a bounded buffer (only events it wants take room), and a flag raised when the buffer
+    /// overflowed.
+    /// </summary>
+    internal sealed class Subscription(string? streamNamespace, string? tenant, int capacity)
     {
         private readonly Channel<StreamEvent> _channel = Channel.CreateBounded<StreamEvent>(
             new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
@@ -292,7 +295,9 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
 
         public ChannelReader<StreamEvent> Reader => _channel.Reader;
 
-        public bool Matches(StreamEvent streamEvent) => streamNamespace is null || streamEvent.StreamId.Namespace == streamNamespace;
+        public bool Matches(StreamEvent streamEvent) =>
+            (streamNamespace is null || streamEvent.StreamId.Namespace == streamNamespace)
+            && (tenant is null || TenantKey.Of(streamEvent.StreamId.Key) == tenant);
 
         public void Offer(StreamEvent streamEvent)
         {

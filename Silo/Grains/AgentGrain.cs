@@ -132,6 +132,11 @@ internal sealed class AgentGrain(
             throw new OrchestrationException(ProblemCodes.AgentNotAvailable, $"Agent '{Id}' is {JsonName(State.Status, GrainContractsJsonContext.Default.AgentStatus)} and may not claim tasks.");
         }
 
+        if (State.ActiveTaskIds.Count >= State.MaxConcurrentTasks)
+        {
+            await ForgetTasksNoLongerHeldAsync();
+        }
+
         var free = State.MaxConcurrentTasks - State.ActiveTaskIds.Count;
         return free < 1
             ? throw new OrchestrationException(ProblemCodes.AgentNotAvailable, $"Agent '{Id}' already holds {State.ActiveTaskIds.Count} of its {State.MaxConcurrentTasks} tasks.")
@@ -198,6 +203,36 @@ internal sealed class AgentGrain(
     }
 
     private EventActor Self => new("agent", Id);
+
+    /// <summary>
+    /// Tasks tell their agent that a lease ended without waiting for it, so a crash can lose that word. The task is the
+    /// record of its lease: before refusing a claim for being at the limit, ask each task whether this agent still holds it.
+    /// </summary>
+    private async Task ForgetTasksNoLongerHeldAsync()
+    {
+        var stale = new List<string>();
+        foreach (var taskId in State.ActiveTaskIds)
+        {
+            try
+            {
+                var view = await GrainFactory.GetGrain<ITaskGrain>(KeyInOrg(taskId)).GetAsync();
+                if (view.Lease?.AgentId != Id)
+                {
+                    stale.Add(taskId);
+                }
+            }
+            catch (OrchestrationException e) when (e.Code == ProblemCodes.NotFound)
+            {
+                stale.Add(taskId);
+            }
+        }
+
+        if (stale.Count > 0)
+        {
+            State.ActiveTaskIds.RemoveAll(stale.Contains);
+            await SaveAsync();
+        }
+    }
 
     private async Task WatchLivenessAsync(DateTimeOffset lastHeartbeat)
     {

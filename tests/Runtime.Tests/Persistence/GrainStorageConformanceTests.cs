@@ -1,5 +1,6 @@
 using Orchestration.Runtime.Testing;
 using Orchestration.Runtime.Persistence;
+using Orchestration.Runtime.Projections;
 using Orchestration.Runtime.Streams;
 using Orchestration.Testing;
 
@@ -269,6 +270,15 @@ public sealed class MemoryGrainStorageTests : GrainStorageConformanceTests
         public Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken) => inner.CommitAsync(writes, cancellationToken);
 
         public Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(long afterSequence, int limit, CancellationToken cancellationToken) => inner.ReadEventsAsync(afterSequence, limit, cancellationToken);
+
+        public Task<IReadOnlyList<StreamEvent>> ReadTenantEventsAsync(string tenant, long afterSequence, int limit, CancellationToken cancellationToken) =>
+            inner.ReadTenantEventsAsync(tenant, afterSequence, limit, cancellationToken);
+
+        public Task<ProjectionPage> QueryProjectionsAsync(ProjectionQuery query, CancellationToken cancellationToken) =>
+            inner.QueryProjectionsAsync(query, cancellationToken);
+
+        public Task<ProjectionRow?> ReadProjectionAsync(string collection, string tenant, string id, CancellationToken cancellationToken) =>
+            inner.ReadProjectionAsync(collection, tenant, id, cancellationToken);
 
         public Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken) => inner.ReadLastSequenceAsync(cancellationToken);
 

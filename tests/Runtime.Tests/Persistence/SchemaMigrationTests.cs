@@ -4,6 +4,7 @@ using System.Text;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 using Orchestration.Runtime.Persistence;
+using Orchestration.Runtime.Projections;
 using Orchestration.Testing;
 
 namespace Orchestration.Runtime.Tests.Persistence;
@@ -41,6 +42,8 @@ public static class SchemaMigrationChecks
         Assert.Equal(1, old!.Version);
         Assert.Contains("\"old\"", old.Data);
         Assert.Equal(1, await storage.ReadLastSequenceAsync(CancellationToken.None));
+        Assert.Equal("old", Assert.Single(await storage.ReadTenantEventsAsync("acme", 0, 10, CancellationToken.None)).Type); // backfilled
+        Assert.Empty(await storage.ReadTenantEventsAsync("acme/k", 0, 10, CancellationToken.None));
 
         var update = StorageWrite.State(Key, """{"n":"new"}""", 1, []);
         await storage.CommitAsync([update], CancellationToken.None);
@@ -55,6 +58,10 @@ public static class SchemaMigrationChecks
         Assert.Null(deletedRead);
         Assert.Equal((false, 4L), (recreate.Conflict, recreate.NewVersion));
         Assert.Equal(4, (await storage.ReadStateAsync(Key, CancellationToken.None))!.Version);
+
+        var projected = StorageWrite.State(Key, """{"n":"projected"}""", 4, [], [ProjectionChange.Set(new ProjectionRow("tasks", "acme", "k", "{}"))]);
+        await storage.CommitAsync([projected], CancellationToken.None);
+        Assert.Equal("k", Assert.Single((await storage.QueryProjectionsAsync(new ProjectionQuery("tasks", "acme"), CancellationToken.None)).Items).Id);
     }
 }
 
@@ -67,6 +74,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
         "e25783aabdb1289a4fb94e8169df99f2f4d4dc8843ec356650aa4d2739c593a0", // orch_commit
         "312dc7a238291d2bf9ef0bcdd81738d2cb4bd0483e1830be7133360f357b5ed6", // orch_apply_reminders: a batch's reminder changes in order
         "4455878d408c86ebf6996ba564f268ad136776fbd4dd49a6806ed6af728c6601", // tombstones, orch_commit in lock order
+        "8a0cb4d563a75436188f4233f5d04eabeecc0e62a398e62b36735b71e5d6288a", // event tenants, projections, row-level security
     ];
 
     [Fact]
@@ -77,6 +85,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]
+    [InlineData(4)]
     public async Task Initialize_DatabaseFromOlderMigrations_UpgradesInPlaceAndKeepsData(int olderMigrations)
     {
         var connectionString = await postgres.Server.CreateDatabaseAsync();
@@ -95,7 +104,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
             insertState.Parameters.Add(new NpgsqlParameter { Value = SchemaMigrationChecks.Key.StateName });
             await insertState.ExecuteNonQueryAsync();
             await using var insertEvent = new NpgsqlCommand(
-                "INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at, data) VALUES (1, 'ns', 'k', 'old', now(), '{}')", connection);
+                "INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at, data) VALUES (1, 'ns', 'acme/k', 'old', now(), '{}')", connection);
             await insertEvent.ExecuteNonQueryAsync();
         }
 
@@ -118,6 +127,7 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
     [
         "c5ef141a73fef63c40b608b395ff0b79f5b78b0dc9cb9e69bdced62c4219d6b8", // tables
         "46fedd89230bd1b322619a9e1e569fbf59a24e4cf2c8f986c75794795dde0025", // tombstones
+        "7b4b7d3f3afb07b474a8f9a6cf079efb5787bf746b8ea51d03f37f1ffb664748", // event tenants, projections
     ];
 
     private readonly string _path = Path.Combine(Path.GetTempPath(), $"orch-{Guid.NewGuid():N}.db");
@@ -126,12 +136,14 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
     public void Migrations_Released_KeepTheirChecksums() =>
         SchemaMigrationChecks.AssertReleasedUnchanged(s_released, SqliteGrainStorage.Migrations);
 
-    [Fact]
-    public async Task Initialize_DatabaseFromFirstMigration_UpgradesInPlaceAndKeepsData()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Initialize_DatabaseFromOlderMigrations_UpgradesInPlaceAndKeepsData(int olderMigrations)
     {
         await using (var older = CreateSut())
         {
-            await older.InitializeAsync(1, CancellationToken.None);
+            await older.InitializeAsync(olderMigrations, CancellationToken.None);
         }
 
         await using (var connection = new SqliteConnection($"Data Source={_path}"))
@@ -140,7 +152,7 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
             await using var insert = connection.CreateCommand();
             insert.CommandText = """
                 INSERT INTO orch_grain_state (grain_type, grain_key, state_name, data, version) VALUES ($t, $k, $n, '{"n":"old"}', 1);
-                INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at_ticks, data) VALUES (1, 'ns', 'k', 'old', 0, '{}');
+                INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at_ticks, data) VALUES (1, 'ns', 'acme/k', 'old', 0, '{}');
                 """;
             insert.Parameters.AddWithValue("$t", SchemaMigrationChecks.Key.GrainType);
             insert.Parameters.AddWithValue("$k", SchemaMigrationChecks.Key.GrainKey);

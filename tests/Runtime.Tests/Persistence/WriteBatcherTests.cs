@@ -1,6 +1,7 @@
 using Orchestration.Runtime.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Orchestration.Runtime.Persistence;
+using Orchestration.Runtime.Projections;
 using Orchestration.Runtime.Streams;
 using Orchestration.Testing;
 
@@ -329,6 +330,15 @@ internal sealed class GatedStorage(IGrainStorage? inner = null) : IGrainStorage
         Interlocked.Increment(ref _eventReads);
         return _inner.ReadEventsAsync(afterSequence, limit, cancellationToken);
     }
+
+    public Task<IReadOnlyList<StreamEvent>> ReadTenantEventsAsync(string tenant, long afterSequence, int limit, CancellationToken cancellationToken) =>
+        _inner.ReadTenantEventsAsync(tenant, afterSequence, limit, cancellationToken);
+
+    public Task<ProjectionPage> QueryProjectionsAsync(ProjectionQuery query, CancellationToken cancellationToken) =>
+        _inner.QueryProjectionsAsync(query, cancellationToken);
+
+    public Task<ProjectionRow?> ReadProjectionAsync(string collection, string tenant, string id, CancellationToken cancellationToken) =>
+        _inner.ReadProjectionAsync(collection, tenant, id, cancellationToken);
 
     public Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken) => _inner.ReadLastSequenceAsync(cancellationToken);
 

@@ -1,4 +1,5 @@
 using Orchestration.Runtime.Persistence;
+using Orchestration.Runtime.Projections;
 using Orchestration.Runtime.Streams;
 using Orchestration.Runtime.Testing;
 using Orchestration.Runtime.Tests.TestGrains;
@@ -90,6 +91,15 @@ public sealed class ReminderReloadTests : IAsyncLifetime
         public Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken) => _inner.CommitAsync(writes, cancellationToken);
 
         public Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(long afterSequence, int limit, CancellationToken cancellationToken) => _inner.ReadEventsAsync(afterSequence, limit, cancellationToken);
+
+        public Task<IReadOnlyList<StreamEvent>> ReadTenantEventsAsync(string tenant, long afterSequence, int limit, CancellationToken cancellationToken) =>
+            _inner.ReadTenantEventsAsync(tenant, afterSequence, limit, cancellationToken);
+
+        public Task<ProjectionPage> QueryProjectionsAsync(ProjectionQuery query, CancellationToken cancellationToken) =>
+            _inner.QueryProjectionsAsync(query, cancellationToken);
+
+        public Task<ProjectionRow?> ReadProjectionAsync(string collection, string tenant, string id, CancellationToken cancellationToken) =>
+            _inner.ReadProjectionAsync(collection, tenant, id, cancellationToken);
 
         public Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken) => _inner.ReadLastSequenceAsync(cancellationToken);
 
