@@ -1,8 +1,6 @@
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Orchestration.Api.Auth;
 using Orchestration.Api.Bootstrap;
-using Orchestration.Runtime.Projections;
 using Orchestration.Silo.Extensions;
 
 namespace Orchestration.Api.Extensions;
@@ -40,8 +38,6 @@ internal static class ApiServiceExtensions
         }
 
         builder.AddSiloServices();
-        // Until the runtime registers its projection store, lists answer through this stand-in.
-        services.TryAddSingleton<IProjectionStore, UnavailableProjectionStore>();
         // Hosted services start in registration order: after the silo's.
         services.AddHostedService<BootstrapService>();
         return builder;
@@ -62,14 +58,5 @@ internal static class ApiServiceExtensions
         app.UseAuthorization();
         app.UseMiddleware<IdempotencyMiddleware>();
         return app;
-    }
-
-    private sealed class UnavailableProjectionStore : IProjectionStore
-    {
-        public Task<ProjectionPage> QueryAsync(ProjectionQuery query, CancellationToken cancellationToken = default) =>
-            throw new NotSupportedException("The projection store is not available in this build.");
-
-        public Task<ProjectionRow?> GetAsync(string collection, string tenant, string id, CancellationToken cancellationToken = default) =>
-            throw new NotSupportedException("The projection store is not available in this build.");
     }
 }
