@@ -9,13 +9,10 @@ namespace Orchestration.Api.Events;
 /// <summary>Turns log entries into the API's event envelope.</summary>
 internal static class ApiEvents
 {
-    // Domain events travel on one namespace; both spellings in use are accepted until the contract settles on one.
-    private static readonly string[] s_namespaces = ["events", StreamNamespaces.OrgEvents];
-
     /// <summary>The API envelope of a domain event of <paramref name="orgId"/>; <c>null</c> for anything else in the log.</summary>
     public static ApiEvent? From(StreamEvent entry, string orgId)
     {
-        if (!s_namespaces.Contains(entry.StreamId.Namespace, StringComparer.Ordinal))
+        if (entry.StreamId.Namespace != StreamNamespaces.Events)
         {
             return null;
         }

@@ -14,9 +14,6 @@ namespace Orchestration.Silo.Grains;
 /// </summary>
 internal abstract class TenantGrain(TimeProvider timeProvider) : Grain
 {
-    /// <summary>The stream namespace of every domain event; its stream key is <c>{orgId}/{subject}</c>.</summary>
-    public const string EventNamespace = "events";
-
     /// <summary>The organisation this grain belongs to.</summary>
     protected string OrgId => TenantKey.Of(GetPrimaryKeyString());
 
@@ -48,7 +45,7 @@ internal abstract class TenantGrain(TimeProvider timeProvider) : Grain
             correlationId,
             Activity.Current?.TraceId.ToHexString(),
             JsonSerializer.SerializeToElement(payload, payloadType));
-        return GetStream<EventEnvelope>(new StreamId(EventNamespace, $"{OrgId}/{subject}")).OnNextAsync(envelope);
+        return GetStream<EventEnvelope>(new StreamId(StreamNamespaces.Events, $"{OrgId}/{subject}")).OnNextAsync(envelope);
     }
 
     /// <summary>Sets this grain's projection row; it commits with the call's next state write.</summary>

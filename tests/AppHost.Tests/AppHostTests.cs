@@ -60,6 +60,9 @@ public sealed class AppHostTests : IAsyncLifetime
             await Task.Delay(100);
         }
 
+        // No key was configured: the first start generated the platform key and wrote it next to the database.
+        var key = (await File.ReadAllTextAsync(Path.Combine(_dataDirectory, "bootstrap-key"))).Trim();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
         var cluster = await client.GetFromJsonAsync<JsonElement>("/api/v1/cluster");
         Assert.Single(cluster.GetProperty("silos").EnumerateArray());
         Assert.True(File.Exists(Path.Combine(_dataDirectory, "orchestration.db")));

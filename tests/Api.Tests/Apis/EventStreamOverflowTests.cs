@@ -66,7 +66,7 @@ public abstract class EventStreamOverflowTests : ApiTestBase
             using var payload = JsonDocument.Parse($$"""{"n":{{i}},"pad":"{{new string('p', 400)}}"}""");
             var envelope = new EventEnvelope($"e-{i}", "test.flood", DateTimeOffset.UnixEpoch, "default", new EventActor("system", "test"),
                 "tasks/f", null, null, payload.RootElement.Clone());
-            await streams.GetStream<EventEnvelope>(new StreamId("events", "default/tasks/f")).OnNextAsync(envelope);
+            await streams.GetStream<EventEnvelope>(new StreamId(StreamNamespaces.Events, "default/tasks/f")).OnNextAsync(envelope);
         });
     }
 }

@@ -91,7 +91,7 @@ public abstract class EventsApiTests : ApiTestBase
             using var payload = JsonDocument.Parse($$"""{"n":{{i}}}""");
             var envelope = new EventEnvelope($"e-{i}", "test.burst", DateTimeOffset.UnixEpoch, "default", new EventActor("system", "test"),
                 $"tasks/b-{i % 50}", null, null, payload.RootElement.Clone());
-            await streams.GetStream<EventEnvelope>(new StreamId("events", $"default/tasks/b-{i % 50}")).OnNextAsync(envelope);
+            await streams.GetStream<EventEnvelope>(new StreamId(StreamNamespaces.Events, $"default/tasks/b-{i % 50}")).OnNextAsync(envelope);
         }));
 
         var received = new List<long>();

@@ -60,7 +60,7 @@ internal sealed class ProductCluster : IAsyncDisposable
     {
         var events = await Log.ReadAsync(0, 100_000, orgId);
         return [.. events
-            .Where(e => e.StreamId.Namespace == "events")
+            .Where(e => e.StreamId.Namespace == StreamNamespaces.Events)
             .Select(e => JsonSerializer.Deserialize(e.Data, GrainContractsJsonContext.Default.EventEnvelope)!)];
     }
 
