@@ -46,7 +46,8 @@ internal sealed class ApiProcess : IAsyncDisposable
             WorkingDirectory = Path.GetDirectoryName(Path.GetFullPath(dll))!,
         };
         start.ArgumentList.Add(Path.GetFullPath(dll));
-        start.Environment["ASPNETCORE_URLS"] = address.ToString();
+        start.ArgumentList.Add("--urls");
+        start.ArgumentList.Add(address.ToString());
         start.Environment["ORCHESTRATION_BOOTSTRAP_KEY"] = BootstrapKey;
         foreach (var (key, value) in settings)
         {

@@ -75,10 +75,22 @@ public abstract class CrashRestartTests : IAsyncLifetime
         await Eventually.TrueAsync(async () => await StatusAsync(again, "retrying") == "ready", "'retrying' is retried after the restart");
         var leasedTask = await again.GetFromJsonAsync<JsonObject>("/api/v1/tasks/leased");
         Assert.Equal(1, (int)leasedTask!["attempt"]!);
-        var events = await again.GetFromJsonAsync<JsonObject>("/api/v1/events?after=0&limit=500");
-        Assert.Contains(events!["items"]!.AsArray(), e => (string?)e!["type"] == "task.lease_expired" && (string?)e["subject"] == "tasks/leased");
+        Assert.Contains(await AllEventsAsync(again), e => (string?)e["type"] == "task.lease_expired" && (string?)e["subject"] == "tasks/leased");
         var reclaimed = await PostAsync(again, "/api/v1/tasks/leased/claim", new { agentId = "failer" }, HttpStatusCode.OK);
         Assert.Equal(2, (int)reclaimed["attempt"]!);
+    }
+
+    private static async Task<List<JsonNode>> AllEventsAsync(HttpClient client)
+    {
+        var events = new List<JsonNode>();
+        for (var after = "0"; after is not null;)
+        {
+            var page = (await client.GetFromJsonAsync<JsonObject>($"/api/v1/events?after={after}&limit=500"))!;
+            events.AddRange(page["items"]!.AsArray().Select(e => e!));
+            after = page["next"]?.ToString();
+        }
+
+        return events;
     }
 
     private static async Task<string?> StatusAsync(HttpClient client, string taskId) =>
