@@ -30,11 +30,13 @@ internal sealed class ApiProcess : IAsyncDisposable
 
     public Uri Address { get; }
 
-    /// <summary>A client that authenticates with the bootstrap (platform) key.</summary>
+    /// <summary>A client that authenticates with <see cref="BootstrapKey"/>.</summary>
     public HttpClient Client { get; }
 
     /// <summary>Starts the Api with <paramref name="settings"/> (configuration keys, e.g. <c>Storage:Provider</c>) and waits until it is healthy.</summary>
-    public static async Task<ApiProcess> StartAsync(IReadOnlyDictionary<string, string> settings)
+    /// <param name="settings">Configuration keys and values.</param>
+    /// <param name="bootstrapKey">Passed as <c>ORCHESTRATION_BOOTSTRAP_KEY</c>; <c>null</c> lets the Api generate one.</param>
+    public static async Task<ApiProcess> StartAsync(IReadOnlyDictionary<string, string> settings, string? bootstrapKey = BootstrapKey)
     {
         var dll = typeof(ApiProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "api").Value!;
         var address = new Uri($"http://127.0.0.1:{FreePort()}");
@@ -48,7 +50,10 @@ internal sealed class ApiProcess : IAsyncDisposable
         start.ArgumentList.Add(Path.GetFullPath(dll));
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add(address.ToString());
-        start.Environment["ORCHESTRATION_BOOTSTRAP_KEY"] = BootstrapKey;
+        if (bootstrapKey is not null)
+        {
+            start.Environment["ORCHESTRATION_BOOTSTRAP_KEY"] = bootstrapKey;
+        }
         foreach (var (key, value) in settings)
         {
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
