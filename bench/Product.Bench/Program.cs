@@ -1,0 +1,14 @@
+using Orchestration.Bench;
+using Orchestration.Product.Bench;
+using Orchestration.Testing;
+
+// Prints one JSON object per line: {"benchmark","value","unit","baseline","baselineValue","ratio"}, as bench/Runtime.Bench.
+// --quick: short runs; default: longer, steadier runs. --trace: where the first second goes. --only PREFIX: a subset.
+// Postgres: ConnectionStrings__postgres, or a throwaway server started here with durable settings (fsync on).
+var settings = Settings.FromArgs(args);
+
+if (settings.Selected("task.lifecycle.grains.postgres"))
+{
+    await using var postgres = await EphemeralPostgres.StartAsync(durable: true);
+    Console.WriteLine((await TaskLifecycleBenchmark.RunGrainsAsync(settings, await postgres.CreateDatabaseAsync(), await postgres.CreateDatabaseAsync())).ToJson());
+}
