@@ -12,6 +12,11 @@ app.UseApiPipeline();
 app.MapDefaultEndpoints();
 app.MapOpenApi();
 app.MapClusterApi();
+app.MapOrgsApi();
+app.MapKeysApi();
+app.MapAgentsApi();
+app.MapTasksApi();
+app.MapEventsApi();
 
 app.Run();
 

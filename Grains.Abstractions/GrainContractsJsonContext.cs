@@ -31,4 +31,7 @@ namespace Orchestration.Grains;
 [JsonSerializable(typeof(Tasks.ClaimTask))]
 [JsonSerializable(typeof(Tasks.TaskLease))]
 [JsonSerializable(typeof(Tasks.TaskProgress))]
+[JsonSerializable(typeof(Idempotency.IdempotencyBegin))]
+[JsonSerializable(typeof(Idempotency.IdempotencyResult))]
+[JsonSerializable(typeof(Idempotency.IdempotentResponse))]
 public sealed partial class GrainContractsJsonContext : JsonSerializerContext;

@@ -9,8 +9,8 @@ internal static class ClusterApi
 {
     public static IEndpointRouteBuilder MapClusterApi(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/api/v1/cluster").WithTags("Cluster");
-        group.MapGet("/", GetClusterAsync).WithName("GetCluster");
+        var group = routes.MapResourceGroup("/api/v1/cluster", "Cluster");
+        group.MapGet("", GetClusterAsync).WithName("GetCluster");
         return routes;
     }
 

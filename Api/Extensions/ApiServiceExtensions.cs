@@ -1,3 +1,6 @@
+using Microsoft.AspNetCore.Authentication;
+using Orchestration.Api.Auth;
+using Orchestration.Api.Bootstrap;
 using Orchestration.Silo.Extensions;
 
 namespace Orchestration.Api.Extensions;
@@ -6,14 +9,26 @@ namespace Orchestration.Api.Extensions;
 internal static class ApiServiceExtensions
 {
     /// <summary>
-    /// Adds problem details, OpenAPI and, in embedded mode (<c>Orchestration:Mode</c> = <c>Embedded</c>, the default),
-    /// an in-process silo.
+    /// Adds problem details, OpenAPI, API-key authentication and role policies, per-key rate limits, idempotency, the
+    /// first-start bootstrap and, in embedded mode (<c>Orchestration:Mode</c> = <c>Embedded</c>, the default), an
+    /// in-process silo.
     /// </summary>
     public static IHostApplicationBuilder AddApiServices(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = ProblemDetailsDefaults.Customize);
-        builder.Services.AddOpenApi();
-        builder.Services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Add(ApiJsonContext.Default));
+        var services = builder.Services;
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = ProblemDetailsDefaults.Customize);
+        services.AddExceptionHandler<ApiExceptionHandler>();
+        services.AddSingleton<ApiExceptionHandler>();
+        services.AddOpenApi();
+        services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        // Body binding errors throw (mapped to 400 invalid_json by ApiExceptionHandler) in every environment.
+        services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        services.AddOptions<ApiOptions>().Bind(builder.Configuration.GetSection(ApiOptions.Section));
+
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorizationBuilder().AddApiPolicies();
+        services.AddSingleton<KeyRateLimiter>();
 
         var mode = builder.Configuration["Orchestration:Mode"] ?? "Embedded";
         if (!mode.Equals("Embedded", StringComparison.OrdinalIgnoreCase))
@@ -23,14 +38,25 @@ internal static class ApiServiceExtensions
         }
 
         builder.AddSiloServices();
+        // Hosted services start in registration order: after the silo's.
+        services.AddHostedService<BootstrapService>();
         return builder;
     }
 
-    /// <summary>Errors become RFC 9457 problem responses; unknown routes answer a problem 404.</summary>
+    /// <summary>
+    /// Errors become RFC 9457 problem responses; unknown routes answer a problem 404. Then: body size limit, routing,
+    /// authentication, the per-key rate limit, authorization and idempotency, in that order.
+    /// </summary>
     public static WebApplication UseApiPipeline(this WebApplication app)
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseMiddleware<RequestSizeLimitMiddleware>();
+        app.UseRouting();
+        app.UseAuthentication();
+        app.UseMiddleware<RateLimitMiddleware>();
+        app.UseAuthorization();
+        app.UseMiddleware<IdempotencyMiddleware>();
         return app;
     }
 }

@@ -13,7 +13,7 @@ public sealed class OperationsApiTests : IAsyncLifetime
     public Task InitializeAsync()
     {
         _factory = ApiFactory.WithSqlite(_path);
-        _client = _factory.CreateClient();
+        _client = _factory.CreatePlatformClient();
         return Task.CompletedTask;
     }
 

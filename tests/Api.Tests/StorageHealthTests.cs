@@ -11,7 +11,7 @@ public sealed class StorageHealthTests(PostgresServerFixture postgres) : IClassF
     public async Task Cluster_OnPostgres_ReportsPostgresAndHealthy()
     {
         await using var factory = ApiFactory.WithPostgres(await postgres.Server.CreateDatabaseAsync());
-        using var client = factory.CreateClient();
+        using var client = factory.CreatePlatformClient();
 
         var cluster = await client.GetFromJsonAsync<JsonElement>("/api/v1/cluster");
 
@@ -24,7 +24,7 @@ public sealed class StorageHealthTests(PostgresServerFixture postgres) : IClassF
     {
         var connectionString = await postgres.Server.CreateDatabaseAsync();
         await using var factory = ApiFactory.WithPostgres(connectionString);
-        using var client = factory.CreateClient();
+        using var client = factory.CreatePlatformClient();
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health")).StatusCode);
 
         await using (var admin = new Npgsql.NpgsqlConnection(postgres.Server.ConnectionString))

@@ -1,0 +1,38 @@
+namespace Orchestration.Api.Extensions;
+
+/// <summary>The Api's settings, bound from the <c>Orchestration</c> configuration section.</summary>
+internal sealed class ApiOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string Section = "Orchestration";
+
+    /// <summary>The platform key to create on first start (<c>ORCHESTRATION_BOOTSTRAP_KEY</c> wins). Default: generated.</summary>
+    public string? BootstrapKey { get; set; }
+
+    /// <summary>Where a generated bootstrap key is written. Default: <c>bootstrap-key</c> next to the SQLite file, or <c>.data/bootstrap-key</c>.</summary>
+    public string? BootstrapKeyFile { get; set; }
+
+    /// <summary>The largest request body accepted. Default: 1 MiB.</summary>
+    public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>The largest task input (and output) in UTF-8 JSON. Default: 256 KiB.</summary>
+    public int MaxTaskInputBytes { get; set; } = 256 * 1024;
+
+    /// <summary>How often an idle event stream sends a comment line. Default: 15 s.</summary>
+    public TimeSpan SseHeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Events buffered per stream client before it is asked to reconnect. Default: 10,000.</summary>
+    public int SseBufferSize { get; set; } = 10_000;
+
+    /// <summary>How long an organisation's rate-limit settings are cached. Default: 10 s.</summary>
+    public TimeSpan RateLimitSettingsCacheDuration { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long an answered <c>Idempotency-Key</c> is replayed. Default: 24 h.</summary>
+    public TimeSpan IdempotencyRetention { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>How long a request may stay in flight before its <c>Idempotency-Key</c> is free again. Default: 2 min.</summary>
+    public TimeSpan IdempotencyInFlightTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>The longest single wait of a claim long-poll (under the runtime's 30 s call timeout). Default: 10 s.</summary>
+    public TimeSpan ClaimWaitChunk { get; set; } = TimeSpan.FromSeconds(10);
+}

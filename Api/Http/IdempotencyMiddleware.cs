@@ -1,0 +1,138 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+using Orchestration.Api.Auth;
+using Orchestration.Api.Extensions;
+using Orchestration.Grains.Idempotency;
+using Orchestration.Runtime;
+
+namespace Orchestration.Api;
+
+/// <summary>
+/// <c>Idempotency-Key</c> on POST (API.md, "Conventions"): scoped to the calling key, method and path, kept by an
+/// <see cref="IIdempotencyGrain"/> so a repeat is replayed on any process, also after a restart. Problems that
+/// <see cref="ApiExceptionHandler"/> maps are answers too and are replayed; a 5xx or an unmapped failure frees the key.
+/// </summary>
+internal sealed class IdempotencyMiddleware(
+    RequestDelegate next,
+    IGrainFactory grains,
+    IOptions<ApiOptions> options,
+    IProblemDetailsService problems,
+    ApiExceptionHandler exceptionHandler)
+{
+    /// <summary>The request header.</summary>
+    public const string HeaderName = "Idempotency-Key";
+
+    /// <summary>The header set on replayed answers.</summary>
+    public const string ReplayedHeaderName = "Idempotent-Replayed";
+
+    private const int MaxKeyLength = 255;
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (!HttpMethods.IsPost(context.Request.Method) || !context.Request.Headers.TryGetValue(HeaderName, out var values)
+            || Caller.From(context.User) is not { } caller)
+        {
+            await next(context);
+            return;
+        }
+
+        var idempotencyKey = values.ToString();
+        if (idempotencyKey.Length is 0 or > MaxKeyLength || idempotencyKey.Any(c => c is < (char)0x21 or > (char)0x7e))
+        {
+            await ApiProblems.WriteAsync(problems, context, StatusCodes.Status400BadRequest, ApiProblems.ValidationFailed,
+                $"{HeaderName} must be 1 to {MaxKeyLength} visible ASCII characters.");
+            return;
+        }
+
+        context.Request.EnableBuffering();
+        using var body = new MemoryStream();
+        await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+        context.Request.Body.Position = 0;
+        var requestHash = CanonicalJson.Hash(body.GetBuffer().AsMemory(0, (int)body.Length));
+
+        var scope = $"{caller.KeyId}\n{context.Request.Method}\n{context.Request.Path}\n{idempotencyKey}";
+        var grain = grains.GetGrain<IIdempotencyGrain>(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(scope))));
+        var begun = await grain.BeginAsync(new IdempotencyBegin(requestHash, options.Value.IdempotencyInFlightTimeout, options.Value.IdempotencyRetention));
+        switch (begun.Outcome)
+        {
+            case IdempotencyOutcome.Mismatch:
+                await ApiProblems.WriteAsync(problems, context, StatusCodes.Status422UnprocessableEntity, ApiProblems.IdempotencyKeyReused,
+                    $"This {HeaderName} was used with a different body; use a new key for a different request.");
+                return;
+            case IdempotencyOutcome.InFlight:
+                await ApiProblems.WriteAsync(problems, context, StatusCodes.Status409Conflict, ApiProblems.IdempotencyKeyInUse,
+                    $"A request with this {HeaderName} is still in flight; retry when it has been answered.");
+                return;
+            case IdempotencyOutcome.Completed when begun.Response is { } stored:
+                await ReplayAsync(context, stored);
+                return;
+        }
+
+        await RunAndRecordAsync(context, grain, requestHash);
+    }
+
+    private async Task RunAndRecordAsync(HttpContext context, IIdempotencyGrain grain, string requestHash)
+    {
+        var bodyFeature = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
+        using var captured = new MemoryStream();
+        context.Response.Body = captured;
+        try
+        {
+            try
+            {
+                await next(context);
+            }
+            catch (Exception exception) when (!context.Response.HasStarted)
+            {
+                // A mapped problem is an answer like any other, so it is recorded and replayed.
+                if (!await exceptionHandler.TryHandleAsync(context, exception, context.RequestAborted))
+                {
+                    throw;
+                }
+            }
+        }
+        catch
+        {
+            context.Features.Set(bodyFeature);
+            await grain.AbandonAsync(requestHash);
+            throw;
+        }
+        finally
+        {
+            context.Features.Set(bodyFeature);
+        }
+
+        if (context.Response.StatusCode >= 500)
+        {
+            await grain.AbandonAsync(requestHash);
+        }
+        else
+        {
+            var location = context.Response.Headers.Location.ToString();
+            await grain.CompleteAsync(requestHash, new IdempotentResponse(context.Response.StatusCode, context.Response.ContentType,
+                location.Length > 0 ? location : null, captured.ToArray()));
+        }
+
+        captured.Position = 0;
+        await captured.CopyToAsync(context.Response.Body, context.RequestAborted);
+    }
+
+    private static async Task ReplayAsync(HttpContext context, IdempotentResponse stored)
+    {
+        context.Response.StatusCode = stored.StatusCode;
+        if (stored.ContentType is not null)
+        {
+            context.Response.ContentType = stored.ContentType;
+        }
+
+        if (stored.Location is not null)
+        {
+            context.Response.Headers.Location = stored.Location;
+        }
+
+        context.Response.Headers[ReplayedHeaderName] = "true";
+        await context.Response.Body.WriteAsync(stored.Body, context.RequestAborted);
+    }
+}

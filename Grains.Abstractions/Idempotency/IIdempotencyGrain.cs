@@ -1,0 +1,25 @@
+using Orchestration.Runtime;
+using Orchestration.Runtime.Reminders;
+
+namespace Orchestration.Grains.Idempotency;
+
+/// <summary>
+/// One idempotency record (key: lower-case hex SHA-256 of the calling key id, method, path and <c>Idempotency-Key</c>).
+/// It remembers the hash of the first request's canonical JSON body and, once answered, that answer, so a repeat is
+/// replayed on any Api process and after restarts. A durable reminder removes the record when it expires.
+/// </summary>
+public interface IIdempotencyGrain : IGrainWithStringKey, IRemindable
+{
+    /// <summary>
+    /// Starts a request: <see cref="IdempotencyOutcome.Started"/> when nothing (unexpired) is recorded, and then the
+    /// request is in flight until <see cref="CompleteAsync"/>, <see cref="AbandonAsync"/> or
+    /// <see cref="IdempotencyBegin.InFlightTimeout"/> (a crashed request must not block its key forever).
+    /// </summary>
+    Task<IdempotencyResult> BeginAsync(IdempotencyBegin request);
+
+    /// <summary>Records the answer of the in-flight request with <paramref name="requestHash"/>; anything else is ignored.</summary>
+    Task CompleteAsync(string requestHash, IdempotentResponse response);
+
+    /// <summary>Forgets the in-flight request with <paramref name="requestHash"/> (it failed without an answer to replay).</summary>
+    Task AbandonAsync(string requestHash);
+}

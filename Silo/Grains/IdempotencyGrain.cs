@@ -1,0 +1,70 @@
+using Orchestration.Grains.Idempotency;
+using Orchestration.Runtime;
+using Orchestration.Runtime.Reminders;
+
+namespace Orchestration.Silo.Grains;
+
+/// <summary>
+/// One idempotency record. Expiry is lazy (an expired record counts as absent) and a one-shot reminder clears the stored
+/// record once the retention has passed, so storage does not grow with every key ever used.
+/// </summary>
+internal sealed class IdempotencyGrain(
+    [PersistentState("idempotency")] IPersistentState<IdempotencyState> record,
+    TimeProvider timeProvider) : Grain, IIdempotencyGrain
+{
+    private const string ExpiryReminder = "expire";
+
+    public async Task<IdempotencyResult> BeginAsync(IdempotencyBegin request)
+    {
+        var now = timeProvider.GetUtcNow();
+        var state = record.State;
+        if (record.RecordExists && state.ExpiresAt > now)
+        {
+            if (!string.Equals(state.RequestHash, request.RequestHash, StringComparison.Ordinal))
+            {
+                return new IdempotencyResult(IdempotencyOutcome.Mismatch, null);
+            }
+
+            return state.Response is null
+                ? new IdempotencyResult(IdempotencyOutcome.InFlight, null)
+                : new IdempotencyResult(IdempotencyOutcome.Completed, state.Response);
+        }
+
+        record.State = new IdempotencyState { RequestHash = request.RequestHash, ExpiresAt = now + request.InFlightTimeout, Retention = request.Retention };
+        await record.WriteStateAsync();
+        // Durable before the request runs: a crash leaves a record that the reminder (or the in-flight deadline) frees.
+        await RegisterOrUpdateReminder(ExpiryReminder, request.InFlightTimeout + request.Retention, TimeSpan.Zero);
+        return new IdempotencyResult(IdempotencyOutcome.Started, null);
+    }
+
+    public async Task CompleteAsync(string requestHash, IdempotentResponse response)
+    {
+        var state = record.State;
+        if (!record.RecordExists || state.Response is not null || !string.Equals(state.RequestHash, requestHash, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        state.Response = response;
+        state.ExpiresAt = timeProvider.GetUtcNow() + state.Retention;
+        await record.WriteStateAsync();
+        await RegisterOrUpdateReminder(ExpiryReminder, state.Retention, TimeSpan.Zero);
+    }
+
+    public async Task AbandonAsync(string requestHash)
+    {
+        if (record.RecordExists && record.State.Response is null && string.Equals(record.State.RequestHash, requestHash, StringComparison.Ordinal))
+        {
+            await record.ClearStateAsync();
+        }
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        // A record still counting (a later request re-armed it) is left for its own reminder or for lazy expiry.
+        if (record.RecordExists && record.State.ExpiresAt <= timeProvider.GetUtcNow())
+        {
+            await record.ClearStateAsync();
+        }
+    }
+}

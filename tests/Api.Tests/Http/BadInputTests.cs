@@ -1,0 +1,141 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Orchestration.Testing;
+
+namespace Orchestration.Api.Tests.Http;
+
+/// <summary>Nothing a client sends may produce a 5xx or change stored data when it is refused.</summary>
+public abstract class BadInputTests : ApiTestBase
+{
+    private static readonly string[] s_posts =
+    [
+        "/api/v1/orgs", "/api/v1/keys", "/api/v1/agents", "/api/v1/tasks", "/api/v1/tasks/claim", "/api/v1/tasks/t-1/claim",
+        "/api/v1/tasks/t-1/progress", "/api/v1/tasks/t-1/complete", "/api/v1/tasks/t-1/fail", "/api/v1/tasks/t-1/release",
+    ];
+
+    // Each body breaks a rule of every endpoint above (or is refused as a conflict), so none may change anything.
+
+    private static readonly string[] s_bodies =
+    [
+        "", "{", "[]", "null", "123", "\"text\"", "{\"title\":123}", "{\"id\":[],\"name\":{}}",
+        "{\"title\":\"x\",\"priority\":-1}", "{\"title\":\"x\",\"priority\":1e40}", "{\"title\":\"x\",\"maxAttempts\":1000}",
+        "{\"title\":\"x\",\"leaseSeconds\":0}", "{\"agentId\":\"a-1\",\"waitSeconds\":31,\"attempt\":-5}",
+        "{\"agentId\":\"a-1\",\"percent\":101,\"waitSeconds\":-1,\"attempt\":0}", "{\"agentId\":\"a-1\",\"attempt\":-5,\"waitSeconds\":99}", "{\"id\":\"bad/id\",\"title\":\"x\",\"name\":\"x\"}",
+        "{\"id\":\"a\\u0000b\",\"title\":\"x\",\"name\":\"x\"}", "{\"title\":\"\\ud800\",\"name\":\"\\ud800\"}",
+        "{\"title\":\"\\u0007bell\",\"name\":\"\\u0007x\"}", "{\"name\":\"k\",\"role\":\"root\",\"id\":\"bad id\"}", "{\"agentId\":null}",
+        new string('[', 5000), "{\"title\":\"" + new string('x', 501) + "\"}",
+        "{\"title\":\"x\",\"dependsOn\":[\"t-1\",\"bad id\"]}", "{\"title\":\"x\",\"input\":\"" + new string('y', 300 * 1024) + "\"}",
+    ];
+
+    [Fact]
+    public async Task EveryPost_BadBodies_Answer4xxAndChangeNothing()
+    {
+        await RegisterAgentAsync(Platform, "a-1");
+        await CreateTaskAsync(Platform, "t-1");
+        await ClaimAsync(Platform, "a-1");
+        var before = await SnapshotAsync();
+
+        var failures = new List<string>();
+        foreach (var path in s_posts)
+        {
+            foreach (var body in s_bodies)
+            {
+                var response = await Platform.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
+                var status = (int)response.StatusCode;
+                if (status is < 400 or >= 500)
+                {
+                    failures.Add($"{path} {body[..Math.Min(body.Length, 60)]} -> {status} {await response.Content.ReadAsStringAsync()}");
+                }
+                else if (status >= 400)
+                {
+                    Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+                }
+            }
+        }
+
+        Assert.Empty(failures);
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    [Theory]
+    [InlineData("{")]
+    [InlineData("[]")]
+    [InlineData("123")]
+    [InlineData("{\"reason\":123}")]
+    [InlineData("{\"reason\":\"\\u0007\"}")]
+    public async Task CancelTask_BadBody_Answers400AndLeavesTaskAlone(string body)
+    {
+        await CreateTaskAsync(Platform, "t-1");
+
+        var status = (int)(await Platform.PostAsync("/api/v1/tasks/t-1/cancel", Json(body))).StatusCode;
+
+        Assert.Equal(400, status);
+        Assert.Equal("ready", (await Platform.GetFromJsonAsync<JsonElement>("/api/v1/tasks/t-1")).GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Post_BodyOverLimit_Answers413PayloadTooLarge()
+    {
+        var big = "{\"title\":\"x\",\"description\":\"" + new string('d', 1024 * 1024 + 10) + "\"}";
+
+        await ProblemAsync(await Platform.PostAsync("/api/v1/tasks", Json(big)), HttpStatusCode.RequestEntityTooLarge, "payload_too_large");
+    }
+
+    [Fact]
+    public async Task Post_ChunkedBodyOverLimit_Answers413PayloadTooLarge()
+    {
+        var big = "{\"title\":\"x\",\"description\":\"" + new string('d', 1024 * 1024 + 10) + "\"}";
+        using var content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(big)));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/tasks") { Content = content };
+        request.Headers.TransferEncodingChunked = true;
+
+        await ProblemAsync(await Platform.SendAsync(request), HttpStatusCode.RequestEntityTooLarge, "payload_too_large");
+    }
+
+    [Fact]
+    public async Task CreateTask_MalformedJson_Answers400InvalidJson() =>
+        await ProblemAsync(await Platform.PostAsync("/api/v1/tasks", Json("{\"title\": ")), HttpStatusCode.BadRequest, "invalid_json");
+
+    [Fact]
+    public async Task CreateTask_WrongType_Answers400InvalidJson() =>
+        await ProblemAsync(await Platform.PostAsync("/api/v1/tasks", Json("{\"title\":\"x\",\"priority\":\"high\"}")), HttpStatusCode.BadRequest, "invalid_json");
+
+    [Fact]
+    public async Task CreateTask_InputOver256KiB_Answers400ValidationFailedOnInput()
+    {
+        var problem = await ProblemAsync(await Platform.PostAsync("/api/v1/tasks", Json("{\"title\":\"x\",\"input\":\"" + new string('y', 300 * 1024) + "\"}")),
+            HttpStatusCode.BadRequest, "validation_failed");
+
+        Assert.True(problem.GetProperty("errors").TryGetProperty("input", out _));
+    }
+
+    [Fact]
+    public async Task GetTask_InvalidId_Answers400() =>
+        await ProblemAsync(await Platform.GetAsync("/api/v1/tasks/" + new string('x', 129)), HttpStatusCode.BadRequest, "validation_failed");
+
+    private async Task<string> SnapshotAsync()
+    {
+        var tasks = await Platform.GetFromJsonAsync<JsonElement>("/api/v1/tasks");
+        var agents = await Platform.GetFromJsonAsync<JsonElement>("/api/v1/agents");
+        var orgs = await Platform.GetFromJsonAsync<JsonElement>("/api/v1/orgs");
+        var keys = await Platform.GetFromJsonAsync<JsonElement>("/api/v1/keys");
+        var task = await Platform.GetFromJsonAsync<JsonElement>("/api/v1/tasks/t-1");
+        return string.Join("\n", tasks.GetProperty("items").GetArrayLength(), agents.GetProperty("items").GetArrayLength(),
+            orgs.GetProperty("items").GetArrayLength(), keys.GetProperty("items").GetArrayLength(),
+            task.GetProperty("status").GetString(), task.GetProperty("attempt").GetInt32(), task.GetProperty("title").GetString());
+    }
+}
+
+public sealed class SqliteBadInputTests : BadInputTests
+{
+    private protected override Task<ApiStorage> CreateStorageAsync() => Task.FromResult<ApiStorage>(new ApiStorage.Sqlite());
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresBadInputTests(PostgresServerFixture postgres) : BadInputTests
+{
+    private protected override Task<ApiStorage> CreateStorageAsync() => ApiStorage.Postgres.CreateAsync(postgres);
+}

@@ -1,0 +1,64 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orchestration.Grains.Idempotency;
+using Orchestration.Runtime;
+using Orchestration.Testing;
+
+namespace Orchestration.Api.Tests.Http;
+
+/// <summary>The idempotency record's clock: in flight until a deadline, then replayed for the retention, then gone.</summary>
+public sealed class IdempotencyExpiryTests : IAsyncLifetime
+{
+    private readonly ManualTimeProvider _time = new();
+    private readonly ApiStorage _storage = new ApiStorage.Sqlite();
+    private ApiFactory _factory = null!;
+
+    public Task InitializeAsync()
+    {
+        _factory = ApiFactory.Create(_storage.Settings, timeProvider: _time);
+        _ = _factory.Services;
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _factory.DisposeAsync();
+        _storage.Dispose();
+    }
+
+    [Fact]
+    public async Task BeginAsync_AfterRetention_StartsAfresh()
+    {
+        var grain = CreateSut("k-1");
+        await grain.BeginAsync(Begin("hash-a"));
+        await grain.CompleteAsync("hash-a", new IdempotentResponse(201, "application/json", null, [1, 2, 3]));
+
+        _time.Advance(TimeSpan.FromHours(23));
+        var replay = await grain.BeginAsync(Begin("hash-a"));
+        var mismatch = await grain.BeginAsync(Begin("hash-b"));
+        _time.Advance(TimeSpan.FromHours(2));
+        var fresh = await grain.BeginAsync(Begin("hash-b"));
+
+        Assert.Equal(IdempotencyOutcome.Completed, replay.Outcome);
+        Assert.Equal([1, 2, 3], replay.Response!.Body);
+        Assert.Equal(IdempotencyOutcome.Mismatch, mismatch.Outcome);
+        Assert.Equal(IdempotencyOutcome.Started, fresh.Outcome);
+    }
+
+    [Fact]
+    public async Task BeginAsync_InFlightPastDeadline_FreesTheKey()
+    {
+        var grain = CreateSut("k-2");
+        await grain.BeginAsync(Begin("hash-a"));
+
+        var during = await grain.BeginAsync(Begin("hash-a"));
+        _time.Advance(TimeSpan.FromMinutes(3));
+        var after = await grain.BeginAsync(Begin("hash-a"));
+
+        Assert.Equal(IdempotencyOutcome.InFlight, during.Outcome);
+        Assert.Equal(IdempotencyOutcome.Started, after.Outcome);
+    }
+
+    private IIdempotencyGrain CreateSut(string key) => _factory.Services.GetRequiredService<IGrainFactory>().GetGrain<IIdempotencyGrain>(key);
+
+    private static IdempotencyBegin Begin(string hash) => new(hash, TimeSpan.FromMinutes(2), TimeSpan.FromHours(24));
+}

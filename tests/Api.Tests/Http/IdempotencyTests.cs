@@ -1,0 +1,92 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Orchestration.Testing;
+
+namespace Orchestration.Api.Tests.Http;
+
+public abstract class IdempotencyTests : ApiTestBase
+{
+    [Fact]
+    public async Task Post_SameKeySameJson_ReplaysFirstAnswer()
+    {
+        var first = await SendAsync("/api/v1/tasks", "k-1", """{"title":"Build","priority":7}""");
+        var second = await SendAsync("/api/v1/tasks", "k-1", """{ "priority": 7, "title": "Build" }""");
+
+        var created = await ReadAsync(first, HttpStatusCode.Created);
+        var replayed = await ReadAsync(second, HttpStatusCode.Created);
+        Assert.False(first.Headers.Contains("Idempotent-Replayed"));
+        Assert.Equal("true", second.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Equal(created.GetRawText(), replayed.GetRawText());
+        Assert.Equal(first.Headers.Location, second.Headers.Location);
+        await Eventually.TrueAsync(async () => (await Platform.GetFromJsonAsync<JsonElement>("/api/v1/tasks")).GetProperty("items").GetArrayLength() == 1);
+    }
+
+    [Fact]
+    public async Task Post_SameKeyOtherBody_Answers422IdempotencyKeyReused()
+    {
+        await ReadAsync(await SendAsync("/api/v1/tasks", "k-1", """{"title":"Build"}"""), HttpStatusCode.Created);
+
+        await ProblemAsync(await SendAsync("/api/v1/tasks", "k-1", """{"title":"Deploy"}"""), (HttpStatusCode)422, "idempotency_key_reused");
+    }
+
+    [Fact]
+    public async Task Post_SameKeyOtherPathOrKey_IsIndependent()
+    {
+        var other = await KeyAsync(Platform, "operator");
+        await ReadAsync(await SendAsync("/api/v1/tasks", "k-1", """{"title":"Build"}"""), HttpStatusCode.Created);
+
+        await ReadAsync(await SendAsync("/api/v1/agents", "k-1", """{"id":"a-1","name":"A"}"""), HttpStatusCode.Created);
+        await ReadAsync(await SendAsync("/api/v1/tasks", "k-1", """{"title":"Deploy"}""", other), HttpStatusCode.Created);
+    }
+
+    [Fact]
+    public async Task Post_ProblemAnswer_IsReplayedToo()
+    {
+        var first = await SendAsync("/api/v1/tasks/ghost/cancel", "k-1", "{}");
+        var second = await SendAsync("/api/v1/tasks/ghost/cancel", "k-1", "{}");
+
+        await ProblemAsync(first, HttpStatusCode.NotFound, "not_found");
+        await ProblemAsync(second, HttpStatusCode.NotFound, "not_found");
+        Assert.Equal("true", second.Headers.GetValues("Idempotent-Replayed").Single());
+    }
+
+    [Fact]
+    public async Task Post_SameKeyWhileInFlight_Answers409IdempotencyKeyInUse()
+    {
+        await RegisterAgentAsync(Platform, "a-1");
+        const string Body = """{"agentId":"a-1","waitSeconds":20}""";
+        var one = SendAsync("/api/v1/tasks/claim", "k-1", Body);
+        var other = SendAsync("/api/v1/tasks/claim", "k-1", Body);
+
+        // Whichever reached the key second is refused at once; the first waits for a task.
+        var done = await Task.WhenAny(one, other);
+        await ProblemAsync(await done, HttpStatusCode.Conflict, "idempotency_key_in_use");
+        await CreateTaskAsync(Platform, "t-1");
+
+        var claimed = await ReadAsync(await (done == one ? other : one), HttpStatusCode.OK);
+        Assert.Equal("t-1", claimed.GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task Post_BadIdempotencyKey_Answers400() =>
+        await ProblemAsync(await SendAsync("/api/v1/tasks", new string('x', 300), """{"title":"x"}"""), HttpStatusCode.BadRequest, "validation_failed");
+
+    private Task<HttpResponseMessage> SendAsync(string path, string key, string json, HttpClient? client = null)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = Json(json) };
+        request.Headers.Add("Idempotency-Key", key);
+        return (client ?? Platform).SendAsync(request);
+    }
+}
+
+public sealed class SqliteIdempotencyTests : IdempotencyTests
+{
+    private protected override Task<ApiStorage> CreateStorageAsync() => Task.FromResult<ApiStorage>(new ApiStorage.Sqlite());
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresIdempotencyTests(PostgresServerFixture postgres) : IdempotencyTests
+{
+    private protected override Task<ApiStorage> CreateStorageAsync() => ApiStorage.Postgres.CreateAsync(postgres);
+}

@@ -1,0 +1,10 @@
+using Orchestration.Testing;
+
+namespace Orchestration.Api.Tests;
+
+/// <summary>One throwaway PostgreSQL server for every Postgres-backed Api test class; each test takes a fresh database.</summary>
+[CollectionDefinition(Name)]
+public sealed class PostgresCollection : ICollectionFixture<PostgresServerFixture>
+{
+    public const string Name = "Postgres";
+}
