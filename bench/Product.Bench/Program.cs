@@ -7,8 +7,11 @@ using Orchestration.Testing;
 // Postgres: ConnectionStrings__postgres, or a throwaway server started here with durable settings (fsync on).
 var settings = Settings.FromArgs(args);
 
-if (settings.Selected("task.lifecycle.grains.postgres"))
+if (settings.Selected("task.lifecycle.grains.postgres") || settings.Selected("task.lifecycle.http.postgres"))
 {
     await using var postgres = await EphemeralPostgres.StartAsync(durable: true);
-    Console.WriteLine((await TaskLifecycleBenchmark.RunGrainsAsync(settings, await postgres.CreateDatabaseAsync(), await postgres.CreateDatabaseAsync())).ToJson());
+    foreach (var result in await TaskLifecycleBenchmark.RunAsync(settings, postgres))
+    {
+        Console.WriteLine(result.ToJson());
+    }
 }

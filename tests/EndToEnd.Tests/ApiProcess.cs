@@ -46,7 +46,9 @@ internal sealed class ApiProcess : IAsyncDisposable
             WorkingDirectory = Path.GetDirectoryName(Path.GetFullPath(dll))!,
         };
         start.ArgumentList.Add(Path.GetFullPath(dll));
+        // Urls as well: the Api's appsettings.json sets it, and it outranks ASPNETCORE_URLS (not another environment variable).
         start.Environment["ASPNETCORE_URLS"] = address.ToString();
+        start.Environment["Urls"] = address.ToString();
         start.Environment["ORCHESTRATION_BOOTSTRAP_KEY"] = BootstrapKey;
         foreach (var (key, value) in settings)
         {
