@@ -1,3 +1,4 @@
+using Orchestration.Bench;
 using Orchestration.Runtime.Testing;
 
 namespace Orchestration.Runtime.Bench;

@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Npgsql;
+using Orchestration.Bench;
 using Orchestration.Runtime.Testing;
 
 namespace Orchestration.Runtime.Bench;

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Orchestration.Bench;
 using Orchestration.Runtime.Testing;
 
 namespace Orchestration.Runtime.Bench;

@@ -1,24 +1,23 @@
+using Orchestration.Bench;
 using Orchestration.Runtime.Bench;
 using Orchestration.Testing;
 
 // Prints one JSON object per line: {"benchmark","value","unit","baseline","baselineValue","ratio"}.
 // --quick: short runs (under a minute in all); default: longer, steadier runs. --trace: where the first second goes. Postgres: ConnectionStrings__postgres,
 // or a throwaway server started here with durable settings (fsync on).
-var settings = new Settings(Quick: args.Contains("--quick"), Trace: args.Contains("--trace"));
-var only = args.SkipWhile(arg => arg != "--only").Skip(1).FirstOrDefault();
-bool Selected(string name) => only is null || name.StartsWith(only, StringComparison.Ordinal);
+var settings = Settings.FromArgs(args);
 
-if (Selected("grain.call"))
+if (settings.Selected("grain.call"))
 {
     Console.WriteLine((await GrainCallBenchmark.RunAsync(settings)).ToJson());
 }
 
-if (Selected("activation.bytes"))
+if (settings.Selected("activation.bytes"))
 {
     Console.WriteLine((await ActivationMemoryBenchmark.RunAsync(settings)).ToJson());
 }
 
-if (Selected("grain.write.sqlite"))
+if (settings.Selected("grain.write.sqlite"))
 {
     var directory = Directory.CreateTempSubdirectory("orch-bench-").FullName;
     try
@@ -32,7 +31,7 @@ if (Selected("grain.write.sqlite"))
     }
 }
 
-if (Selected("grain.write.postgres"))
+if (settings.Selected("grain.write.postgres"))
 {
     await using var postgres = await EphemeralPostgres.StartAsync(durable: true);
     var connectionString = await postgres.CreateDatabaseAsync();

@@ -1,16 +1,16 @@
 using System.Diagnostics;
 
-namespace Orchestration.Runtime.Bench;
+namespace Orchestration.Bench;
 
 /// <summary>A closed-loop throughput: the steady rate, and how the first second after start compares with it.</summary>
-internal sealed record Throughput(double PerSecond, double FirstSecond, TimeSpan Warmup)
+public sealed record Throughput(double PerSecond, double FirstSecond, TimeSpan Warmup)
 {
     /// <summary>The first second's rate ÷ the steady rate: how cold the start is.</summary>
     public double Ramp => FirstSecond / PerSecond;
 }
 
 /// <summary>Runs closed-loop workers until their rate settles, then reports operations per second.</summary>
-internal static class Measure
+public static class Measure
 {
     private static readonly TimeSpan s_window = TimeSpan.FromSeconds(1);
 

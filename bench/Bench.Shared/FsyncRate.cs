@@ -1,13 +1,13 @@
 using System.Diagnostics;
 
-namespace Orchestration.Runtime.Bench;
+namespace Orchestration.Bench;
 
 /// <summary>
 /// The disk's rate of small synchronous writes: an 8 KiB write (a WAL page) then a flush to disk, in a loop for one
 /// second, in the directory the database lives in. Every durable commit waits for at least one such flush, so this is
 /// the number that makes runs on different machines comparable.
 /// </summary>
-internal static class FsyncRate
+public static class FsyncRate
 {
     public static double Measure(string directory)
     {

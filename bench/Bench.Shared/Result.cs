@@ -1,14 +1,14 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Orchestration.Runtime.Bench;
+namespace Orchestration.Bench;
 
 /// <summary>
 /// One benchmark's line: its value, the baseline measured in the same run, and value ÷ baseline. Throughput benchmarks
 /// add <see cref="FirstSecondRatio"/> (the first second after start ÷ the steady rate) and the warm-up it took to settle;
 /// durable-write benchmarks add the disk's <see cref="FsyncPerSecond"/>, which bounds what any durable commit can do.
 /// </summary>
-internal sealed record Result(string Benchmark, double Value, string Unit, string Baseline, double BaselineValue, double Ratio)
+public sealed record Result(string Benchmark, double Value, string Unit, string Baseline, double BaselineValue, double Ratio)
 {
     public double? FirstSecondRatio { get; init; }
 

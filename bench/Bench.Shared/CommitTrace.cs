@@ -2,13 +2,13 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
-namespace Orchestration.Runtime.Bench;
+namespace Orchestration.Bench;
 
 /// <summary>
 /// <c>--trace</c>: the runtime's first commits (when each ended, its size, how long it took) and when activations were
 /// created, from the runtime's own instruments: where the first second after start goes.
 /// </summary>
-internal sealed class CommitTrace : IDisposable
+public sealed class CommitTrace : IDisposable
 {
     private const int Buckets = 16;
     private const int BucketMilliseconds = 250;

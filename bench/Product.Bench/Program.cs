@@ -1,0 +1,17 @@
+using Orchestration.Bench;
+using Orchestration.Product.Bench;
+using Orchestration.Testing;
+
+// Prints one JSON object per line: {"benchmark","value","unit","baseline","baselineValue","ratio"}, as bench/Runtime.Bench.
+// --quick: short runs; default: longer, steadier runs. --trace: where the first second goes. --only PREFIX: a subset.
+// Postgres: ConnectionStrings__postgres, or a throwaway server started here with durable settings (fsync on).
+var settings = Settings.FromArgs(args);
+
+if (settings.Selected("task.lifecycle.grains.postgres") || settings.Selected("task.lifecycle.http.postgres"))
+{
+    await using var postgres = await EphemeralPostgres.StartAsync(durable: true);
+    foreach (var result in await TaskLifecycleBenchmark.RunAsync(settings, postgres))
+    {
+        Console.WriteLine(result.ToJson());
+    }
+}
