@@ -47,31 +47,56 @@ public sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
     /// <summary>Moves time forward by <paramref name="delta"/>, firing due timers as their moments pass.</summary>
     public void Advance(TimeSpan delta)
     {
+        var target = TargetAfter(delta);
+        while (FireNextDue(target))
+        {
+        }
+    }
+
+    /// <summary>
+    /// Like <see cref="Advance"/>, but after each timer fires it waits for <paramref name="settle"/> before moving the
+    /// clock on, so asynchronous work a timer starts (a reminder tick that sets the next reminder) still sees the clock
+    /// at that timer's moment, as it would in real time.
+    /// </summary>
+    public async Task AdvanceAsync(TimeSpan delta, Func<Task> settle)
+    {
+        var target = TargetAfter(delta);
+        while (FireNextDue(target))
+        {
+            await settle();
+        }
+
+        await settle();
+    }
+
+    private DateTimeOffset TargetAfter(TimeSpan delta)
+    {
         ArgumentOutOfRangeException.ThrowIfLessThan(delta, TimeSpan.Zero);
-        DateTimeOffset target;
         lock (_gate)
         {
-            target = _now + delta;
+            return _now + delta;
         }
+    }
 
-        while (true)
+    /// <summary>Fires the earliest timer due by <paramref name="target"/> at its moment; false (clock at target) when none is.</summary>
+    private bool FireNextDue(DateTimeOffset target)
+    {
+        ManualTimer? next;
+        lock (_gate)
         {
-            ManualTimer? next;
-            lock (_gate)
+            next = _timers.Where(timer => timer.DueAt is { } due && due <= target).MinBy(timer => timer.DueAt);
+            if (next is null)
             {
-                next = _timers.Where(timer => timer.DueAt is { } due && due <= target).MinBy(timer => timer.DueAt);
-                if (next is null)
-                {
-                    _now = target;
-                    return;
-                }
-
-                _now = next.DueAt!.Value;
-                next.Advance();
+                _now = target;
+                return false;
             }
 
-            next.Fire();
+            _now = next.DueAt!.Value;
+            next.Advance();
         }
+
+        next.Fire();
+        return true;
     }
 
     private void Remove(ManualTimer timer)
