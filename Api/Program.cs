@@ -14,6 +14,7 @@ app.MapOpenApi();
 app.MapClusterApi();
 app.MapOrgsApi();
 app.MapKeysApi();
+app.MapSettingsApi();
 app.MapAgentsApi();
 app.MapTasksApi();
 app.MapEventsApi();

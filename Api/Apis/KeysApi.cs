@@ -12,7 +12,7 @@ internal static class KeysApi
 {
     public static IEndpointRouteBuilder MapKeysApi(this IEndpointRouteBuilder routes)
     {
-        var keys = routes.MapResourceGroup("/api/v1/keys", "Keys").RequireAuthorization(ApiPolicies.ManageKeys);
+        var keys = routes.MapResourceGroup("/api/v1/keys", "Keys").RequireAuthorization(ApiPolicies.Administer);
         keys.MapPost("", CreateKeyAsync).WithName("CreateKey");
         keys.MapGet("", ListKeysAsync).WithName("ListKeys");
         keys.MapDelete("{id}", RevokeKeyAsync).WithName("RevokeKey");

@@ -18,8 +18,8 @@ internal static class ApiPolicies
     /// </summary>
     public const string ActAsAgent = "act-as-agent";
 
-    /// <summary>Admins and the platform key: API keys.</summary>
-    public const string ManageKeys = "manage-keys";
+    /// <summary>Admins and the platform key: API keys and the organisation's settings.</summary>
+    public const string Administer = "administer";
 
     /// <summary>The platform key: organisations.</summary>
     public const string Platform = "platform";
@@ -29,7 +29,7 @@ internal static class ApiPolicies
         .AddPolicy(Read, policy => policy.RequireAuthenticatedUser())
         .AddPolicy(Operate, policy => policy.RequireRole(Names(ApiKeyRole.Operator, ApiKeyRole.Admin, ApiKeyRole.Platform)))
         .AddPolicy(ActAsAgent, policy => policy.RequireRole(Names(ApiKeyRole.Agent, ApiKeyRole.Operator, ApiKeyRole.Admin, ApiKeyRole.Platform)))
-        .AddPolicy(ManageKeys, policy => policy.RequireRole(Names(ApiKeyRole.Admin, ApiKeyRole.Platform)))
+        .AddPolicy(Administer, policy => policy.RequireRole(Names(ApiKeyRole.Admin, ApiKeyRole.Platform)))
         .AddPolicy(Platform, policy => policy.RequireRole(Names(ApiKeyRole.Platform)));
 
     private static string[] Names(params ApiKeyRole[] roles) => [.. roles.Select(Caller.RoleName)];

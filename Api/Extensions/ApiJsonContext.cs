@@ -14,6 +14,8 @@ namespace Orchestration.Api.Extensions;
 [JsonSerializable(typeof(ClusterStatus))]
 [JsonSerializable(typeof(CreateOrgRequest))]
 [JsonSerializable(typeof(OrgCreated))]
+[JsonSerializable(typeof(OrgSettingsRequest))]
+[JsonSerializable(typeof(Orchestration.Grains.Organisations.OrganisationSettings))]
 [JsonSerializable(typeof(ListPage<OrganisationView>))]
 [JsonSerializable(typeof(CreateKeyRequest))]
 [JsonSerializable(typeof(KeyCreated))]

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Orchestration.Grains.Organisations;
 
 /// <summary>Settings of one organisation.</summary>
@@ -12,5 +14,6 @@ public sealed record OrganisationSettings(
     int RateLimitBurst = 2_000)
 {
     /// <summary>How long an agent may stay silent before it is declared offline.</summary>
+    [JsonIgnore]
     public TimeSpan HeartbeatWindow => TimeSpan.FromSeconds((double)HeartbeatIntervalSeconds * MissedHeartbeatsAllowed);
 }

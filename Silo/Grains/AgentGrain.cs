@@ -21,8 +21,6 @@ internal sealed class AgentGrain(
     public const string CollectionName = "agents";
     private const string LivenessReminder = "liveness";
 
-    private OrganisationSettings? _settings;
-
     protected override string Collection => CollectionName;
 
     private AgentState State => agent.State;
@@ -249,8 +247,8 @@ internal sealed class AgentGrain(
         }
     }
 
-    private async Task<OrganisationSettings> SettingsAsync() =>
-        _settings ??= await GrainFactory.GetGrain<IOrganisationGrain>(OrgId).GetSettingsAsync();
+    // Read each time (a call to an active grain), so a changed heartbeat window applies from the next heartbeat on.
+    private Task<OrganisationSettings> SettingsAsync() => GrainFactory.GetGrain<IOrganisationGrain>(OrgId).GetSettingsAsync();
 
     private Task RaiseAsync(string type, EventActor actor) =>
         RaiseAsync(type, View(), GrainContractsJsonContext.Default.AgentView, actor, correlationId: null);

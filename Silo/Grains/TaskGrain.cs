@@ -14,7 +14,7 @@ namespace Orchestration.Silo.Grains;
 /// without cause finds nothing to do. So no acknowledged lease can outlive its expiry and no retry is forgotten.
 /// </summary>
 [GrainType("task")]
-internal sealed partial class TaskGrain(
+internal sealed class TaskGrain(
     [PersistentState("task")] IPersistentState<TaskState> task,
     TimeProvider timeProvider,
     ILogger<TaskGrain> logger) : TenantGrain(timeProvider), ITaskGrain, IRemindable
@@ -405,15 +405,10 @@ internal sealed partial class TaskGrain(
     }
 
     // Not awaited: a task never waits on an agent, because agents wait on tasks (going offline revokes leases).
-    private void TellAgent(string agentId, TaskOutcome outcome)
-    {
-        var call = GrainFactory.GetGrain<IAgentGrain>(KeyInOrg(agentId)).TaskEndedAsync(Id, outcome);
-        _ = call.ContinueWith(
-            failed => LogAgentNotified(logger, agentId, Id, failed.Exception!.GetBaseException().Message),
-            CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-    }
+    private void TellAgent(string agentId, TaskOutcome outcome) => OneWayCall.Forget(
+        GrainFactory.GetGrain<IAgentGrain>(KeyInOrg(agentId)).TaskEndedAsync(Id, outcome),
+        logger,
+        $"tell agent {agentId} that its lease of task {Id} ended");
 
     private Task RaiseAsync(string type, EventActor actor) =>
         RaiseAsync(type, View(), GrainContractsJsonContext.Default.TaskView, actor, State.WorkflowId);
@@ -492,7 +487,4 @@ internal sealed partial class TaskGrain(
             throw new OrchestrationException(ProblemCodes.InvalidRequest, string.Join("; ", errors) + ".");
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Agent {AgentId} was not told that its lease of task {TaskId} ended: {Reason}")]
-    private static partial void LogAgentNotified(ILogger logger, string agentId, string taskId, string reason);
 }

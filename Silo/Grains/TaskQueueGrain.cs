@@ -19,7 +19,7 @@ namespace Orchestration.Silo.Grains;
 /// </remarks>
 [Reentrant]
 [GrainType("task-queue")]
-internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider timeProvider) : Grain, ITaskQueueGrain
+internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider timeProvider, ILogger<TaskQueueGrain> logger) : Grain, ITaskQueueGrain
 {
     public static readonly TimeSpan ResyncInterval = TimeSpan.FromSeconds(30);
 
@@ -53,7 +53,7 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
         {
             var claimed = await TaskInOrg(taskId).ClaimAsync(request.AgentId, ticket.Capabilities);
             Remove(taskId);
-            await agent.TaskClaimedAsync(taskId);
+            TellAgent(agent, request.AgentId, taskId);
             return claimed;
         }
 
@@ -77,7 +77,7 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
                     throw;
                 }
 
-                await agent.TaskClaimedAsync(candidate.TaskId);
+                TellAgent(agent, request.AgentId, candidate.TaskId);
                 return claimed;
             }
 
@@ -103,6 +103,12 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
         Remove(taskId);
         return Task.CompletedTask;
     }
+
+    // Not awaited, to keep the agent's bookkeeping write off the claim's path. The agent's next PrepareClaimAsync queues
+    // behind this message (one activation, calls in order), so its task limit still holds; the task grain records the
+    // lease, so losing this message costs only a late activeTaskIds (see AgentGrain.ForgetTasksNoLongerHeldAsync).
+    private void TellAgent(IAgentGrain agent, string agentId, string taskId) =>
+        OneWayCall.Forget(agent.TaskClaimedAsync(taskId), logger, $"tell agent {agentId} that it holds task {taskId}");
 
     private ITaskGrain TaskInOrg(string taskId) => GrainFactory.GetGrain<ITaskGrain>($"{OrgId}/{taskId}");
 

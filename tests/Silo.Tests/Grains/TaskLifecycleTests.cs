@@ -390,6 +390,60 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         Assert.Equal(tasks, claims);
     }
 
+    [Fact]
+    public async Task Race_RandomLeaseExpiriesAndLateCompletions_EveryTaskCompletedOnceAndEveryLateCallFenced()
+    {
+        const int agents = 20;
+        const int tasks = 300;
+        var random = new Random(20261122);
+        await Task.WhenAll(Enumerable.Range(0, agents).Select(i => RegisterAsync($"agent-{i}")));
+        await Task.WhenAll(Enumerable.Range(0, tasks).Select(i => CreateAsync($"task-{i:D3}", maxAttempts: 1_000, leaseSeconds: 10)));
+
+        var completed = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var lateRefused = 0;
+        while (completed.Count < tasks)
+        {
+            // Each agent claims; about a third stall and come back after their lease has expired.
+            var stallers = Enumerable.Range(0, agents).Select(_ => random.NextDouble() < 0.35).ToArray();
+            var stalled = new System.Collections.Concurrent.ConcurrentBag<(string Agent, TaskView Task)>();
+            await Task.WhenAll(Enumerable.Range(0, agents).Select(async i =>
+            {
+                var agentId = $"agent-{i}";
+                if (await ClaimAsync(agentId) is not { } claimed)
+                {
+                    return;
+                }
+
+                if (stallers[i])
+                {
+                    stalled.Add((agentId, claimed));
+                    return;
+                }
+
+                await TaskGrain(claimed.Id).CompleteAsync(new LeaseHolderCall(agentId, claimed.Attempt), null);
+                completed.Add(claimed.Id);
+            }));
+
+            await Task.WhenAll(Enumerable.Range(0, agents).Select(i => Agent($"agent-{i}").HeartbeatAsync()));
+            await _cluster.AdvanceAsync(TimeSpan.FromSeconds(10));
+            foreach (var (agentId, task) in stalled)
+            {
+                var late = await Assert.ThrowsAsync<OrchestrationException>(() => TaskGrain(task.Id).CompleteAsync(new LeaseHolderCall(agentId, task.Attempt), null));
+                Assert.Equal(ProblemCodes.NotLeaseHolder, late.Code);
+                lateRefused++;
+            }
+
+            await Eventually.TrueAsync(async () => (await Task.WhenAll(Enumerable.Range(0, agents).Select(i => Agent($"agent-{i}").GetAsync()))).All(a => a.ActiveTaskIds.Count == 0));
+        }
+
+        Assert.Equal(tasks, completed.Distinct().Count());
+        Assert.Equal(tasks, completed.Count);
+        Assert.True(lateRefused > 0, "some leases expired under their agents");
+        var events = await _cluster.EventsAsync(Org);
+        Assert.Equal(tasks, events.Count(e => e.Type == "task.completed"));
+        Assert.Equal(lateRefused, events.Count(e => e.Type == "task.lease_expired"));
+    }
+
     private ITaskQueueGrain Queue => _cluster.Grains.GetGrain<ITaskQueueGrain>(Org);
 
     private IAgentGrain Agent(string id) => _cluster.Grains.GetGrain<IAgentGrain>($"{Org}/{id}");
