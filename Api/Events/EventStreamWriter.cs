@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -30,7 +32,7 @@ internal sealed class EventStreamWriter(IStreamLog log, TimeProvider timeProvide
         await response.Body.FlushAsync(context.RequestAborted);
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        var buffer = Channel.CreateBounded<ApiEvent>(new BoundedChannelOptions(options.SseBufferSize) { SingleReader = true, SingleWriter = true });
+        var buffer = Channel.CreateBounded<SseFrame>(new BoundedChannelOptions(options.SseBufferSize) { SingleReader = true, SingleWriter = true });
         var overflowed = false;
         var producer = Task.Run(async () =>
         {
@@ -38,7 +40,7 @@ internal sealed class EventStreamWriter(IStreamLog log, TimeProvider timeProvide
             {
                 await foreach (var entry in log.FollowAsync(after, null, orgId, stop.Token))
                 {
-                    if (ApiEvents.From(entry, orgId) is { } item && filter.Matches(item) && !buffer.Writer.TryWrite(item))
+                    if (SseFrame.For(entry, orgId) is { } frame && filter.Matches(frame.Item) && !buffer.Writer.TryWrite(frame))
                     {
                         overflowed = true;
                         break;
@@ -75,9 +77,8 @@ internal sealed class EventStreamWriter(IStreamLog log, TimeProvider timeProvide
         }
     }
 
-    private async Task<long> DrainAsync(HttpResponse response, ChannelReader<ApiEvent> reader, long lastId, CancellationToken cancellationToken)
+    private async Task<long> DrainAsync(HttpResponse response, ChannelReader<SseFrame> reader, long lastId, CancellationToken cancellationToken)
     {
-        var frame = new StringBuilder();
         var waiting = reader.WaitToReadAsync(cancellationToken).AsTask();
         while (true)
         {
@@ -101,20 +102,57 @@ internal sealed class EventStreamWriter(IStreamLog log, TimeProvider timeProvide
             }
 
             var count = 0;
-            while (count < BatchSize && reader.TryRead(out var item))
+            while (count < BatchSize && reader.TryRead(out var frame))
             {
-                frame.Append("id: ").Append(item.Sequence.ToString(CultureInfo.InvariantCulture))
-                    .Append("\nevent: ").Append(item.Type)
-                    .Append("\ndata: ").Append(JsonSerializer.Serialize(item, ApiJsonContext.Default.ApiEvent))
-                    .Append("\n\n");
-                lastId = item.Sequence;
+                response.BodyWriter.Write(frame.Bytes.Span);
+                lastId = frame.Item.Sequence;
                 count++;
             }
 
-            await response.WriteAsync(frame.ToString(), cancellationToken);
-            await response.Body.FlushAsync(cancellationToken);
-            frame.Clear();
+            await response.BodyWriter.FlushAsync(cancellationToken);
             waiting = reader.WaitToReadAsync(cancellationToken).AsTask();
         }
+    }
+}
+
+/// <summary>
+/// One event as every stream of its organisation sends it: the envelope (for the filters) and the whole frame
+/// (<c>id:</c>, <c>event:</c>, <c>data:</c>) in UTF-8. Live events reach every follower as the same <see cref="StreamEvent"/>,
+/// so the envelope is read and the frame written once per event, not once per client.
+/// </summary>
+internal sealed class SseFrame
+{
+    private static readonly ConditionalWeakTable<StreamEvent, SseFrame> s_frames = new();
+
+    private SseFrame(ApiEvent item, string orgId)
+    {
+        Item = item;
+        OrgId = orgId;
+        Bytes = Encoding.UTF8.GetBytes(
+            $"id: {item.Sequence.ToString(CultureInfo.InvariantCulture)}\nevent: {item.Type}\ndata: {JsonSerializer.Serialize(item, ApiJsonContext.Default.ApiEvent)}\n\n");
+    }
+
+    public ApiEvent Item { get; }
+
+    public ReadOnlyMemory<byte> Bytes { get; }
+
+    private string OrgId { get; }
+
+    /// <summary>The frame of <paramref name="entry"/> for <paramref name="orgId"/>; <c>null</c> when it is no event of that organisation.</summary>
+    public static SseFrame? For(StreamEvent entry, string orgId)
+    {
+        if (s_frames.TryGetValue(entry, out var cached) && string.Equals(cached.OrgId, orgId, StringComparison.Ordinal))
+        {
+            return cached;
+        }
+
+        if (ApiEvents.From(entry, orgId) is not { } item)
+        {
+            return null;
+        }
+
+        var frame = new SseFrame(item, orgId);
+        s_frames.AddOrUpdate(entry, frame);
+        return frame;
     }
 }

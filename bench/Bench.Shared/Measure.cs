@@ -47,21 +47,14 @@ public static class Measure
             }
 
             Console.Error.WriteLine($"first second (completed@elapsed): {string.Join(", ", firstSecond)}");
-            var windows = new List<double>();
             var (lastCount, lastTime) = (0L, TimeSpan.Zero);
-            while (true)
+            var windows = await WarmUpAsync(started, settings, "ops/s", time =>
             {
-                await DelayUntilAsync(started, lastTime + s_window);
-                var (count, time) = (Interlocked.Read(ref completed), started.Elapsed);
-                windows.Add((count - lastCount) / (time - lastTime).TotalSeconds);
+                var count = Interlocked.Read(ref completed);
+                var rate = (count - lastCount) / (time - lastTime).TotalSeconds;
                 (lastCount, lastTime) = (count, time);
-                if (time >= settings.MaxWarmup || (time >= settings.Warmup && windows.Count >= 2 && IsSteady(windows[^2], windows[^1])))
-                {
-                    break;
-                }
-            }
-
-            Console.Error.WriteLine($"warm-up windows (ops/s): {string.Join(", ", windows.Select(rate => rate.ToString("F0")))}");
+                return rate;
+            });
             var warmup = lastTime;
             await Task.Delay(settings.Duration);
             var counted = Interlocked.Read(ref completed) - lastCount;
@@ -74,6 +67,33 @@ public static class Measure
             await stop.CancelAsync();
             await Task.WhenAll(loops);
         }
+    }
+
+    /// <summary>
+    /// Samples <paramref name="window"/> at the end of each one-second window after <paramref name="started"/> (it gets
+    /// the window's end and measures what happened since its previous call) for at least <see cref="Settings.Warmup"/> and
+    /// until two consecutive windows are steady (by default within 10 %; at most <see cref="Settings.MaxWarmup"/>). Prints
+    /// the windows to stderr and returns them.
+    /// </summary>
+    public static async Task<IReadOnlyList<double>> WarmUpAsync(
+        Stopwatch started, Settings settings, string unit, Func<TimeSpan, double> window, Func<double, double, bool>? steady = null)
+    {
+        steady ??= IsSteady;
+        var windows = new List<double>();
+        var lastTime = TimeSpan.Zero;
+        while (true)
+        {
+            await DelayUntilAsync(started, lastTime + s_window);
+            lastTime = started.Elapsed;
+            windows.Add(window(lastTime));
+            if (lastTime >= settings.MaxWarmup || (lastTime >= settings.Warmup && windows.Count >= 2 && steady(windows[^2], windows[^1])))
+            {
+                break;
+            }
+        }
+
+        Console.Error.WriteLine($"warm-up windows ({unit}): {string.Join(", ", windows.Select(value => value.ToString("F1")))}");
+        return windows;
     }
 
     /// <summary>A loaded machine may wake the sampler late; a deadline already passed must not become a negative delay.</summary>

@@ -70,10 +70,12 @@ internal sealed class HttpBoard : ITaskBoard
         return client;
     }
 
-    private static async Task<string> IssueKeyAsync(HttpClient platform, string role, string? agentId) =>
+    /// <summary>Issues a key of <paramref name="role"/> through <paramref name="platform"/> (the bootstrap key).</summary>
+    public static async Task<string> IssueKeyAsync(HttpClient platform, string role, string? agentId) =>
         (await ReadAsync(await platform.PostAsJsonAsync("/api/v1/keys", new { name = $"bench {role} {agentId}", role, agentId }))).GetProperty("key").GetString()!;
 
-    private static async Task<JsonElement> ReadAsync(HttpResponseMessage response)
+    /// <summary>The JSON body of a successful response; otherwise an exception naming the status, path and body.</summary>
+    public static async Task<JsonElement> ReadAsync(HttpResponseMessage response)
     {
         using (response)
         {

@@ -6,11 +6,25 @@ using Orchestration.Testing;
 // --quick: short runs; default: longer, steadier runs. --trace: where the first second goes. --only PREFIX: a subset.
 // Postgres: ConnectionStrings__postgres, or a throwaway server started here with durable settings (fsync on).
 var settings = Settings.FromArgs(args);
-
-if (settings.Selected("task.lifecycle.grains.postgres") || settings.Selected("task.lifecycle.http.postgres"))
+var lifecycle = settings.Selected("task.lifecycle.grains.postgres") || settings.Selected("task.lifecycle.http.postgres");
+var events = settings.Selected(EventsSseLatencyBenchmark.Name);
+if (!lifecycle && !events)
 {
-    await using var postgres = await EphemeralPostgres.StartAsync(durable: true);
+    return;
+}
+
+await using var postgres = await EphemeralPostgres.StartAsync(durable: true);
+if (lifecycle)
+{
     foreach (var result in await TaskLifecycleBenchmark.RunAsync(settings, postgres))
+    {
+        Console.WriteLine(result.ToJson());
+    }
+}
+
+if (events)
+{
+    foreach (var result in await EventsSseLatencyBenchmark.RunAsync(settings, postgres))
     {
         Console.WriteLine(result.ToJson());
     }

@@ -57,15 +57,19 @@ internal static class TaskLifecycleBenchmark
     /// </summary>
     private static async Task<Throughput> MeasureHttpAsync(Settings settings, string database)
     {
-        await using var api = await ApiProcess.StartAsync(new Dictionary<string, string>
+        await using var api = await StartApiAsync(database);
+        await using var board = await HttpBoard.CreateAsync(api.Address, api.Client);
+        return await TaskLifecycle.MeasureAsync(board, settings);
+    }
+
+    /// <summary>The Api as shipped (embedded silo, <c>Storage:Provider=Postgres</c> on <paramref name="database"/>) on a loopback port.</summary>
+    public static Task<ApiProcess> StartApiAsync(string database) =>
+        ApiProcess.StartAsync(new Dictionary<string, string>
         {
             ["Storage:Provider"] = "Postgres",
             ["ConnectionStrings:postgres"] = WithProviderPoolDefault(database),
             ["Logging:LogLevel:Default"] = "Warning",
         });
-        await using var board = await HttpBoard.CreateAsync(api.Address, api.Client);
-        return await TaskLifecycle.MeasureAsync(board, settings);
-    }
 
     private static async Task<Throughput> MeasureBaselineAsync(Settings settings, string database)
     {
