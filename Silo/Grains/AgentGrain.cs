@@ -185,7 +185,7 @@ internal sealed class AgentGrain(
 
         var deadline = State.LastHeartbeatAt + (await SettingsAsync()).HeartbeatWindow;
         var now = Clock.GetUtcNow();
-        if (now < deadline)
+        if (!HasReached(now, deadline))
         {
             await RegisterOrUpdateReminder(LivenessReminder, deadline - now, TimeSpan.Zero);
             return;

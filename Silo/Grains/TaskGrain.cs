@@ -255,7 +255,7 @@ internal sealed class TaskGrain(
         switch (reminderName)
         {
             case LeaseReminder when IsLeased && State.LeaseExpiresAt is { } expiresAt:
-                if (now < expiresAt)
+                if (!HasReached(now, expiresAt))
                 {
                     // Progress renewed the lease since the reminder was set: wait for the new expiry.
                     await RegisterOrUpdateReminder(LeaseReminder, expiresAt - now, TimeSpan.Zero);
@@ -267,7 +267,7 @@ internal sealed class TaskGrain(
                 TellAgent(holder, TaskOutcome.Lost);
                 return;
             case RetryReminder when State.Status == TaskLifecycleStatus.Failed && State.NextAttemptAt is { } retryAt:
-                if (now < retryAt)
+                if (!HasReached(now, retryAt))
                 {
                     await RegisterOrUpdateReminder(RetryReminder, retryAt - now, TimeSpan.Zero);
                     return;

@@ -52,6 +52,15 @@ internal abstract class TenantGrain(TimeProvider timeProvider) : Grain
     protected void ProjectAs<TView>(TView view, JsonTypeInfo<TView> viewType, string? status, string? owner = null, string? group = null) =>
         Project(new ProjectionRow(Collection, OrgId, Id, JsonSerializer.Serialize(view, viewType)) { Status = status, Owner = owner, Group = group });
 
+    /// <summary>
+    /// Whether a reminder that fired at <paramref name="now"/> has reached <paramref name="moment"/>. Reminders keep due
+    /// times to the microsecond (as Postgres does), so one set for a moment may fire up to a microsecond before it;
+    /// re-arming it for the remaining fraction would fire it again at once, forever.
+    /// </summary>
+    protected static bool HasReached(DateTimeOffset now, DateTimeOffset moment) => now > moment - s_reminderResolution;
+
+    private static readonly TimeSpan s_reminderResolution = TimeSpan.FromMicroseconds(1);
+
     /// <summary>The JSON name of an enum value (as clients and projection filters see it), for example <c>dead_lettered</c>.</summary>
     protected static string JsonName<TEnum>(TEnum value, JsonTypeInfo<TEnum> type) where TEnum : struct, Enum =>
         JsonSerializer.Serialize(value, type).Trim('"');

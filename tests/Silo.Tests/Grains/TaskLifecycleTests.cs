@@ -265,6 +265,9 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         await CreateAsync("t1", maxAttempts: 3, leaseSeconds: 3_600);
         await ClaimAsync("a1");
 
+        // The queue tells the agent of its claim without waiting; let that land before the clock jumps past the
+        // call's 30 s response timeout (a message still queued then would be dropped as expired).
+        await Eventually.TrueAsync(async () => (await Agent("a1").GetAsync()).Status == AgentStatus.Busy);
         await _cluster.AdvanceAsync(TimeSpan.FromSeconds(40));
         await Agent("a1").HeartbeatAsync();
         await _cluster.AdvanceAsync(TimeSpan.FromSeconds(59));
