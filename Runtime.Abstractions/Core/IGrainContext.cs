@@ -24,14 +24,33 @@ public interface IGrainContext
     /// <summary>
     /// Registers or updates a durable reminder: it is stored with the grain's storage, survives restarts and wakes
     /// the grain (through <see cref="Reminders.IRemindable"/>) even when it is not active.
-    /// Completes once the reminder is durable.
     /// </summary>
+    /// <remarks>
+    /// <para>
+    /// Inside a call (or timer tick, or activation step) of this grain, the registration joins that call's outbox, like a
+    /// stream item or a projection row: it is durable once the call's next state write (<c>WriteStateAsync</c> or
+    /// <c>ClearStateAsync</c>) has committed — in the same transaction, so register-then-write costs one commit and
+    /// the reminder is never stored without that state — or, when the call writes nothing after it, once the call has
+    /// ended, before its caller gets the response. A failed call, or a state write that hits a version conflict,
+    /// commits none of it. The returned task completes at once; the reminder is scheduled (and
+    /// <see cref="Reminders.IRemindable.ReceiveReminder"/> can fire) only after the commit.
+    /// </para>
+    /// <para>
+    /// Outside a call (work a finished call left running), the registration commits on its own and the returned task
+    /// completes once it is durable and scheduled.
+    /// </para>
+    /// <para>Invalid arguments, or a grain that does not implement <see cref="Reminders.IRemindable"/>, throw here.</para>
+    /// </remarks>
     /// <param name="reminderName">Unique per grain.</param>
-    /// <param name="dueTime">Time until the first tick (at least 100 ms is honoured precisely).</param>
+    /// <param name="dueTime">Time until the first tick (at least 100 ms is honoured precisely), counted from this call.</param>
     /// <param name="period">Time between ticks; <see cref="TimeSpan.Zero"/> for a one-shot reminder removed after it fires.</param>
     Task RegisterOrUpdateReminder(string reminderName, TimeSpan dueTime, TimeSpan period);
 
-    /// <summary>Removes a reminder; completes once the removal is durable. Unknown names are ignored.</summary>
+    /// <summary>
+    /// Removes a reminder, on the same terms as <see cref="RegisterOrUpdateReminder"/>: inside a call, durable with the
+    /// call's next state write or at the end of the call, dropped if the call fails, and the returned task completes at
+    /// once; outside a call, the returned task completes once the removal is durable. Unknown names are ignored.
+    /// </summary>
     Task UnregisterReminder(string reminderName);
 
     /// <summary>

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Orchestration.Runtime.Calls;
 using Orchestration.Runtime.Persistence;
 using Orchestration.Runtime.Projections;
+using Orchestration.Runtime.Reminders;
 using Orchestration.Runtime.Streams;
 using Orchestration.Runtime.Timers;
 
@@ -65,7 +66,7 @@ internal sealed partial class ActivationData : IGrainContext
     }
 
     /// <summary>
-    /// Hands what the current call raised so far (events, projection changes) to a commit; it leaves the call's outbox
+    /// Hands what the current call raised so far (events, projection changes, reminder changes) to a commit; it leaves the call's outbox
     /// whether or not the commit succeeds. Only the calling call's: interleaved calls of this activation have outboxes of
     /// their own.
     /// </summary>
@@ -103,14 +104,32 @@ internal sealed partial class ActivationData : IGrainContext
     }
 
     /// <summary>
+    /// Adds a reminder change to the current call's outbox: it commits with the call's next state write (or at the end
+    /// of the call), and reaches the schedule once committed. Outside a running call of this activation it commits on
+    /// its own, and the returned task completes once it is durable and scheduled.
+    /// </summary>
+    private Task AddToOutbox(ReminderChange change)
+    {
+        if (CallContext.Current is { IsFinished: false } call && call.Activation == this)
+        {
+            call.Add(change);
+            return Task.CompletedTask;
+        }
+
+        return _runtime.Reminders.CommitAsync(StorageWrite.ReminderOnly(change));
+    }
+
+    /// <summary>
     /// Commits what is left in the call's outbox, again if work the call left running (on this scheduler) raised more
-    /// meanwhile; the caller then finishes the call without yielding, so nothing can slip in between.
+    /// meanwhile; the caller then finishes the call without yielding, so nothing can slip in between. The call's
+    /// response is delivered only after this completes, so what the call raised is durable (and its reminder changes
+    /// scheduled) before the caller hears back.
     /// </summary>
     private async Task CommitOutboxAsync(CallContext call)
     {
         while (call.HasPending)
         {
-            await _runtime.Batcher.SubmitAsync(StorageWrite.OutboxOnly(call.Drain()));
+            await _runtime.Reminders.CommitAsync(StorageWrite.OutboxOnly(call.Drain()));
         }
     }
 
@@ -124,10 +143,15 @@ internal sealed partial class ActivationData : IGrainContext
 
     internal void RemoveTimer(GrainTimer timer) => _timers?.Remove(timer);
 
+    // Validation throws here, at the call site; the change then joins the call's outbox (or commits alone outside a call).
     public Task RegisterOrUpdateReminder(string reminderName, TimeSpan dueTime, TimeSpan period) =>
-        _runtime.Reminders.RegisterAsync(GrainId, reminderName, dueTime, period);
+        AddToOutbox(_runtime.Reminders.Registration(GrainId, reminderName, dueTime, period));
 
-    public Task UnregisterReminder(string reminderName) => _runtime.Reminders.UnregisterAsync(GrainId, reminderName);
+    public Task UnregisterReminder(string reminderName)
+    {
+        ArgumentNullException.ThrowIfNull(reminderName);
+        return AddToOutbox(ReminderService.Unregistration(GrainId, reminderName));
+    }
 
     public IAsyncStream<T> GetStream<T>(StreamId streamId) => new GrainStream<T>(this, streamId);
 

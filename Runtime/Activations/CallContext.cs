@@ -3,8 +3,8 @@ using Orchestration.Runtime.Persistence;
 namespace Orchestration.Runtime.Activations;
 
 /// <summary>
-/// One call (or timer tick, or activation step) of one activation, as its code sees it: the events and projection
-/// changes it raised so far (its outbox). It flows with the call's async code (an <see cref="AsyncLocal{T}"/>), so
+/// One call (or timer tick, or activation step) of one activation, as its code sees it: the events, projection
+/// changes and reminder changes it raised so far (its outbox). It flows with the call's async code (an <see cref="AsyncLocal{T}"/>), so
 /// interleaved calls of one activation never share an outbox: each call's outbox commits with its own write, or is
 /// dropped with its own failure.
 /// </summary>
@@ -14,6 +14,7 @@ internal sealed class CallContext(ActivationData activation)
 
     private List<EventDraft>? _events;
     private List<ProjectionChange>? _projections;
+    private List<ReminderChange>? _reminders;
 
     public ActivationData Activation { get; } = activation;
 
@@ -29,11 +30,13 @@ internal sealed class CallContext(ActivationData activation)
     /// </summary>
     public static void Enter(CallContext context) => s_current.Value = context;
 
-    public bool HasPending => _events is { Count: > 0 } || _projections is { Count: > 0 };
+    public bool HasPending => _events is { Count: > 0 } || _projections is { Count: > 0 } || _reminders is { Count: > 0 };
 
     public void Add(EventDraft draft) => (_events ??= []).Add(draft);
 
     public void Add(ProjectionChange change) => (_projections ??= []).Add(change);
+
+    public void Add(ReminderChange change) => (_reminders ??= []).Add(change);
 
     /// <summary>Hands what was raised so far to a commit; it leaves the outbox whether or not the commit succeeds.</summary>
     public CallOutbox Drain()
@@ -43,7 +46,7 @@ internal sealed class CallContext(ActivationData activation)
             return CallOutbox.Empty;
         }
 
-        return new CallOutbox(Take(_events), Take(_projections));
+        return new CallOutbox(Take(_events), Take(_projections)) { Reminders = Take(_reminders) };
 
         static IReadOnlyList<T> Take<T>(List<T>? list)
         {
@@ -65,6 +68,7 @@ internal sealed class CallContext(ActivationData activation)
         {
             _events?.Clear();
             _projections?.Clear();
+            _reminders?.Clear();
         }
 
         IsFinished = true;

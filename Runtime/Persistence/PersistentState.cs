@@ -6,8 +6,8 @@ using Orchestration.Runtime.Activations;
 namespace Orchestration.Runtime.Persistence;
 
 /// <summary>
-/// One named state of one activation. Writes go through the write batcher with the events and projection changes the
-/// call raised; a stale version discards the activation (and commits none of them).
+/// One named state of one activation. Writes go through the write batcher with the events, projection changes and
+/// reminder changes the call raised; a stale version discards the activation (and commits none of them).
 /// </summary>
 internal sealed class PersistentState<TState>(ActivationData activation, string stateName) : IPersistentState<TState>, IStateBinding
     where TState : new()
@@ -35,21 +35,22 @@ internal sealed class PersistentState<TState>(ActivationData activation, string 
     public async Task WriteStateAsync()
     {
         var outbox = activation.DrainOutbox();
-        var write = StorageWrite.State(_key, JsonSerializer.Serialize(State, TypeInfo), _version, outbox.Events, outbox.Projections);
+        var write = StorageWrite.State(_key, JsonSerializer.Serialize(State, TypeInfo), _version, outbox.Events, outbox.Projections, outbox.Reminders);
         await CommitAsync(write);
     }
 
     public async Task ClearStateAsync()
     {
         var outbox = activation.DrainOutbox();
-        var write = StorageWrite.Delete(_key, _version, outbox.Events, outbox.Projections);
+        var write = StorageWrite.Delete(_key, _version, outbox.Events, outbox.Projections, outbox.Reminders);
         await CommitAsync(write);
         State = new TState();
     }
 
     private async Task CommitAsync(StorageWrite write)
     {
-        await activation.Runtime.Batcher.SubmitAsync(write);
+        // Through the reminder service: reminder changes in the write reach the schedule once it has committed.
+        await activation.Runtime.Reminders.CommitAsync(write);
         if (write.Conflict)
         {
             activation.RequestDeactivation(DeactivationReason.InconsistentState);

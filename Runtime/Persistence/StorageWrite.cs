@@ -35,6 +35,7 @@ internal sealed class StorageWrite
     /// <summary>Applied in order: the last change of one row (collection, tenant, id) wins, in a write and across a batch.</summary>
     public IReadOnlyList<ProjectionChange> Projections { get; }
 
+    /// <summary>Applied in order, after the state check: on a conflict none is stored.</summary>
     public IReadOnlyList<ReminderChange> Reminders { get; }
 
     /// <summary>Set by the provider: the stored version after the commit (0 after a delete).</summary>
@@ -47,17 +48,20 @@ internal sealed class StorageWrite
     public long FirstSequence { get; set; }
 
     public static StorageWrite State(
-        GrainStateKey key, string data, long expectedVersion, IReadOnlyList<EventDraft> events, IReadOnlyList<ProjectionChange>? projections = null) =>
-        new(key, data, delete: false, expectedVersion, events, projections, []);
+        GrainStateKey key, string data, long expectedVersion, IReadOnlyList<EventDraft> events, IReadOnlyList<ProjectionChange>? projections = null,
+        IReadOnlyList<ReminderChange>? reminders = null) =>
+        new(key, data, delete: false, expectedVersion, events, projections, reminders ?? []);
 
     public static StorageWrite Delete(
-        GrainStateKey key, long expectedVersion, IReadOnlyList<EventDraft> events, IReadOnlyList<ProjectionChange>? projections = null) =>
-        new(key, null, delete: true, expectedVersion, events, projections, []);
+        GrainStateKey key, long expectedVersion, IReadOnlyList<EventDraft> events, IReadOnlyList<ProjectionChange>? projections = null,
+        IReadOnlyList<ReminderChange>? reminders = null) =>
+        new(key, null, delete: true, expectedVersion, events, projections, reminders ?? []);
 
     public static StorageWrite EventsOnly(IReadOnlyList<EventDraft> events) => new(null, null, delete: false, 0, events, null, []);
 
     public static StorageWrite ReminderOnly(ReminderChange change) => new(null, null, delete: false, 0, [], null, [change]);
 
-    /// <summary>What a call's outbox held: its events and projection changes, committed with no state.</summary>
-    public static StorageWrite OutboxOnly(CallOutbox outbox) => new(null, null, delete: false, 0, outbox.Events, outbox.Projections, []);
+    /// <summary>What a call's outbox held: its events, projection changes and reminder changes, committed with no state.</summary>
+    public static StorageWrite OutboxOnly(CallOutbox outbox) =>
+        new(null, null, delete: false, 0, outbox.Events, outbox.Projections, outbox.Reminders);
 }

@@ -4,7 +4,8 @@ using Orchestration.Runtime.Persistence;
 namespace Orchestration.Runtime.Reminders;
 
 /// <summary>
-/// Fires durable reminders. Registrations commit through the write batcher before they are scheduled; at start-up
+/// Fires durable reminders. Registrations commit through the write batcher before they are scheduled — alone, or in a
+/// grain call's state write or end-of-call commit (see <see cref="CommitAsync"/>); at start-up
 /// (and periodically, to see other processes' changes) every stored reminder is loaded, so reminders survive restarts.
 /// A tick is a call to <see cref="IRemindable.ReceiveReminder"/>; a failed tick is retried after a doubling delay (at
 /// most <see cref="MaxRetryDelay"/>), a one-shot reminder is deleted once its tick succeeds unless the tick registered
@@ -26,7 +27,8 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
     // began before that change cannot judge the reminder. Entries are dropped once a later reload began after them.
     private readonly Dictionary<Key, long> _changedAt = [];
     // Per reminder, the tail of a chain of mutations (commit, then update memory), so that the one-shot clean-up after a
-    // tick never deletes a registration that is being committed at the same time.
+    // tick never deletes a registration that is being committed at the same time. A grain write that carries changes
+    // of several reminders is one mutation of each.
     private readonly Dictionary<Key, Task> _mutations = [];
     private readonly SemaphoreSlim _reloading = new(1, 1);
     private ITimer? _timer;
@@ -43,7 +45,11 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         _reload = Time.CreateTimer(static state => _ = ((ReminderService)state!).ReloadSafelyAsync(), this, interval, interval);
     }
 
-    public async Task RegisterAsync(GrainId grainId, string name, TimeSpan dueTime, TimeSpan period)
+    /// <summary>
+    /// Validates a registration and returns the change to commit; it is scheduled once a write carrying it commits
+    /// (<see cref="CommitAsync"/>). Throws here, at the call site, for bad arguments or a grain that is not remindable.
+    /// </summary>
+    public ReminderChange Registration(GrainId grainId, string name, TimeSpan dueTime, TimeSpan period)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentOutOfRangeException.ThrowIfLessThan(dueTime, TimeSpan.Zero);
@@ -58,30 +64,58 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
             throw new InvalidOperationException($"Grain {grainId} registers a reminder but does not implement {nameof(IRemindable)}.");
         }
 
-        var key = new Key(grainId, name);
-        await using (await MutateAsync(key))
-        {
-            var entry = new ReminderEntry(grainId, name, Time.GetUtcNow() + dueTime, period);
-            await runtime.Batcher.SubmitAsync(StorageWrite.ReminderOnly(new ReminderChange(grainId, name, entry)));
-            lock (_gate)
-            {
-                // Always a new schedule, even for an identical entry: a tick that re-registers its reminder must see it.
-                ScheduleLocked(entry);
-                _changedAt[key] = _generation;
-            }
-        }
+        return new ReminderChange(grainId, name, new ReminderEntry(grainId, name, Time.GetUtcNow() + dueTime, period));
     }
 
-    public async Task UnregisterAsync(GrainId grainId, string name)
+    /// <summary>The change that removes a reminder; unscheduled once a write carrying it commits.</summary>
+    public static ReminderChange Unregistration(GrainId grainId, string name) => new(grainId, name, Upsert: null);
+
+    /// <summary>Registers a reminder on its own: completes once it is durable and scheduled.</summary>
+    public Task RegisterAsync(GrainId grainId, string name, TimeSpan dueTime, TimeSpan period) =>
+        CommitAsync(StorageWrite.ReminderOnly(Registration(grainId, name, dueTime, period)));
+
+    /// <summary>Removes a reminder on its own: completes once the removal is durable and unscheduled.</summary>
+    public Task UnregisterAsync(GrainId grainId, string name) => CommitAsync(StorageWrite.ReminderOnly(Unregistration(grainId, name)));
+
+    /// <summary>
+    /// Commits <paramref name="write"/> through the write batcher. When it carries reminder changes, it commits as one
+    /// mutation of each reminder it touches (after their earlier mutations, before their later ones, so storage and
+    /// schedule see the same order), and only once it has committed — not on a conflict, not on a failure — are its
+    /// changes applied to the schedule, in order, before this completes.
+    /// </summary>
+    public async Task CommitAsync(StorageWrite write)
     {
-        var key = new Key(grainId, name);
-        await using (await MutateAsync(key))
+        if (write.Reminders.Count == 0)
         {
-            await runtime.Batcher.SubmitAsync(StorageWrite.ReminderOnly(new ReminderChange(grainId, name, Upsert: null)));
+            await runtime.Batcher.SubmitAsync(write);
+            return;
+        }
+
+        await using (await MutateAsync(write.Reminders.Select(change => new Key(change.GrainId, change.Name))))
+        {
+            await runtime.Batcher.SubmitAsync(write);
+            if (write.Conflict)
+            {
+                return;
+            }
+
             lock (_gate)
             {
-                RemoveLocked(key);
-                _changedAt[key] = ++_generation;
+                foreach (var change in write.Reminders)
+                {
+                    var key = new Key(change.GrainId, change.Name);
+                    if (change.Upsert is { } entry)
+                    {
+                        // Always a new schedule, even for an identical entry: a tick that re-registers its reminder must see it.
+                        ScheduleLocked(entry);
+                        _changedAt[key] = _generation;
+                    }
+                    else
+                    {
+                        RemoveLocked(key);
+                        _changedAt[key] = ++_generation;
+                    }
+                }
             }
         }
     }
@@ -377,17 +411,30 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a <= b ? a : b;
 
     /// <summary>Waits for the reminder's earlier mutations; disposing the result lets the next one run.</summary>
-    private async Task<IAsyncDisposable> MutateAsync(Key key)
+    private Task<IAsyncDisposable> MutateAsync(Key key) => MutateAsync([key]);
+
+    /// <summary>
+    /// One mutation of several reminders: it joins each one's chain at once (under the lock, so every mutation holds the
+    /// same place in every chain it joins and no two can wait on each other), then waits for the earlier ones.
+    /// </summary>
+    private async Task<IAsyncDisposable> MutateAsync(IEnumerable<Key> keys)
     {
-        var turn = new Turn(this, key);
-        Task previous;
+        var turn = new Turn(this, [.. keys.Distinct()]);
+        var previous = new List<Task>(turn.Keys.Count);
         lock (_gate)
         {
-            previous = _mutations.GetValueOrDefault(key, Task.CompletedTask);
-            _mutations[key] = turn.Ended;
+            foreach (var key in turn.Keys)
+            {
+                if (_mutations.TryGetValue(key, out var tail))
+                {
+                    previous.Add(tail);
+                }
+
+                _mutations[key] = turn.Ended;
+            }
         }
 
-        await previous;
+        await Task.WhenAll(previous);
         return turn;
     }
 
@@ -440,9 +487,11 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         public int Failures { get; set; }
     }
 
-    private sealed class Turn(ReminderService owner, Key key) : IAsyncDisposable
+    private sealed class Turn(ReminderService owner, IReadOnlyList<Key> keys) : IAsyncDisposable
     {
         private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public IReadOnlyList<Key> Keys { get; } = keys;
 
         public Task Ended => _ended.Task;
 
@@ -450,9 +499,12 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         {
             lock (owner._gate)
             {
-                if (owner._mutations.TryGetValue(key, out var tail) && tail == Ended)
+                foreach (var key in Keys)
                 {
-                    owner._mutations.Remove(key);
+                    if (owner._mutations.TryGetValue(key, out var tail) && tail == Ended)
+                    {
+                        owner._mutations.Remove(key);
+                    }
                 }
             }
 

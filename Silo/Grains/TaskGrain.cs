@@ -10,8 +10,8 @@ namespace Orchestration.Silo.Grains;
 
 /// <summary>
 /// One task: the only record of its status and lease. Durability order: a reminder that must fire after a crash
-/// (lease expiry, retry, telling dependents) is registered BEFORE the state write that needs it; a reminder that fires
-/// without cause finds nothing to do. So no acknowledged lease can outlive its expiry and no retry is forgotten.
+/// (lease expiry, retry, telling dependents) is registered BEFORE the state write that needs it, in the same call, so it
+/// commits in that write's transaction (ADR 5); a reminder that fires without cause finds nothing to do. So no acknowledged lease can outlive its expiry and no retry is forgotten.
 /// </summary>
 [GrainType("task")]
 internal sealed class TaskGrain(
