@@ -31,9 +31,10 @@ internal sealed class IdempotencyGrain(
         }
 
         record.State = new IdempotencyState { RequestHash = request.RequestHash, ExpiresAt = now + request.InFlightTimeout, Retention = request.Retention };
-        await record.WriteStateAsync();
-        // Durable before the request runs: a crash leaves a record that the reminder (or the in-flight deadline) frees.
+
+        // The reminder commits with the record, before the request runs: a crash leaves a record that it frees.
         await RegisterOrUpdateReminder(ExpiryReminder, request.InFlightTimeout + request.Retention, TimeSpan.Zero);
+        await record.WriteStateAsync();
         return new IdempotencyResult(IdempotencyOutcome.Started, null);
     }
 
@@ -47,8 +48,8 @@ internal sealed class IdempotencyGrain(
 
         state.Response = response;
         state.ExpiresAt = timeProvider.GetUtcNow() + state.Retention;
-        await record.WriteStateAsync();
         await RegisterOrUpdateReminder(ExpiryReminder, state.Retention, TimeSpan.Zero);
+        await record.WriteStateAsync();
     }
 
     public async Task AbandonAsync(string requestHash)

@@ -165,7 +165,7 @@ internal sealed class TaskGrain(
     {
         CheckLeaseHolder(caller);
         var agentId = State.LeaseAgentId!;
-        ClearLease();
+        await ClearLeaseAsync();
         State.Status = TaskLifecycleStatus.Ready;
         await RaiseAsync("task.released", new EventActor("agent", caller.AgentId));
         await RaiseAsync("task.ready", s_system);
@@ -301,7 +301,7 @@ internal sealed class TaskGrain(
     /// </summary>
     private async Task<TaskView> LoseAttemptAsync(string? eventType, bool retryable, EventActor actor, bool retryAtOnce = false)
     {
-        ClearLease();
+        await ClearLeaseAsync();
         State.CountedAttempts++;
         if (eventType is not null)
         {
@@ -338,7 +338,7 @@ internal sealed class TaskGrain(
             await RegisterOrUpdateReminder(DependentsReminder, s_dependentsSafetyNet, TimeSpan.Zero);
         }
 
-        ClearLease();
+        await ClearLeaseAsync();
         State.Status = final;
         State.NextAttemptAt = null;
         await RaiseAsync(eventType, actor);
@@ -398,10 +398,13 @@ internal sealed class TaskGrain(
         }
     }
 
-    private void ClearLease()
+    // Inside a call the unregistration joins the call's next write, so ending a lease costs no commit of its own and
+    // leaves no reminder to wake the grain later for nothing.
+    private Task ClearLeaseAsync()
     {
         State.LeaseAgentId = null;
         State.LeaseExpiresAt = null;
+        return UnregisterReminder(LeaseReminder);
     }
 
     // Not awaited: a task never waits on an agent, because agents wait on tasks (going offline revokes leases).
