@@ -32,8 +32,7 @@ internal static class ApiEvents
             return null; // the storage filters by tenant already; this is the second lock on the door
         }
 
-        var subject = envelope.Subject.StartsWith(orgId + "/", StringComparison.Ordinal) ? envelope.Subject[(orgId.Length + 1)..] : envelope.Subject;
-        return new ApiEvent(envelope.Id, entry.Sequence, envelope.Type, envelope.OccurredAt, envelope.OrgId, envelope.Actor, subject,
+        return new ApiEvent(envelope.Id, entry.Sequence, envelope.Type, envelope.OccurredAt, envelope.OrgId, envelope.Actor, envelope.Subject,
             envelope.CorrelationId, envelope.TraceId, envelope.Payload);
     }
 }

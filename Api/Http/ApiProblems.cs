@@ -41,7 +41,6 @@ internal static class ApiProblems
         ProblemCodes.AlreadyExists or ProblemCodes.InvalidTransition or ProblemCodes.TaskNotClaimable
             or ProblemCodes.NotLeaseHolder or ProblemCodes.AgentNotAvailable => StatusCodes.Status409Conflict,
         ProblemCodes.InvalidRequest => StatusCodes.Status400BadRequest,
-        "budget_exceeded" => StatusCodes.Status402PaymentRequired,
         _ => StatusCodes.Status409Conflict,
     };
 

@@ -46,7 +46,7 @@ internal sealed class CallContext(ActivationData activation)
             return CallOutbox.Empty;
         }
 
-        return new CallOutbox(Take(_events), Take(_projections)) { Reminders = Take(_reminders) };
+        return new CallOutbox(Take(_events), Take(_projections), Take(_reminders));
 
         static IReadOnlyList<T> Take<T>(List<T>? list)
         {

@@ -14,6 +14,8 @@ namespace Orchestration.Silo.Grains;
 /// </summary>
 internal abstract class TenantGrain(TimeProvider timeProvider) : Grain
 {
+    private static readonly TimeSpan s_reminderResolution = TimeSpan.FromMicroseconds(1);
+
     /// <summary>The organisation this grain belongs to.</summary>
     protected string OrgId => TenantKey.Of(GetPrimaryKeyString());
 
@@ -58,8 +60,6 @@ internal abstract class TenantGrain(TimeProvider timeProvider) : Grain
     /// re-arming it for the remaining fraction would fire it again at once, forever.
     /// </summary>
     protected static bool HasReached(DateTimeOffset now, DateTimeOffset moment) => now > moment - s_reminderResolution;
-
-    private static readonly TimeSpan s_reminderResolution = TimeSpan.FromMicroseconds(1);
 
     /// <summary>The JSON name of an enum value (as clients and projection filters see it), for example <c>dead_lettered</c>.</summary>
     protected static string JsonName<TEnum>(TEnum value, JsonTypeInfo<TEnum> type) where TEnum : struct, Enum =>

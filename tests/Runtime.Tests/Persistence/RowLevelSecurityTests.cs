@@ -25,7 +25,8 @@ public sealed class RowLevelSecurityTests(PostgresServerFixture postgres) : IAsy
         await _storage.CommitAsync(
             [StorageWrite.OutboxOnly(new CallOutbox(
                 [Event("acme/t1"), Event("globex/t1"), Event("/no-tenant")],
-                [Row("acme"), Row("globex"), Row(string.Empty)]))],
+                [Row("acme"), Row("globex"), Row(string.Empty)],
+                []))],
             CancellationToken.None);
 
         // The empty tenant is what an unset setting would match if the policy compared with '' (see the pooled-session test).

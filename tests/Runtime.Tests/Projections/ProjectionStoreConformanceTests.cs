@@ -47,7 +47,7 @@ public abstract class ProjectionStoreConformanceTests : IAsyncLifetime
         await CommitAsync(StorageWrite.State(s_key, "{}", 0, []));
         var stale = StorageWrite.State(s_key, "{}", 7, [], [ProjectionChange.Set(Row("acme", "stale"))]);
         var fresh = StorageWrite.State(s_key with { GrainKey = "acme/t2" }, "{}", 0, [], [ProjectionChange.Set(Row("acme", "fresh"))]);
-        var alone = StorageWrite.OutboxOnly(new CallOutbox([], [ProjectionChange.Set(Row("acme", "alone"))]));
+        var alone = StorageWrite.OutboxOnly(new CallOutbox([], [ProjectionChange.Set(Row("acme", "alone"))], []));
 
         await CommitAsync(stale, fresh, alone);
 
@@ -207,7 +207,7 @@ public abstract class ProjectionStoreConformanceTests : IAsyncLifetime
 
     private async Task<string[]> IdsAsync(ProjectionQuery query) => (await _sut.QueryAsync(query)).Items.Select(row => row.Id).ToArray();
 
-    private static StorageWrite Alone(params ProjectionChange[] changes) => StorageWrite.OutboxOnly(new CallOutbox([], changes));
+    private static StorageWrite Alone(params ProjectionChange[] changes) => StorageWrite.OutboxOnly(new CallOutbox([], changes, []));
 
     private static ProjectionRow Row(string tenant, string id, string? status = null) =>
         new(Tasks, tenant, id, $$"""{"id":"{{id}}","n":[1,2]}""") { Status = status };
@@ -269,7 +269,7 @@ public sealed class PostgresProjectionStoreTests(PostgresServerFixture postgres)
             var ids = Enumerable.Range(0, Rows).Select(i => $"r{round - (round % 2)}-{i:D3}").ToArray();
             var remove = round % 2 == 1;
             StorageWrite[] Batch(bool descending) => (descending ? ids.Reverse() : ids)
-                .Select(id => StorageWrite.OutboxOnly(new CallOutbox([], [remove && id.EndsWith('0') ? ProjectionChange.Remove("race", "acme", id) : ProjectionChange.Set(new ProjectionRow("race", "acme", id, "{}"))])))
+                .Select(id => StorageWrite.OutboxOnly(new CallOutbox([], [remove && id.EndsWith('0') ? ProjectionChange.Remove("race", "acme", id) : ProjectionChange.Set(new ProjectionRow("race", "acme", id, "{}"))], [])))
                 .ToArray();
             var batches = new[] { (first, Batch(false)), (second, Batch(true)), (first, Batch(true)), (second, Batch(false)) };
 
