@@ -51,9 +51,9 @@ public abstract class CrashRestartTests : IAsyncLifetime
                         acknowledged.Add(id);
                     }
                 }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException or System.Net.Sockets.SocketException)
                 {
-                    // In flight when the process died: not acknowledged, so either outcome is allowed.
+                    // In flight when the process died (the socket may fail raw, unwrapped): not acknowledged, either outcome is allowed.
                 }
             }).ToList();
             await Eventually.TrueAsync(() => Task.FromResult(acknowledged.Count >= 50), "some creates are acknowledged");
