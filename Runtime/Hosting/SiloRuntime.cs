@@ -44,7 +44,7 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
         Dispatcher = new GrainCallDispatcher(this);
         GrainFactory = new GrainFactory(registry, Dispatcher);
         StreamLog = new StreamLog(storage, options, timeProvider, Logger);
-        Batcher = new WriteBatcher(storage, StreamLog, options, instruments, Logger);
+        Batcher = new WriteBatcher(storage, StreamLog, options, timeProvider, instruments, Logger);
         Reminders = new ReminderService(this);
         _collector = new ActivationCollector(this);
         _streamDelivery = new ImplicitStreamDelivery(this);

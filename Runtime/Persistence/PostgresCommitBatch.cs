@@ -1,3 +1,4 @@
+using System.Globalization;
 using Npgsql;
 using NpgsqlTypes;
 using Orchestration.Runtime.Projections;
@@ -40,6 +41,7 @@ internal sealed class PostgresCommitBatch
     private readonly List<string?> _projectionOwners = [];
     private readonly List<string?> _projectionGroups = [];
     private readonly List<string?> _projectionDocuments = [];
+    private readonly HashSet<(int Partition, long Epoch)> _fences = [];
 
     public PostgresCommitBatch(IReadOnlyList<StorageWrite> writes)
     {
@@ -80,6 +82,11 @@ internal sealed class PostgresCommitBatch
                 _reminderPeriods.Add(change.Upsert?.Period);
             }
 
+            if (write.Fence is { Lease: var lease })
+            {
+                _fences.Add((lease.Partition, lease.Epoch));
+            }
+
             foreach (var change in write.Projections)
             {
                 _projectionOrdinals.Add(ordinal);
@@ -92,6 +99,39 @@ internal sealed class PostgresCommitBatch
                 _projectionDocuments.Add(change.Upsert?.Document);
             }
         }
+    }
+
+    /// <summary>The fence arrays (<c>orch_fence</c>): each distinct (partition, epoch) the batch's writers hold.</summary>
+    public void AddFenceParameters(NpgsqlParameterCollection parameters)
+    {
+        parameters.Add(new NpgsqlParameter { Value = _fences.Select(fence => fence.Partition).ToArray() });
+        parameters.Add(new NpgsqlParameter { Value = _fences.Select(fence => fence.Epoch).ToArray() });
+    }
+
+    /// <summary>
+    /// Marks the writes whose (partition, epoch) <c>orch_fence</c> reported stale (its message: <c>p:e,p:e</c>) as
+    /// <see cref="StorageWrite.Fenced"/>, and returns the others, to be committed again without them.
+    /// </summary>
+    public List<StorageWrite> WithoutStale(string stalePairs)
+    {
+        var stale = stalePairs.Split(',', StringSplitOptions.RemoveEmptyEntries)
+            .Select(pair => pair.Split(':'))
+            .Select(pair => (int.Parse(pair[0], CultureInfo.InvariantCulture), long.Parse(pair[1], CultureInfo.InvariantCulture)))
+            .ToHashSet();
+        var rest = new List<StorageWrite>(_writes.Count);
+        foreach (var write in _writes)
+        {
+            if (write.Fence is { Lease: var lease } && stale.Contains((lease.Partition, lease.Epoch)))
+            {
+                write.Fenced = true;
+            }
+            else
+            {
+                rest.Add(write);
+            }
+        }
+
+        return rest;
     }
 
     public void AddParameters(NpgsqlParameterCollection parameters)

@@ -21,6 +21,13 @@ internal sealed class PostgresGrainStorage : IGrainStorage
 
     private const long EventAppendLockKey = 0x6F72_6368_6576_7473; // "orchevts"
     private const long MigrationLockKey = 0x6F72_6368_6D69_6772; // "orchmigr"
+    private const long FenceLockKey = 0x6F72_6368_6665_6E63; // "orchfenc"
+
+    /// <summary>
+    /// The SQLSTATE <c>orch_fence</c> raises when a write's partition epoch is no longer current; its message lists the
+    /// stale pairs as <c>partition:epoch,…</c> (the message, since Npgsql redacts details by default).
+    /// </summary>
+    internal const string StaleEpochSqlState = "OR001";
 
     /// <summary>
     /// The schema, one step per release. Append-only: a released step is never edited (the tests hold their
@@ -48,6 +55,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         ALTER TABLE orch_grain_state ALTER COLUMN data DROP NOT NULL;
         """ + CommitFunctionV2Sql,
         TenantsAndProjectionsSql + CommitFunctionV3Sql,
+        ClusterSql,
     ];
 
     /// <summary>
@@ -95,6 +103,61 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         CREATE POLICY orch_projections_tenant_read ON orch_projections FOR SELECT TO orch_tenant_reader
             USING (tenant = nullif(current_setting('app.current_org', true), ''));
 
+        """;
+
+    /// <summary>
+    /// Migration 6: cluster membership (a version row, as Orleans' ADO.NET membership table, and one row per silo
+    /// generation) and partition leases with fencing epochs. An owner change takes the fence lock exclusively and
+    /// raises the epoch; every fenced commit takes it shared and checks its epochs while holding it (until its
+    /// transaction ends), so a commit is ordered wholly before or wholly after a change of owner and a writer whose
+    /// epoch is gone writes nothing. Renewals take no lock: they only move an owner's expiry and leave the epoch alone.
+    /// Lease times are the database's clock (<c>now()</c>, the transaction's start: an expiry set from it is never later
+    /// than the holder's own reckoning, and a takeover that waited on the lock judges expiry by an earlier instant).
+    /// </summary>
+    private static string ClusterSql => $"""
+        CREATE SEQUENCE orch_silo_generation;
+        CREATE TABLE orch_membership_version (
+            singleton bool PRIMARY KEY DEFAULT true CHECK (singleton), version bigint NOT NULL, changed_at timestamptz NOT NULL DEFAULT now());
+        INSERT INTO orch_membership_version (version) VALUES (0);
+        CREATE TABLE orch_silos (
+            silo_id text COLLATE "C" NOT NULL, generation bigint NOT NULL, address text NOT NULL,
+            status text NOT NULL CHECK (status IN ('joining', 'active', 'shutting_down', 'dead')),
+            started_at timestamptz NOT NULL DEFAULT now(), heartbeat_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (silo_id, generation));
+        CREATE TABLE orch_partitions (
+            partition int PRIMARY KEY, owner_silo text COLLATE "C", owner_generation bigint, epoch bigint NOT NULL DEFAULT 0,
+            expires_at timestamptz);
+        INSERT INTO orch_partitions (partition) SELECT generate_series(0, {Clustering.ClusterPartitions.Count - 1});
+
+        CREATE FUNCTION orch_fence(f_partition int[], f_epoch bigint[], pass bigint) RETURNS bigint LANGUAGE plpgsql AS $$
+        DECLARE
+            stale text;
+        BEGIN
+            IF cardinality(f_partition) > 0 THEN
+                PERFORM pg_advisory_xact_lock_shared({FenceLockKey});
+                SELECT string_agg(f.p || ':' || f.e, ',') INTO stale
+                FROM unnest(f_partition, f_epoch) AS f(p, e) LEFT JOIN orch_partitions o ON o.partition = f.p
+                WHERE o.epoch IS DISTINCT FROM f.e;
+                IF stale IS NOT NULL THEN
+                    RAISE EXCEPTION '%', stale USING ERRCODE = '{StaleEpochSqlState}';
+                END IF;
+            END IF;
+            RETURN pass;
+        END
+        $$;
+
+        CREATE FUNCTION orch_acquire_partitions(silo text, gen bigint, wanted int[], ttl interval)
+        RETURNS TABLE (acquired int, epoch bigint) LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock({FenceLockKey});
+            RETURN QUERY
+            UPDATE orch_partitions p
+            SET owner_silo = silo, owner_generation = gen, epoch = p.epoch + 1, expires_at = now() + ttl
+            WHERE p.partition = ANY (wanted) AND (p.owner_silo IS NULL OR p.expires_at < now())
+            RETURNING p.partition, p.epoch;
+            PERFORM pg_notify('{Clustering.PostgresMembershipTable.PartitionChannel}', '');
+        END
+        $$;
         """;
 
     /// <summary>
@@ -435,10 +498,12 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         """;
 
     // Parameters in PostgresCommitBatch's order: state ($1-$7), events ($8-$14), reminders ($15-$20), projections
-    // ($21-$28), then the lock and channel. orch_apply_reminders runs after orch_commit in the same statement.
+    // ($21-$28), then the lock and channel, then the fences ($31-$32). orch_apply_reminders runs after orch_commit in the
+    // same statement; orch_fence is an argument of orch_commit, so it runs (and holds its lock) before anything is written.
     private const string CommitSql = """
         SELECT c.stored_ords, c.stored_versions, c.first_sequence
-        FROM orch_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30) AS c,
+        FROM orch_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $21, $22, $23, $24, $25, $26, $27, $28,
+                         orch_fence($31, $32, $29), $30) AS c,
             LATERAL orch_apply_reminders($1, c.stored_ords, $15, $16, $17, $18, $19, $20)
         """;
 
@@ -502,7 +567,29 @@ internal sealed class PostgresGrainStorage : IGrainStorage
 
     public async Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken)
     {
-        var batch = new PostgresCommitBatch(writes);
+        while (true)
+        {
+            var batch = new PostgresCommitBatch(writes);
+            try
+            {
+                await CommitBatchAsync(batch, cancellationToken);
+                return;
+            }
+            catch (PostgresException stale) when (stale.SqlState == StaleEpochSqlState)
+            {
+                // Nothing of the batch was stored. Rare (only around a change of owner): commit the rest again without
+                // the writes whose partition moved on; the loop ends, since every round removes at least one write.
+                writes = batch.WithoutStale(stale.MessageText);
+                if (writes.Count == 0)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private async Task CommitBatchAsync(PostgresCommitBatch batch, CancellationToken cancellationToken)
+    {
         await _commits.ExecuteAsync(
             parameters => BindCommit(parameters, batch),
             reader =>
@@ -526,6 +613,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         batch.AddParameters(parameters);
         parameters.Add(new NpgsqlParameter { Value = EventAppendLockKey });
         parameters.Add(new NpgsqlParameter { Value = EventChannel });
+        batch.AddFenceParameters(parameters);
     }
 
     /// <summary>

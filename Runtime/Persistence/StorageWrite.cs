@@ -1,3 +1,5 @@
+using Orchestration.Runtime.Clustering;
+
 namespace Orchestration.Runtime.Persistence;
 
 /// <summary>
@@ -44,6 +46,15 @@ internal sealed class StorageWrite
     /// <summary>Set by the provider: the version check failed, so nothing of this write was stored.</summary>
     public bool Conflict { get; set; }
 
+    /// <summary>
+    /// The lease period of the writer's partition, in a cluster: the write commits only while the database still holds
+    /// that epoch for the partition (see <c>orch_fence</c>). Null outside a cluster, and for writes of no grain.
+    /// </summary>
+    public WriteFence? Fence { get; set; }
+
+    /// <summary>Set by the provider: the partition's epoch had moved on, so nothing of this write was stored.</summary>
+    public bool Fenced { get; set; }
+
     /// <summary>Set by the provider: the sequence of the first event; the others follow contiguously.</summary>
     public long FirstSequence { get; set; }
 
@@ -65,3 +76,6 @@ internal sealed class StorageWrite
     public static StorageWrite OutboxOnly(CallOutbox outbox) =>
         new(null, null, delete: false, 0, outbox.Events, outbox.Projections, outbox.Reminders);
 }
+
+/// <summary>The grain a write is for and the lease period its activation was created in.</summary>
+internal sealed record WriteFence(GrainId Grain, PartitionLease Lease);

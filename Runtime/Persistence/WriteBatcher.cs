@@ -17,13 +17,15 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     private readonly StreamLog _streamLog;
     private readonly RuntimeInstruments _instruments;
     private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
     private readonly int _maxBatchSize;
     private readonly SemaphoreSlim _commitSlots;
     private readonly List<PendingWrite> _deferred = [];
     private Task? _loop;
 
-    public WriteBatcher(IGrainStorage storage, StreamLog streamLog, SiloOptions options, RuntimeInstruments instruments, ILogger logger)
+    public WriteBatcher(IGrainStorage storage, StreamLog streamLog, SiloOptions options, TimeProvider timeProvider, RuntimeInstruments instruments, ILogger logger)
     {
+        _timeProvider = timeProvider;
         _storage = storage;
         _streamLog = streamLog;
         _instruments = instruments;
@@ -45,9 +47,17 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     /// <summary>
     /// Queues a write; completes once it is durable (or has failed its version check, see <see cref="StorageWrite.Conflict"/>).
     /// When <see cref="SiloOptions.MaxPendingWrites"/> writes are queued, waits for a batch to take some first.
+    /// A fenced write whose lease period has ended here fails at once with <see cref="GrainOwnershipLostException"/>,
+    /// as does one the database refuses because its partition's epoch moved on.
     /// </summary>
     public Task SubmitAsync(StorageWrite write)
     {
+        if (write.Fence is { } fence && !fence.Lease.IsServing(_timeProvider.GetTimestamp()))
+        {
+            _instruments.WriteFenced();
+            return Task.FromException(OwnershipLost(fence, "its lease ended here"));
+        }
+
         var pending = new PendingWrite(write);
         return _queue.Writer.TryWrite(pending) ? pending.Task : SubmitWhenRoomAsync(pending);
     }
@@ -66,6 +76,9 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
 
         await pending.Task.ConfigureAwait(false);
     }
+
+    private static GrainOwnershipLostException OwnershipLost(WriteFence fence, string why) =>
+        new(fence.Grain, $"{fence.Lease}: {why}");
 
     private static InvalidOperationException Stopping() => new("The silo is stopping; no more writes are accepted.");
 
@@ -153,7 +166,15 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
             _streamLog.OnLocalCommit(CommittedEvents(writes));
             foreach (var pending in batch)
             {
-                pending.TrySetResult();
+                if (pending.Write is { Fenced: true, Fence: { } fence })
+                {
+                    _instruments.WriteFenced();
+                    pending.TrySetException(OwnershipLost(fence, "the database holds a newer epoch of its partition"));
+                }
+                else
+                {
+                    pending.TrySetResult();
+                }
             }
         }
         finally
@@ -167,7 +188,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         var events = new List<StreamEvent>();
         foreach (var write in writes)
         {
-            if (write.Conflict)
+            if (write.Conflict || write.Fenced)
             {
                 continue;
             }

@@ -23,6 +23,8 @@ internal sealed class RuntimeInstruments : IDisposable
     private readonly Histogram<long> _commitBatchSize;
     private readonly Histogram<double> _commitDuration;
     private readonly Counter<long> _streamEventsParked;
+    private readonly Counter<long> _writesFenced;
+    private long _fencedWrites;
 
     public RuntimeInstruments(IMeterFactory? meterFactory = null)
     {
@@ -34,7 +36,11 @@ internal sealed class RuntimeInstruments : IDisposable
         _commitBatchSize = _meter.CreateHistogram<long>("orchestration.storage.commit.batch_size", description: "Writes per storage transaction.");
         _commitDuration = _meter.CreateHistogram<double>("orchestration.storage.commit.duration", unit: "s", description: "Time a storage transaction took.");
         _streamEventsParked = _meter.CreateCounter<long>("orchestration.streams.parked", description: "Stream events an implicit subscription gave up delivering after its retries.");
+        _writesFenced = _meter.CreateCounter<long>("orchestration.storage.writes.fenced", description: "Writes refused because the silo no longer owned the grain's partition.");
     }
+
+    /// <summary>Writes refused so far because their partition lease had ended (here or in the database).</summary>
+    public long FencedWrites => Interlocked.Read(ref _fencedWrites);
 
     /// <summary>Reports the messages waiting in activation queues; set once by the runtime.</summary>
     public void ObserveQueuedTurns(Func<long> queuedTurns) =>
@@ -84,6 +90,12 @@ internal sealed class RuntimeInstruments : IDisposable
     {
         _commitBatchSize.Record(batchSize);
         _commitDuration.Record(duration.TotalSeconds);
+    }
+
+    public void WriteFenced()
+    {
+        Interlocked.Increment(ref _fencedWrites);
+        _writesFenced.Add(1);
     }
 
     public void StreamEventParked(string subscriber, string grainType) =>

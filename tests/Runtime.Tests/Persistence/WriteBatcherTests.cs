@@ -164,7 +164,7 @@ public sealed class WriteBatcherTests : IAsyncLifetime
     }
 
     private WriteBatcher CreateSut(SiloOptions options) =>
-        new(_storage, _streamLog, options, new RuntimeInstruments(), NullLogger.Instance);
+        new(_storage, _streamLog, options, TimeProvider.System, new RuntimeInstruments(), NullLogger.Instance);
 
     private static GrainStateKey Key(string name) => new("t", name, "s");
 
@@ -193,7 +193,7 @@ public abstract class WriteBatcherProviderTests : IAsyncLifetime
         var options = new SiloOptions { EventPollInterval = TimeSpan.FromHours(1) };
         _streamLog = new StreamLog(_storage, options, TimeProvider.System, NullLogger.Instance);
         await _streamLog.StartAsync(CancellationToken.None);
-        _batcher = new WriteBatcher(_storage, _streamLog, options, new RuntimeInstruments(), NullLogger.Instance);
+        _batcher = new WriteBatcher(_storage, _streamLog, options, TimeProvider.System, new RuntimeInstruments(), NullLogger.Instance);
         _batcher.Start();
     }
 
