@@ -1,15 +1,34 @@
 using Orchestration.AppHost.Hosting;
 
 var builder = DistributedApplication.CreateBuilder(args);
-var apiPort = builder.Setting("ORCHESTRATION_API_PORT", "5080");
-var dataDirectory = builder.Setting("ORCHESTRATION_DATA_DIR", Path.Combine(builder.RepositoryRoot, ".data"));
 
-// Services. Embedded mode: the Api hosts its silo in-process on SQLite, so nothing else needs to run.
-// Postgres, Redis, silos ×N and the web app join this model in later steps.
-builder.AddProject("api")
-    .WithHttpEndpoint(port: int.Parse(apiPort, System.Globalization.CultureInfo.InvariantCulture))
-    .WithEnvironment("Orchestration__Mode", "Embedded")
-    .WithEnvironment("Storage__Provider", "Sqlite")
-    .WithEnvironment("Storage__SqlitePath", Path.Combine(dataDirectory, "orchestration.db"));
+if (builder.Options.Cluster)
+{
+    // Infrastructure. PostgreSQL carries storage, membership and event hints; there is no Redis (docs/adr/0008-no-redis.md).
+    var postgres = builder.AddPostgres("postgres");
+    var bootstrapKey = builder.AddBootstrapKey("bootstrap-key");
 
-await builder.Build().RunAsync();
+    // Services. Silos own the grains; the Api is a cluster client that starts once every silo is healthy.
+    var silo = builder.AddProject("silo")
+        .WithReplicas(builder.Options.Silos)
+        .WithClusterStorage(postgres)
+        .WithHttpEndpoint()
+        .WithSiloEndpoint()
+        .WithSiloId()
+        .WaitFor(postgres);
+
+    builder.AddProject("api")
+        .WithHttpEndpoint(port: builder.ApiPort, external: true)
+        .WithClusterStorage(postgres)
+        .WithEnvironment("ORCHESTRATION_BOOTSTRAP_KEY", bootstrapKey)
+        .WaitFor(silo);
+}
+else
+{
+    // Embedded, the zero-setup default: the Api hosts its silo in-process on SQLite, so nothing else needs to run.
+    builder.AddProject("api")
+        .WithHttpEndpoint(port: builder.ApiPort, external: true)
+        .WithEmbeddedStorage(builder.DataDirectory);
+}
+
+return await builder.Build().RunAsync();

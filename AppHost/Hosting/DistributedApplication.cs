@@ -1,52 +1,37 @@
 namespace Orchestration.AppHost.Hosting;
 
 /// <summary>
-/// The app model, after Aspire's: resources are declared on a builder, then run together as child processes that stop
-/// when the AppHost stops.
+/// The app model, after Aspire's: resources declared on a builder, then either run together as child processes that
+/// stop when the AppHost stops, or published as Aspire's manifest (<c>--publisher manifest</c>).
 /// </summary>
-internal sealed class DistributedApplication(IReadOnlyList<ProjectResource> resources)
+internal sealed class DistributedApplication(AppHostOptions options, IReadOnlyList<IResource> resources, string dataDirectory)
 {
     public static DistributedApplicationBuilder CreateBuilder(string[] args) => new(args);
 
-    /// <summary>Starts every resource, reports where it answers, and stops them all on Ctrl+C or SIGTERM.</summary>
-    public async Task RunAsync()
+    /// <summary>Runs or publishes the model; returns the process exit code (0 after a requested stop, 1 on failure, 2 on bad arguments).</summary>
+    public async Task<int> RunAsync()
     {
-        using var stop = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, eventArgs) =>
+        var unknown = options.Without.Where(name => !resources.OfType<ProjectResource>().Any(resource => resource.Name == name)).ToList();
+        var errors = options.Errors.Concat(unknown.Select(name =>
+            $"--without {name}: this model has no service named '{name}' ({string.Join(", ", resources.OfType<ProjectResource>().Select(resource => resource.Name))})."));
+        if (errors.ToList() is { Count: > 0 } all)
         {
-            eventArgs.Cancel = true;
-            stop.Cancel();
-        };
-        using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(
-            System.Runtime.InteropServices.PosixSignal.SIGTERM,
-            context =>
+            foreach (var error in all)
             {
-                context.Cancel = true;
-                stop.Cancel();
-            });
-
-        var processes = new List<ResourceProcess>();
-        try
-        {
-            foreach (var resource in resources)
-            {
-                processes.Add(ResourceProcess.Start(resource));
+                Console.Error.WriteLine($"[apphost] {error}");
             }
 
-            await Task.WhenAll(processes.Select(process => process.WaitUntilHealthyAsync(stop.Token)));
-            foreach (var resource in resources)
-            {
-                Console.WriteLine($"[apphost] {resource.Name} is healthy at {resource.Url} (health: {resource.Url}/health, cluster: {resource.Url}/api/v1/cluster)");
-            }
+            Console.Error.WriteLine(AppHostOptions.Usage);
+            return 2;
+        }
 
-            Console.WriteLine("[apphost] Press Ctrl+C to stop.");
-            await Task.WhenAny(processes.Select(process => process.Exited).Append(Task.Delay(Timeout.Infinite, stop.Token)))
-                .ContinueWith(static _ => { }, TaskScheduler.Default);
-        }
-        finally
+        if (options.Publisher is not null)
         {
-            Console.WriteLine("[apphost] Stopping.");
-            await Task.WhenAll(processes.Select(process => process.StopAsync(TimeSpan.FromSeconds(10))));
+            await ManifestPublisher.WriteFileAsync(resources, options.OutputPath);
+            Console.WriteLine($"[apphost] Wrote the app model to {Path.GetFullPath(options.OutputPath)}");
+            return 0;
         }
+
+        return await new ApplicationOrchestrator(resources, options.Without, dataDirectory).RunAsync();
     }
 }

@@ -1,86 +1,118 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 
 namespace Orchestration.AppHost.Hosting;
 
-/// <summary>One running resource: its child process, its prefixed output, its health and its graceful stop.</summary>
-internal sealed partial class ResourceProcess
+/// <summary>One running process of a resource: its prefixed output, its last lines, its health and its graceful stop.</summary>
+internal sealed class ResourceProcess
 {
-    private const int SigTerm = 15;
+    private const int KeptLines = 20;
 
-    private readonly ProjectResource _resource;
+    // A session of its own: a terminal's Ctrl+C reaches only the AppHost, which then stops children in reverse order.
+    private static readonly string? s_setsid = new[] { "/usr/bin/setsid", "/bin/setsid" }.FirstOrDefault(File.Exists);
+
+    private readonly ProcessSpec _spec;
     private readonly Process _process;
+    private readonly Queue<string> _lastLines = new();
 
-    private ResourceProcess(ProjectResource resource, Process process)
+    private ResourceProcess(ProcessSpec spec, Process process)
     {
-        _resource = resource;
+        _spec = spec;
         _process = process;
         Exited = process.WaitForExitAsync();
     }
 
+    public string Name => _spec.Name;
+
+    public string Url => _spec.Url;
+
+    public int Pid => _process.Id;
+
+    public bool IsHealthy { get; private set; }
+
+    /// <summary>Completes when the process has exited and its output is read.</summary>
     public Task Exited { get; }
 
-    public static ResourceProcess Start(ProjectResource resource)
-    {
-        if (!File.Exists(resource.AssemblyPath))
-        {
-            throw new FileNotFoundException($"{resource.Name} is not built: {resource.AssemblyPath} is missing. Run `dotnet build` first.");
-        }
+    public int ExitCode => _process.ExitCode;
 
-        var start = new ProcessStartInfo("dotnet")
+    public IReadOnlyList<string> LastLines
+    {
+        get
         {
-            ArgumentList = { resource.AssemblyPath },
-            WorkingDirectory = Path.GetDirectoryName(resource.AssemblyPath)!,
+            lock (_lastLines)
+            {
+                return [.. _lastLines];
+            }
+        }
+    }
+
+    public static ResourceProcess Start(ProcessSpec spec)
+    {
+        var start = new ProcessStartInfo(s_setsid ?? spec.FileName)
+        {
+            WorkingDirectory = spec.WorkingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var (name, value) in resource.Environment)
+        if (s_setsid is not null)
+        {
+            start.ArgumentList.Add(spec.FileName); // setsid execs it in place: the pid stays the resource's own
+        }
+
+        foreach (var argument in spec.Arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in spec.Environment)
         {
             start.Environment[name] = value;
         }
 
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"{resource.Name} did not start.");
-        process.OutputDataReceived += (_, line) => Print(resource.Name, line.Data);
-        process.ErrorDataReceived += (_, line) => Print(resource.Name, line.Data);
+        if (spec.UserName is not null)
+        {
+            start.UserName = spec.UserName;
+        }
+
+        var process = Process.Start(start) ?? throw new AppHostException($"{spec.Name} did not start.");
+        var resource = new ResourceProcess(spec, process);
+        process.OutputDataReceived += (_, line) => resource.Print(line.Data);
+        process.ErrorDataReceived += (_, line) => resource.Print(line.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        return new ResourceProcess(resource, process);
+        return resource;
     }
 
+    /// <summary>Probes until healthy; throws <see cref="ResourceExitedException"/> if the process exits first.</summary>
     public async Task WaitUntilHealthyAsync(CancellationToken cancellationToken)
     {
-        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (_process.HasExited)
             {
-                throw new InvalidOperationException($"{_resource.Name} exited with code {_process.ExitCode} before it became healthy.");
+                await Exited; // the rest of its output
+                throw new ResourceExitedException(Name, ExitCode, LastLines);
             }
 
             try
             {
-                using var response = await client.GetAsync($"{_resource.Url}/health", cancellationToken);
-                if (response.IsSuccessStatusCode)
+                if (await _spec.IsHealthyAsync(cancellationToken))
                 {
+                    IsHealthy = true;
                     return;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception exception) when (!cancellationToken.IsCancellationRequested && exception is not OutOfMemoryException)
             {
-                // not listening yet
-            }
-            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // a slow first answer
+                // not answering yet
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
         }
     }
 
-    /// <summary>Asks the process to stop (SIGTERM, so it can deactivate its grains), and kills it after <paramref name="grace"/>.</summary>
+    /// <summary>Asks the process to stop with its stop signal, and kills it (and its children) after <paramref name="grace"/>.</summary>
     public async Task StopAsync(TimeSpan grace)
     {
         if (_process.HasExited)
@@ -94,24 +126,45 @@ internal sealed partial class ResourceProcess
         }
         else
         {
-            _ = Kill(_process.Id, SigTerm);
+            Posix.Signal(_process.Id, _spec.StopSignal);
         }
 
-        var exited = await Task.WhenAny(Exited, Task.Delay(grace));
-        if (exited != Exited && !_process.HasExited)
+        if (await Task.WhenAny(Exited, Task.Delay(grace)) != Exited && !_process.HasExited)
         {
+            Console.WriteLine($"[apphost] {Name} did not stop within {grace.TotalSeconds:0} s; killing it");
             _process.Kill(entireProcessTree: true);
         }
+
+        await Exited;
     }
 
-    private static void Print(string name, string? line)
+    private void Print(string? line)
     {
-        if (line is not null)
+        if (line is null)
         {
-            Console.WriteLine($"[{name}] {line}");
+            return;
         }
-    }
 
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
+        lock (_lastLines)
+        {
+            _lastLines.Enqueue(line);
+            if (_lastLines.Count > KeptLines)
+            {
+                _lastLines.Dequeue();
+            }
+        }
+
+        Console.WriteLine($"[{Name}] {line}");
+    }
+}
+
+/// <summary>A process exited before it became healthy.</summary>
+internal sealed class ResourceExitedException(string name, int exitCode, IReadOnlyList<string> lastLines)
+    : Exception($"{name} exited with code {exitCode} during startup.")
+{
+    public string Name { get; } = name;
+
+    public int ExitCode { get; } = exitCode;
+
+    public IReadOnlyList<string> LastLines { get; } = lastLines;
 }
