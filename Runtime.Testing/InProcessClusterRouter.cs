@@ -34,6 +34,8 @@ internal sealed class InProcessClusterRouter : IClusterRouter, IClusterMembershi
         };
     }
 
+    public Clustering.PartitionLease? LeaseFor(GrainId grainId) => null;
+
     public void Forward(GrainId grainId, IGrainMessage message) => Owner(grainId).Dispatcher.DeliverLocally(grainId, message);
 
     public ActivationData Register(ActivationData activation) => _registrations.GetOrAdd(activation.GrainId, activation);

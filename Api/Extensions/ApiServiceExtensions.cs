@@ -30,14 +30,8 @@ internal static class ApiServiceExtensions
         services.AddAuthorizationBuilder().AddApiPolicies();
         services.AddSingleton<KeyRateLimiter>();
 
-        var mode = builder.Configuration["Orchestration:Mode"] ?? "Embedded";
-        if (!mode.Equals("Embedded", StringComparison.OrdinalIgnoreCase))
-        {
-            // The cluster client (routing to remote silos) arrives with multi-silo support.
-            throw new InvalidOperationException($"Orchestration:Mode '{mode}' is not supported yet; use Embedded.");
-        }
-
-        builder.AddSiloServices();
+        // Embedded: a silo in this process. Cluster: a client that serves no partition and sends every call to its owner.
+        builder.AddSiloServices(servesPartitions: false);
         // Hosted services start in registration order: after the silo's.
         services.AddHostedService<BootstrapService>();
         return builder;

@@ -20,4 +20,10 @@ public enum DeactivationReason
 
     /// <summary>The set of silos changed and another silo now owns the grain; it reactivates there on its next call.</summary>
     PlacementChanged,
+
+    /// <summary>
+    /// The silo lost the lease of the grain's partition (it could not renew in time, or was declared dead): the activation
+    /// is discarded without <c>OnDeactivateAsync</c>, since nothing it wrote could be stored any more.
+    /// </summary>
+    OwnershipLost,
 }

@@ -51,6 +51,11 @@ internal sealed partial class ActivationData
         try
         {
             DisposeTimers();
+            if (reason == DeactivationReason.OwnershipLost)
+            {
+                return; // discarded: its partition is another silo's now, so nothing it did here could be stored
+            }
+
             // A grain that overruns is cancelled and, if it ignores that, abandoned: the activation goes regardless.
             var timeout = _runtime.Options.DeactivationTimeout;
             using var timedOut = new CancellationTokenSource(timeout, _runtime.TimeProvider);

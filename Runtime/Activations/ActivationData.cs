@@ -23,6 +23,7 @@ internal sealed partial class ActivationData : IGrainContext
     private readonly SiloRuntime _runtime;
     private readonly GrainClassInfo _class;
     private readonly ActivationTaskScheduler _scheduler;
+    private readonly WriteFence? _fence;
 
     // Also the lock that guards every field below that the turn loop and other threads share.
     private readonly Queue<IGrainMessage> _queue = new();
@@ -48,6 +49,7 @@ internal sealed partial class ActivationData : IGrainContext
         GrainId = grainId;
         _scheduler = new ActivationTaskScheduler(this);
         _lastActiveAt = runtime.TimeProvider.GetTimestamp();
+        _fence = runtime.Router?.LeaseFor(grainId) is { } lease ? new WriteFence(grainId, lease) : null;
     }
 
     public GrainId GrainId { get; }
@@ -55,6 +57,16 @@ internal sealed partial class ActivationData : IGrainContext
     public IGrainFactory GrainFactory => _runtime.GrainFactory;
 
     internal SiloRuntime Runtime => _runtime;
+
+    /// <summary>The partition this activation's grain hashes to (in a cluster whose ownership is leased).</summary>
+    internal int? Partition => _fence?.Lease.Partition;
+
+    /// <summary>Stamps a write of this activation with its lease period, so it commits only while that epoch is current.</summary>
+    internal StorageWrite Fenced(StorageWrite write)
+    {
+        write.Fence = _fence;
+        return write;
+    }
 
     public void DeactivateOnIdle() => RequestDeactivation(DeactivationReason.ApplicationRequested);
 
@@ -84,7 +96,7 @@ internal sealed partial class ActivationData : IGrainContext
             return Task.CompletedTask;
         }
 
-        return _runtime.Batcher.SubmitAsync(StorageWrite.EventsOnly([draft]));
+        return _runtime.Batcher.SubmitAsync(Fenced(StorageWrite.EventsOnly([draft])));
     }
 
     /// <summary>
@@ -116,7 +128,7 @@ internal sealed partial class ActivationData : IGrainContext
             return Task.CompletedTask;
         }
 
-        return _runtime.Reminders.CommitAsync(StorageWrite.ReminderOnly(change));
+        return _runtime.Reminders.CommitAsync(Fenced(StorageWrite.ReminderOnly(change)));
     }
 
     /// <summary>
@@ -129,7 +141,7 @@ internal sealed partial class ActivationData : IGrainContext
     {
         while (call.HasPending)
         {
-            await _runtime.Reminders.CommitAsync(StorageWrite.OutboxOnly(call.Drain()));
+            await _runtime.Reminders.CommitAsync(Fenced(StorageWrite.OutboxOnly(call.Drain())));
         }
     }
 

@@ -22,6 +22,8 @@ internal sealed class GrainInterfaceInfo
 
     public Type InterfaceType { get; }
 
+    public IEnumerable<GrainMethod> Methods => _methods.Values;
+
     public GrainClassInfo GrainClass { get; }
 
     public GrainMethod GetMethod(MethodInfo method) =>

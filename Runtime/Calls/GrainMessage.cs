@@ -21,6 +21,9 @@ internal interface IGrainMessage
     /// <summary>Completes the caller from the grain method's finished task (result, fault or cancellation).</summary>
     void CompleteFrom(Task finished);
 
+    /// <summary>Completes the caller with a result another process sent as JSON (null: a call without a result).</summary>
+    void CompleteFromJson(System.Text.Json.JsonElement? result, System.Text.Json.JsonSerializerOptions options);
+
     void Fail(Exception exception);
 }
 
@@ -71,6 +74,18 @@ internal sealed class GrainMessage<TResult>(GrainMethod method, object?[] argume
         {
             // Unwrap so the caller sees the grain's own exception type and message.
             TrySetException(finished.Exception!.InnerExceptions.Count == 1 ? finished.Exception.InnerException! : finished.Exception);
+        }
+    }
+
+    public void CompleteFromJson(System.Text.Json.JsonElement? result, System.Text.Json.JsonSerializerOptions options)
+    {
+        try
+        {
+            TrySetResult(result is { } json ? System.Text.Json.JsonSerializer.Deserialize<TResult>(json, options)! : default!);
+        }
+        catch (Exception exception)
+        {
+            TrySetException(exception);
         }
     }
 

@@ -13,6 +13,9 @@ internal sealed class GrainMethod
     private static readonly MethodInfo s_sendTyped =
         typeof(GrainMethod).GetMethod(nameof(SendTyped), BindingFlags.NonPublic | BindingFlags.Static)!;
 
+    private static readonly MethodInfo s_resultOf =
+        typeof(GrainMethod).GetMethod(nameof(ResultOf), BindingFlags.NonPublic | BindingFlags.Static)!;
+
     private GrainMethod(string name, bool alwaysInterleave, bool keepsAlive, Func<object, object?[], Task> invoke, Func<GrainCallDispatcher, GrainId, GrainMethod, object?[], Task>? send)
     {
         Name = name;
@@ -42,6 +45,20 @@ internal sealed class GrainMethod
 
     /// <summary>Runs the method on a grain instance.</summary>
     public Func<object, object?[], Task> Invoke { get; }
+
+    /// <summary>
+    /// The method's name between processes: interface, method and parameter types (full names), so overloads differ and
+    /// a rename is a visible break. Empty for timer callbacks, which never leave their activation.
+    /// </summary>
+    public string WireName { get; private init; } = string.Empty;
+
+    public IReadOnlyList<Type> ParameterTypes { get; private init; } = [];
+
+    /// <summary>The result's type; null for a method returning a plain <see cref="Task"/>.</summary>
+    public Type? ResultType { get; private init; }
+
+    /// <summary>Reads the result of a completed call's task (null for a plain <see cref="Task"/>).</summary>
+    public Func<Task, object?> ReadResult { get; private init; } = static _ => null;
 
     /// <summary>Sends a call and returns the caller's task (a <c>Task&lt;TResult&gt;</c> for methods with a result).</summary>
     public Func<GrainCallDispatcher, GrainId, GrainMethod, object?[], Task> Send { get; }
@@ -75,6 +92,12 @@ internal sealed class GrainMethod
             CompileInvoker(method),
             send)
         {
+            WireName = $"{method.DeclaringType!.FullName}.{method.Name}({string.Join(",", method.GetParameters().Select(parameter => parameter.ParameterType.FullName))})",
+            ParameterTypes = [.. method.GetParameters().Select(parameter => parameter.ParameterType)],
+            ResultType = returnType == typeof(Task) ? null : resultType,
+            ReadResult = returnType == typeof(Task)
+                ? static _ => null
+                : (Func<Task, object?>)s_resultOf.MakeGenericMethod(resultType).CreateDelegate(typeof(Func<Task, object?>)),
             // Isolation as in Orleans: a caller and a grain never share a mutable object through a call.
             CopiesArguments = method.GetParameters().Any(parameter =>
                 !DeepCopier.IsShallowCopyable(parameter.ParameterType) && !DeepCopier.IsMarkedImmutable(parameter)),
@@ -85,6 +108,8 @@ internal sealed class GrainMethod
 
     public static GrainMethod ForCallback(string name, bool interleave, bool keepsAlive, Func<object, object?[], Task> invoke) =>
         new(name, interleave, keepsAlive, invoke, send: null);
+
+    private static object? ResultOf<TResult>(Task completed) => ((Task<TResult>)completed).Result;
 
     private static Task SendTyped<TResult>(GrainCallDispatcher dispatcher, GrainId target, GrainMethod method, object?[] arguments) =>
         dispatcher.InvokeAsync<TResult>(target, method, arguments);

@@ -52,6 +52,9 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
     /// <summary>The table as last read (null before the first tick).</summary>
     public MembershipSnapshot? LastSnapshot { get; private set; }
 
+    /// <summary>Called with every read of the table (the routing map follows the lease rounds).</summary>
+    public Action<MembershipSnapshot>? SnapshotRead { get; set; }
+
     /// <summary>The partitions this silo holds now (including those it is handing over).</summary>
     public IReadOnlyList<PartitionLease> Held =>
         [.. _leases.Select(slot => Volatile.Read(ref slot)).Where(lease => lease is { HasEnded: false })!];
@@ -183,6 +186,7 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
 
             var snapshot = await _table.ReadAsync(cancellationToken);
             LastSnapshot = snapshot;
+            SnapshotRead?.Invoke(snapshot);
             await DeclareOverdueDeadAsync(self, snapshot, cancellationToken);
             await ReleaseDrainedAsync(self, cancellationToken);
             var target = Share(self, snapshot);

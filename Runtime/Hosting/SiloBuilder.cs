@@ -17,6 +17,29 @@ public sealed class SiloBuilder
 
     internal IReadOnlyList<Assembly> Assemblies => _assemblies;
 
+    internal Clustering.ClusterSetup? Cluster { get; private set; }
+
+    internal Clustering.ClusterOptions ClusterOptions { get; private set; } = new();
+
+    /// <summary>
+    /// Joins a cluster of processes on PostgreSQL (the storage must be the same database): as a silo that serves its
+    /// share of partitions, or, with <paramref name="servesPartitions"/> false, as a client that serves none and sends
+    /// every call to the owner (the Api in cluster mode).
+    /// </summary>
+    public SiloBuilder UseCluster(string connectionString, bool servesPartitions = true, Clustering.ClusterOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        var clusterOptions = options ?? new Clustering.ClusterOptions();
+        if (clusterOptions.Validate().ToList() is { Count: > 0 } errors)
+        {
+            throw new ArgumentException(string.Join(" ", errors), nameof(options));
+        }
+
+        Cluster = new Clustering.ClusterSetup(connectionString, servesPartitions);
+        ClusterOptions = clusterOptions;
+        return UsePostgresStorage(connectionString);
+    }
+
     /// <summary>Registers every grain class in <paramref name="assembly"/>.</summary>
     public SiloBuilder AddGrains(Assembly assembly)
     {

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Orchestration.Runtime.Activations;
 using Orchestration.Runtime.Calls;
+using Orchestration.Runtime.Clustering;
 using Orchestration.Runtime.Management;
 using Orchestration.Runtime.Persistence;
 using Orchestration.Runtime.Placement;
@@ -19,6 +20,7 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
     private readonly CancellationTokenSource _shutdown = new();
     private readonly ActivationCollector _collector;
     private readonly ImplicitStreamDelivery _streamDelivery;
+    private ClusterMembership? _cluster;
     private readonly Lock _stopGate = new();
     private volatile bool _stopped;
     private Task? _stopping;
@@ -84,6 +86,9 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
 
     public CancellationToken ShutdownToken => _shutdown.Token;
 
+    /// <summary>This process's part in a cluster of processes; null outside one.</summary>
+    internal ClusterMembership? Cluster => _cluster;
+
     public bool IsStopped => _stopped;
 
     public DateTimeOffset StartedAt { get; private set; }
@@ -93,6 +98,12 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
         await Storage.InitializeAsync(cancellationToken);
         await StreamLog.StartAsync(cancellationToken);
         Batcher.Start();
+        if (Services.GetService(typeof(ClusterSetup)) is ClusterSetup cluster)
+        {
+            _cluster = new ClusterMembership(this, cluster, (ClusterOptions)Services.GetService(typeof(ClusterOptions))!);
+            await _cluster.StartAsync(cancellationToken);
+        }
+
         await Reminders.StartAsync(cancellationToken);
         _streamDelivery.Start();
         _collector.Start();
@@ -114,6 +125,12 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
 
     private async Task StopCoreAsync(CancellationToken cancellationToken)
     {
+        if (_cluster is not null)
+        {
+            // First hand every partition over while calls can still reach this silo: callers wait for the next owner.
+            await _cluster.LeaveAsync(cancellationToken);
+        }
+
         _stopped = true;
         await _collector.DisposeAsync();
         await _streamDelivery.DisposeAsync();
@@ -134,6 +151,11 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
 
         await _shutdown.CancelAsync();
         await Batcher.DisposeAsync();
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+
         await StreamLog.DisposeAsync();
         LogStopped(Logger, Options.SiloId);
     }

@@ -32,6 +32,12 @@ public static class SiloServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SiloOptions>, SiloOptionsValidator>());
         services.AddSingleton(provider => provider.GetRequiredService<IOptions<SiloOptions>>().Value);
         services.AddSingleton(new GrainTypeRegistry(builder.Assemblies));
+        if (builder.Cluster is { } cluster)
+        {
+            services.AddSingleton(cluster);
+            services.AddSingleton(builder.ClusterOptions);
+        }
+
         services.AddSingleton(provider => new RuntimeInstruments(provider.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton<SiloRuntime>();
         services.AddSingleton<IGrainFactory>(provider => provider.GetRequiredService<SiloRuntime>().GrainFactory);

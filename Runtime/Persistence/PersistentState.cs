@@ -35,14 +35,15 @@ internal sealed class PersistentState<TState>(ActivationData activation, string 
     public async Task WriteStateAsync()
     {
         var outbox = activation.DrainOutbox();
-        var write = StorageWrite.State(_key, JsonSerializer.Serialize(State, TypeInfo), _version, outbox.Events, outbox.Projections, outbox.Reminders);
+        var write = activation.Fenced(
+            StorageWrite.State(_key, JsonSerializer.Serialize(State, TypeInfo), _version, outbox.Events, outbox.Projections, outbox.Reminders));
         await CommitAsync(write);
     }
 
     public async Task ClearStateAsync()
     {
         var outbox = activation.DrainOutbox();
-        var write = StorageWrite.Delete(_key, _version, outbox.Events, outbox.Projections, outbox.Reminders);
+        var write = activation.Fenced(StorageWrite.Delete(_key, _version, outbox.Events, outbox.Projections, outbox.Reminders));
         await CommitAsync(write);
         State = new TState();
     }

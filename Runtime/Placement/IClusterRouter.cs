@@ -9,5 +9,11 @@ internal interface IClusterRouter
 {
     bool IsLocal(SiloRuntime silo, GrainId grainId);
 
+    /// <summary>
+    /// The lease period a new activation of <paramref name="grainId"/> on this silo starts in, whose epoch fences its
+    /// writes; null where ownership is not leased (the in-process test cluster).
+    /// </summary>
+    Clustering.PartitionLease? LeaseFor(GrainId grainId);
+
     void Forward(GrainId grainId, IGrainMessage message);
 }

@@ -1,0 +1,65 @@
+using Orchestration.Runtime.Activations;
+using Orchestration.Runtime.Calls;
+using Orchestration.Runtime.Calls.Remote;
+using Orchestration.Runtime.Placement;
+
+namespace Orchestration.Runtime.Clustering;
+
+/// <summary>
+/// Placement in a cluster of processes: a grain is local while this silo's lease of its partition accepts calls (and
+/// a new activation starts in that lease period, whose epoch fences its writes); every other call goes to the owner
+/// over the transport. Also the partitions' host for the lease keeper: drains and discards their activations.
+/// </summary>
+internal sealed class PartitionedClusterRouter(SiloRuntime runtime, RemoteGrainCaller caller) : IClusterRouter, IPartitionHost
+{
+    private PartitionLeaseKeeper? _keeper;
+
+    /// <summary>This silo's lease keeper; null in a client, which serves no partition.</summary>
+    public PartitionLeaseKeeper? Keeper
+    {
+        get => Volatile.Read(ref _keeper);
+        set => Volatile.Write(ref _keeper, value);
+    }
+
+    public bool IsLocal(SiloRuntime silo, GrainId grainId) => Keeper?.TryGetAccepting(ClusterPartitions.Of(grainId)) is not null;
+
+    public PartitionLease? LeaseFor(GrainId grainId) => Keeper?.TryGetAccepting(ClusterPartitions.Of(grainId));
+
+    public void Forward(GrainId grainId, IGrainMessage message) => caller.Send(grainId, message);
+
+    /// <summary>
+    /// Asks every activation of <paramref name="partitions"/> to deactivate (they finish their turns and write), and
+    /// completes when none is left; activations created meanwhile (a call that passed the check just before the drain)
+    /// are caught by the next look.
+    /// </summary>
+    public async Task DrainAsync(IReadOnlyList<int> partitions)
+    {
+        var draining = partitions.ToHashSet();
+        while (true)
+        {
+            var left = ActivationsOf(draining);
+            if (left.Count == 0)
+            {
+                return;
+            }
+
+            foreach (var activation in left)
+            {
+                activation.RequestDeactivation(DeactivationReason.PlacementChanged);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(10), runtime.TimeProvider);
+        }
+    }
+
+    public void Discard(int partition)
+    {
+        foreach (var activation in ActivationsOf([partition]))
+        {
+            activation.RequestDeactivation(DeactivationReason.OwnershipLost);
+        }
+    }
+
+    private List<ActivationData> ActivationsOf(HashSet<int> partitions) =>
+        [.. runtime.Directory.All.Where(activation => partitions.Contains(ClusterPartitions.Of(activation.GrainId)))];
+}
