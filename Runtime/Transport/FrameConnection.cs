@@ -167,8 +167,10 @@ internal sealed class FrameConnection
                 used = FrameProtocol.Preface.Length;
             }
 
+            // A closed connection's channel may still hold frames, and then WaitToReadAsync keeps returning true:
+            // the closed check must end this loop, not only the inner one.
             var reader = _outgoing.Reader;
-            while (await reader.WaitToReadAsync())
+            while (!IsClosed && await reader.WaitToReadAsync())
             {
                 while (!IsClosed && reader.TryRead(out var frame))
                 {

@@ -160,7 +160,7 @@ internal sealed partial class SiloTransportClient : IAsyncDisposable
     private void ExpireCalls()
     {
         var now = _time.GetTimestamp();
-        foreach (var connection in _connections.Keys)
+        foreach (var (connection, _) in _connections)
         {
             connection.ExpireCalls(now);
         }

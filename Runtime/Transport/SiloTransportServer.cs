@@ -112,11 +112,9 @@ internal sealed partial class SiloTransportServer : IAsyncDisposable, IFrameRece
         return _stopping.WaitAsync(cancellationToken);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync();
-        _abort.Dispose();
-    }
+    // _abort is not disposed: after an expired grace period a queued request may still read its token, and a
+    // CancellationTokenSource without a timer holds nothing that needs disposing.
+    public async ValueTask DisposeAsync() => await StopAsync();
 
     void IFrameReceiver.OnFrame(FrameConnection connection, FrameKind kind, int id, ReadOnlyMemory<byte> body)
     {
