@@ -159,10 +159,15 @@ internal sealed partial class SiloTransportServer : IAsyncDisposable, IFrameRece
             {
                 return;
             }
+            catch (SocketException exception) when (exception.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
+            {
+                continue; // a peer that gave up before its connection was accepted
+            }
             catch (SocketException exception)
             {
-                // Per-connection failures (a peer that reset before accept completed) must not stop the listener.
+                // Out of file descriptors and the like: keep listening, but without spinning on an error that persists.
                 LogAcceptFailed(_logger, exception.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(100), _time);
                 continue;
             }
 
