@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Orchestration.Runtime.Transport;
 
 namespace Orchestration.Runtime.Tests.Transport;
 
@@ -56,5 +57,69 @@ public sealed class SiloTransportServerTests
 
         Assert.Equal(0, read);
         Assert.False(handled);
+    }
+
+    [Fact]
+    public async Task StopAsync_RequestArrivingAfterGoAway_IsRejectedUnprocessedWhileTheOneInFlightIsAnswered()
+    {
+        var handled = new List<string>();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await TransportSut.StartServerAsync(async (request, _) =>
+        {
+            lock (handled)
+            {
+                handled.Add(Encoding.UTF8.GetString(request.Span));
+            }
+
+            started.TrySetResult();
+            await release.Task;
+            return request;
+        }, port: 0);
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await peer.ConnectAsync(new IPEndPoint(IPAddress.Loopback, server.Port));
+        byte[] opening = [.. FrameProtocol.Preface, .. Frame(FrameKind.Request, 1, "first")];
+        await peer.SendAsync(opening);
+        await started.Task.WaitAsync(s_guard);
+
+        var stopping = server.StopAsync();
+        Assert.Equal((FrameKind.GoAway, 0, ""), await ReadFrameAsync(peer).WaitAsync(s_guard));
+        await peer.SendAsync(Frame(FrameKind.Request, 2, "second"));
+        Assert.Equal((FrameKind.Rejected, 2, ""), await ReadFrameAsync(peer).WaitAsync(s_guard));
+        release.SetResult();
+        Assert.Equal((FrameKind.Response, 1, "first"), await ReadFrameAsync(peer).WaitAsync(s_guard));
+        peer.Shutdown(SocketShutdown.Both);
+        await stopping.WaitAsync(s_guard);
+
+        Assert.Equal(["first"], handled);
+    }
+
+    private static byte[] Frame(FrameKind kind, int id, string body)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        var frame = new byte[FrameProtocol.HeaderLength + bytes.Length];
+        FrameProtocol.WriteHeader(frame, bytes.Length, kind, id);
+        bytes.CopyTo(frame, FrameProtocol.HeaderLength);
+        return frame;
+    }
+
+    private static async Task<(FrameKind Kind, int Id, string Body)> ReadFrameAsync(Socket socket)
+    {
+        var header = new byte[FrameProtocol.HeaderLength];
+        await ReadExactlyAsync(socket, header);
+        var (length, kind, id) = FrameProtocol.ReadHeader(header);
+        var body = new byte[length];
+        await ReadExactlyAsync(socket, body);
+        return (kind, id, Encoding.UTF8.GetString(body));
+    }
+
+    private static async Task ReadExactlyAsync(Socket socket, byte[] buffer)
+    {
+        for (var read = 0; read < buffer.Length;)
+        {
+            var received = await socket.ReceiveAsync(buffer.AsMemory(read));
+            Assert.NotEqual(0, received);
+            read += received;
+        }
     }
 }
