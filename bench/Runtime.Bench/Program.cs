@@ -12,6 +12,14 @@ if (settings.Selected("grain.call"))
     Console.WriteLine((await GrainCallBenchmark.RunAsync(settings)).ToJson());
 }
 
+if (settings.Selected("transport.roundtrip"))
+{
+    foreach (var result in await TransportRoundTripBenchmark.RunAsync(settings))
+    {
+        Console.WriteLine(result.ToJson());
+    }
+}
+
 if (settings.Selected("activation.bytes"))
 {
     Console.WriteLine((await ActivationMemoryBenchmark.RunAsync(settings)).ToJson());
