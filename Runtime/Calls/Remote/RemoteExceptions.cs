@@ -36,7 +36,8 @@ internal static class RemoteExceptions
         var message = response.Message ?? string.Empty;
         if (Type.GetType(typeName, throwOnError: false) is { } type && typeof(Exception).IsAssignableFrom(type))
         {
-            var data = response.ExceptionData ?? [];
+            // Case-insensitive: property Code meets constructor parameter code.
+            var data = new Dictionary<string, JsonElement>(response.ExceptionData ?? [], StringComparer.OrdinalIgnoreCase);
             foreach (var constructor in type.GetConstructors().OrderByDescending(constructor => constructor.GetParameters().Length))
             {
                 if (TryConstruct(constructor, data, message, options) is { } rebuilt && rebuilt.Message == message)

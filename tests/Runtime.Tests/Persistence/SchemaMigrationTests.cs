@@ -75,6 +75,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
         "312dc7a238291d2bf9ef0bcdd81738d2cb4bd0483e1830be7133360f357b5ed6", // orch_apply_reminders: a batch's reminder changes in order
         "4455878d408c86ebf6996ba564f268ad136776fbd4dd49a6806ed6af728c6601", // tombstones, orch_commit in lock order
         "8a0cb4d563a75436188f4233f5d04eabeecc0e62a398e62b36735b71e5d6288a", // event tenants, projections, row-level security
+        "571d707a5f8361aee4e5ebf8690da1b849f777d1e24b17fd604fb598ae7d8f1f", // cluster membership, partition leases, orch_fence
     ];
 
     [Fact]
@@ -86,6 +87,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
     [InlineData(2)]
     [InlineData(3)]
     [InlineData(4)]
+    [InlineData(5)]
     public async Task Initialize_DatabaseFromOlderMigrations_UpgradesInPlaceAndKeepsData(int olderMigrations)
     {
         var connectionString = await postgres.Server.CreateDatabaseAsync();
@@ -103,8 +105,10 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
             insertState.Parameters.Add(new NpgsqlParameter { Value = SchemaMigrationChecks.Key.GrainKey });
             insertState.Parameters.Add(new NpgsqlParameter { Value = SchemaMigrationChecks.Key.StateName });
             await insertState.ExecuteNonQueryAsync();
-            await using var insertEvent = new NpgsqlCommand(
-                "INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at, data) VALUES (1, 'ns', 'acme/k', 'old', now(), '{}')", connection);
+            // From migration 5 on, every event row carries its tenant.
+            await using var insertEvent = new NpgsqlCommand(olderMigrations >= 5
+                ? "INSERT INTO orch_events (sequence, stream_namespace, stream_key, tenant, event_type, occurred_at, data) VALUES (1, 'ns', 'acme/k', 'acme', 'old', now(), '{}')"
+                : "INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at, data) VALUES (1, 'ns', 'acme/k', 'old', now(), '{}')", connection);
             await insertEvent.ExecuteNonQueryAsync();
         }
 
