@@ -44,7 +44,7 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             (StatusCodes.Status400BadRequest, ApiProblems.InvalidJson, "A JSON body is required (Content-Type: application/json)."),
         BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == 400 ? "bad_request" : ApiProblems.InvalidJson, bad.Message),
         JsonException json => InvalidJson(json),
-        GrainCallTimeoutException or GrainOverloadedException =>
+        GrainCallTimeoutException or GrainOverloadedException or SiloUnavailableException or GrainOwnershipLostException =>
             (StatusCodes.Status503ServiceUnavailable, ApiProblems.Unavailable, "The server is busy; retry shortly."),
         _ => null,
     };

@@ -9,7 +9,11 @@ public sealed class GrainCallTimeoutException : TimeoutException
     {
         GrainId = grainId;
         Method = method;
+        Timeout = timeout;
     }
+
+    /// <summary>The response timeout that passed.</summary>
+    public TimeSpan Timeout { get; }
 
     /// <summary>The called grain.</summary>
     public GrainId GrainId { get; }

@@ -12,7 +12,11 @@ public sealed class GrainOverloadedException : Exception
     {
         GrainId = grainId;
         Method = method;
+        Queued = queued;
     }
+
+    /// <summary>How many calls were already waiting.</summary>
+    public int Queued { get; }
 
     /// <summary>The called grain.</summary>
     public GrainId GrainId { get; }

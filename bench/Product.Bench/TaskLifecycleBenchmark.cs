@@ -63,8 +63,8 @@ internal static class TaskLifecycleBenchmark
     }
 
     /// <summary>The Api as shipped (embedded silo, <c>Storage:Provider=Postgres</c> on <paramref name="database"/>) on a loopback port.</summary>
-    public static Task<ApiProcess> StartApiAsync(string database) =>
-        ApiProcess.StartAsync(new Dictionary<string, string>
+    public static Task<HostProcess> StartApiAsync(string database) =>
+        HostProcess.StartApiAsync(new Dictionary<string, string>
         {
             ["Storage:Provider"] = "Postgres",
             ["ConnectionStrings:postgres"] = WithProviderPoolDefault(database),

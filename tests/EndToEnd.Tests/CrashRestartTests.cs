@@ -25,7 +25,7 @@ public abstract class CrashRestartTests : IAsyncLifetime
     public async Task KillDashNine_LeasesRetriesAndAcknowledgedWritesPending_AllSurviveAndFire()
     {
         var acknowledged = new ConcurrentBag<string>();
-        await using (var api = await ApiProcess.StartAsync(_settings))
+        await using (var api = await HostProcess.StartApiAsync(_settings))
         {
             var client = api.Client;
             await PostAsync(client, "/api/v1/agents", new { id = "holder", name = "holder", capabilities = Array.Empty<string>() }, HttpStatusCode.Created);
@@ -62,7 +62,7 @@ public abstract class CrashRestartTests : IAsyncLifetime
             await Task.WhenAll(creates);
         }
 
-        await using var restarted = await ApiProcess.StartAsync(_settings);
+        await using var restarted = await HostProcess.StartApiAsync(_settings);
         var again = restarted.Client;
         foreach (var id in acknowledged)
         {

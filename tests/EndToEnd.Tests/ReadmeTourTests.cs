@@ -24,7 +24,7 @@ public sealed partial class ReadmeTourTests : IAsyncLifetime
             ["Storage:Provider"] = "Sqlite",
             ["Storage:SqlitePath"] = Path.Combine(_directory, ".data", "orchestration.db"),
         };
-        await using var api = await ApiProcess.StartAsync(settings, bootstrapKey: null);
+        await using var api = await HostProcess.StartApiAsync(settings, bootstrapKey: null);
         var script = TourScript().Replace("http://localhost:5080", api.Address.ToString().TrimEnd('/'), StringComparison.Ordinal);
 
         var output = await RunBashAsync(script);

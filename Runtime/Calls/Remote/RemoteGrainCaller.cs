@@ -50,6 +50,12 @@ internal sealed class RemoteGrainCaller(SiloTransportClient transport, ClusterMa
                     await map.WhenChangedAsync(s_noOwnerWait, time);
                     continue;
                 }
+                catch (SiloUnreachableException unreachable)
+                {
+                    // It may have run: sending it again could run it twice. The caller decides (an idempotency key, a read).
+                    message.Fail(new SiloUnavailableException(target, message.Method.Name, unreachable.Address));
+                    return;
+                }
 
                 var response = JsonSerializer.Deserialize(answer.Span, RemoteCallJsonContext.Default.RemoteCallResponse)!;
                 switch (response.Outcome)

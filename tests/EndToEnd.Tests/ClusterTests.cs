@@ -1,0 +1,257 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Npgsql;
+using Orchestration.Testing;
+
+namespace Orchestration.EndToEnd.Tests;
+
+/// <summary>
+/// Several silo processes and an Api process (cluster mode) on one throwaway PostgreSQL, driven through the public
+/// HTTP API while silos are killed, added, restarted and paused. Real time: leases last 2.5 s.
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetime
+{
+    private const int Partitions = 256;
+    private readonly List<HostProcess> _processes = [];
+    private string _connectionString = null!;
+
+    public async Task InitializeAsync() => _connectionString = await postgres.Server.CreateDatabaseAsync();
+
+    public async Task DisposeAsync()
+    {
+        foreach (var process in Enumerable.Reverse(_processes))
+        {
+            await process.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task KillDashNine_SiloUnderTraffic_SurvivorsServeItsPartitionsAndNoAcknowledgedWriteIsLost()
+    {
+        var silos = await StartSilosAsync("silo-0", "silo-1", "silo-2");
+        var api = await StartApiAsync();
+        await WhenServedByAsync(api, "silo-0", "silo-1", "silo-2");
+        await using var traffic = Traffic.Start(api.Client, "kill");
+        await traffic.WhenAcknowledgedAsync(20);
+
+        var killedAt = Stopwatch.StartNew();
+        await silos[1].KillAsync();
+        await WhenServedByAsync(api, "silo-0", "silo-2");
+        var servedAfter = killedAt.Elapsed;
+        var acknowledgedAtFailover = traffic.Acknowledged.Count;
+        await traffic.WhenAcknowledgedAsync(acknowledgedAtFailover + 20);
+        var failuresBeforeStop = traffic.Failures.Count;
+        await traffic.StopAsync();
+
+        // Lease 2.5 s after the last renewal, rounds every 0.5 s, and the Api's map poll: within 3 s, plus slack for a loaded CI box.
+        Assert.True(servedAfter < TimeSpan.FromSeconds(6), $"the survivors served silo-1's partitions after {servedAfter.TotalSeconds:0.0} s");
+        await Eventually.TrueAsync(async () => Status(await ClusterViewAsync(api), "silo-1") == "dead", "silo-1 is shown dead");
+        foreach (var id in traffic.Acknowledged)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await api.Client.GetAsync($"/api/v1/tasks/{id}")).StatusCode);
+        }
+
+        Assert.True(failuresBeforeStop == traffic.Failures.Count, "requests failed after the failover had completed");
+    }
+
+    [Fact]
+    public async Task AddSilo_ToTwo_MovesOnlyItsShareOfPartitions()
+    {
+        await StartSilosAsync("silo-a", "silo-b");
+        var api = await StartApiAsync();
+        await WhenServedByAsync(api, "silo-a", "silo-b");
+        var before = await OwnersAsync();
+
+        await StartSilosAsync("silo-c");
+        await WhenServedByAsync(api, "silo-a", "silo-b", "silo-c");
+
+        var after = await OwnersAsync();
+        var moved = Enumerable.Range(0, Partitions).Count(partition => before[partition] != after[partition]);
+        var third = after.Count(owner => owner == "silo-c");
+        Assert.InRange(third, 85, 86);
+        Assert.Equal(third, moved);
+    }
+
+    [Fact]
+    public async Task RollingRestart_EverySiloUnderSteadyTraffic_NoRequestFails()
+    {
+        var silos = await StartSilosAsync("silo-0", "silo-1", "silo-2");
+        var api = await StartApiAsync();
+        await WhenServedByAsync(api, "silo-0", "silo-1", "silo-2");
+        await using var traffic = Traffic.Start(api.Client, "rolling");
+        await traffic.WhenAcknowledgedAsync(20);
+
+        for (var i = 0; i < silos.Count; i++)
+        {
+            var acknowledged = traffic.Acknowledged.Count;
+            await silos[i].StopAsync(TimeSpan.FromSeconds(30));
+            silos[i] = (await StartSilosAsync(silos[i].Name))[0];
+            await WhenServedByAsync(api, "silo-0", "silo-1", "silo-2");
+            await traffic.WhenAcknowledgedAsync(acknowledged + 10);
+        }
+
+        await traffic.StopAsync();
+        Assert.True(traffic.Failures.IsEmpty,
+            $"failed requests: {string.Join("; ", traffic.Failures.Take(5))}\nApi errors:\n{string.Join("\n", api.Output.Split('\n').SkipWhile(line => !line.Contains("fail:", StringComparison.Ordinal)).Take(30))}");
+        foreach (var id in traffic.Acknowledged)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await api.Client.GetAsync($"/api/v1/tasks/{id}")).StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task SigStop_PastItsLease_ItsWritesAreFencedAndItRejoinsAsANewGeneration()
+    {
+        var silos = await StartSilosAsync("silo-0", "silo-1");
+        var api = await StartApiAsync();
+        await WhenServedByAsync(api, "silo-0", "silo-1");
+        var generation = Generation(await ClusterViewAsync(api), "silo-1");
+        await using var traffic = Traffic.Start(api.Client, "paused");
+        await traffic.WhenAcknowledgedAsync(20);
+
+        silos[1].Pause();
+        await WhenServedByAsync(api, "silo-0");
+        await Task.Delay(TimeSpan.FromSeconds(6)); // past its heartbeat window too: declared dead
+        silos[1].Resume();
+
+        await Eventually.TrueAsync(
+            async () => Generation(await ClusterViewAsync(api), "silo-1") > generation && Status(await ClusterViewAsync(api), "silo-1") == "active",
+            "silo-1 rejoins as a new generation");
+        await WhenServedByAsync(api, "silo-0", "silo-1");
+        await traffic.StopAsync();
+
+        // Whatever it had in flight when frozen was refused, by its own lease check or by the epoch in the commit.
+        Assert.DoesNotContain("was declared dead; it rejoins", silos[0].Output);
+        Assert.Contains("was declared dead; it rejoins as a new generation", silos[1].Output);
+        foreach (var id in traffic.Acknowledged)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await api.Client.GetAsync($"/api/v1/tasks/{id}")).StatusCode);
+        }
+    }
+
+    private async Task<List<HostProcess>> StartSilosAsync(params string[] ids)
+    {
+        var started = new List<HostProcess>();
+        foreach (var id in ids)
+        {
+            var silo = await HostProcess.StartSiloAsync(id, _connectionString);
+            _processes.Add(silo);
+            started.Add(silo);
+        }
+
+        return started;
+    }
+
+    private async Task<HostProcess> StartApiAsync()
+    {
+        var api = await HostProcess.StartApiAsync(new Dictionary<string, string>
+        {
+            ["Orchestration:Mode"] = "Cluster",
+            ["ConnectionStrings:postgres"] = _connectionString,
+        });
+        _processes.Add(api);
+        return api;
+    }
+
+    private static async Task<JsonNode> ClusterViewAsync(HostProcess api) =>
+        (await api.Client.GetFromJsonAsync<JsonNode>("/api/v1/cluster"))!;
+
+    private static IEnumerable<JsonNode> Silos(JsonNode view, string siloId) =>
+        view["silos"]!.AsArray().Select(silo => silo!).Where(silo => (string?)silo["siloId"] == siloId);
+
+    private static string? Status(JsonNode view, string siloId) =>
+        Silos(view, siloId).OrderByDescending(silo => (long)silo["generation"]!).Select(silo => (string?)silo["status"]).FirstOrDefault();
+
+    private static long Generation(JsonNode view, string siloId) =>
+        Silos(view, siloId).Max(silo => (long)silo["generation"]!);
+
+    /// <summary>Until exactly <paramref name="siloIds"/> are active and hold every partition between them, evenly.</summary>
+    private static Task WhenServedByAsync(HostProcess api, params string[] siloIds) =>
+        Eventually.TrueAsync(
+            async () =>
+            {
+                var active = (await ClusterViewAsync(api))["silos"]!.AsArray()
+                    .Where(silo => (string?)silo!["status"] == "active" && (int)silo["ownedPartitions"]! > 0)
+                    .ToList();
+                return active.Select(silo => (string)silo!["siloId"]!).Order().SequenceEqual(siloIds.Order())
+                    && active.Sum(silo => (int)silo!["ownedPartitions"]!) == Partitions
+                    && active.All(silo => (int)silo!["ownedPartitions"]! >= Partitions / siloIds.Length);
+            },
+            $"{string.Join(", ", siloIds)} serve every partition");
+
+    private async Task<string?[]> OwnersAsync()
+    {
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT owner_silo FROM orch_partitions ORDER BY partition", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var owners = new List<string?>();
+        while (await reader.ReadAsync())
+        {
+            owners.Add(reader.IsDBNull(0) ? null : reader.GetString(0));
+        }
+
+        return [.. owners];
+    }
+
+    /// <summary>Creates tasks one after another and records what was acknowledged and what failed.</summary>
+    private sealed class Traffic : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private Task _loop = Task.CompletedTask;
+
+        public ConcurrentQueue<string> Acknowledged { get; } = new();
+
+        public ConcurrentQueue<string> Failures { get; } = new();
+
+        public static Traffic Start(HttpClient client, string prefix)
+        {
+            var traffic = new Traffic();
+            traffic._loop = Task.Run(() => traffic.RunAsync(client, prefix));
+            return traffic;
+        }
+
+        public Task WhenAcknowledgedAsync(int count) =>
+            Eventually.TrueAsync(() => Task.FromResult(Acknowledged.Count >= count), $"{count} creates acknowledged");
+
+        public async Task StopAsync()
+        {
+            await _stop.CancelAsync();
+            await _loop;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await StopAsync();
+            _stop.Dispose();
+        }
+
+        private async Task RunAsync(HttpClient client, string prefix)
+        {
+            for (var i = 0; !_stop.IsCancellationRequested; i++)
+            {
+                var id = $"{prefix}-{i:D5}";
+                try
+                {
+                    var response = await client.PostAsJsonAsync("/api/v1/tasks", new { id, title = id });
+                    if (response.StatusCode == HttpStatusCode.Created)
+                    {
+                        Acknowledged.Enqueue(id);
+                    }
+                    else
+                    {
+                        Failures.Enqueue($"{id}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                    }
+                }
+                catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException)
+                {
+                    Failures.Enqueue($"{id}: {exception.Message}");
+                }
+            }
+        }
+    }
+}
