@@ -44,8 +44,13 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             (StatusCodes.Status400BadRequest, ApiProblems.InvalidJson, "A JSON body is required (Content-Type: application/json)."),
         BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == 400 ? "bad_request" : ApiProblems.InvalidJson, bad.Message),
         JsonException json => InvalidJson(json),
-        GrainCallTimeoutException or GrainOverloadedException or SiloUnavailableException or GrainOwnershipLostException =>
+        GrainCallTimeoutException or GrainOverloadedException =>
             (StatusCodes.Status503ServiceUnavailable, ApiProblems.Unavailable, "The server is busy; retry shortly."),
+        SiloUnavailableException =>
+            (StatusCodes.Status503ServiceUnavailable, ApiProblems.Unavailable,
+                "A server process became unreachable while handling the request; it may or may not have taken effect. Retry with the same Idempotency-Key."),
+        GrainOwnershipLostException =>
+            (StatusCodes.Status503ServiceUnavailable, ApiProblems.Unavailable, "The request met a change of server ownership and was not applied; retry shortly."),
         _ => null,
     };
 

@@ -276,6 +276,7 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
         if (acquired.Count > 0)
         {
             LogAcquired(_logger, _siloId, acquired.Count, string.Join(",", acquired.Select(lease => lease.Partition)));
+            _host.Acquired([.. acquired.Select(lease => lease.Partition)]);
         }
     }
 
@@ -441,4 +442,7 @@ internal interface IPartitionHost
 
     /// <summary>Discards the activations of <paramref name="partition"/> at once: the silo no longer owns it.</summary>
     void Discard(int partition);
+
+    /// <summary>This silo now serves <paramref name="partitions"/> (their reminders are its to fire).</summary>
+    void Acquired(IReadOnlyList<int> partitions);
 }

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Orchestration.Runtime.Activations;
 using Orchestration.Runtime.Calls;
 using Orchestration.Runtime.Calls.Remote;
@@ -10,7 +11,7 @@ namespace Orchestration.Runtime.Clustering;
 /// a new activation starts in that lease period, whose epoch fences its writes); every other call goes to the owner
 /// over the transport. Also the partitions' host for the lease keeper: drains and discards their activations.
 /// </summary>
-internal sealed class PartitionedClusterRouter(SiloRuntime runtime, RemoteGrainCaller caller) : IClusterRouter, IPartitionHost
+internal sealed partial class PartitionedClusterRouter(SiloRuntime runtime, RemoteGrainCaller caller) : IClusterRouter, IPartitionHost
 {
     private PartitionLeaseKeeper? _keeper;
 
@@ -52,6 +53,24 @@ internal sealed class PartitionedClusterRouter(SiloRuntime runtime, RemoteGrainC
         }
     }
 
+    public void Acquired(IReadOnlyList<int> partitions) => _ = TakeOverRemindersAsync(partitions);
+
+    private async Task TakeOverRemindersAsync(IReadOnlyList<int> partitions)
+    {
+        try
+        {
+            await runtime.Reminders.TakeOverAsync(partitions, runtime.ShutdownToken);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            // The periodic reload still picks them up; only promptness is lost.
+            LogTakeOverFailed(runtime.Logger, partitions.Count, exception);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     public void Discard(int partition)
     {
         foreach (var activation in ActivationsOf([partition]))
@@ -62,4 +81,7 @@ internal sealed class PartitionedClusterRouter(SiloRuntime runtime, RemoteGrainC
 
     private List<ActivationData> ActivationsOf(HashSet<int> partitions) =>
         [.. runtime.Directory.All.Where(activation => partitions.Contains(ClusterPartitions.Of(activation.GrainId)))];
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Taking over the reminders of {Count} partitions failed; the periodic reload will")]
+    private static partial void LogTakeOverFailed(ILogger logger, int count, Exception exception);
 }

@@ -201,6 +201,30 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         }
     }
 
+    /// <summary>
+    /// This silo now owns <paramref name="partitions"/> (a failover or a rebalance): learns their reminders from storage
+    /// (the previous owner may have registered them since this silo's last reload), and brings forward those it had
+    /// put off because another silo owned them, so a reminder due on a silo that died fires here now, not a reload
+    /// interval later.
+    /// </summary>
+    public async Task TakeOverAsync(IReadOnlyCollection<int> partitions, CancellationToken cancellationToken)
+    {
+        await ReloadAsync(cancellationToken);
+        var owned = partitions.ToHashSet();
+        lock (_gate)
+        {
+            var now = Time.GetUtcNow();
+            foreach (var scheduled in _reminders.Values.ToList())
+            {
+                if (owned.Contains(Clustering.ClusterPartitions.Of(scheduled.Entry.GrainId))
+                    && scheduled.NextDueAt > FirstTickFrom(scheduled.Entry, now))
+                {
+                    ScheduleLocked(scheduled.Entry);
+                }
+            }
+        }
+    }
+
     private void ScheduleLocked(ReminderEntry entry)
     {
         var key = new Key(entry.GrainId, entry.Name);

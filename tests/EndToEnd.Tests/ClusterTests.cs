@@ -59,6 +59,46 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task KillDashNine_SiloHoldingLeaseReminders_TheyFireOnASurvivor()
+    {
+        var silos = await StartSilosAsync("silo-0", "silo-1");
+        var api = await StartApiAsync();
+        await WhenServedByAsync(api, "silo-0", "silo-1");
+        var ids = Enumerable.Range(0, 24).Select(i => $"leased-{i:D2}").ToArray();
+        foreach (var id in ids)
+        {
+            await PostAsync(api, "/api/v1/agents", new { id = $"worker-{id}", name = id, capabilities = Array.Empty<string>() });
+            await PostAsync(api, "/api/v1/tasks", new { id, title = id, leaseSeconds = 3 });
+            await PostAsync(api, $"/api/v1/tasks/{id}/claim", new { agentId = $"worker-{id}" }, HttpStatusCode.OK);
+        }
+
+        // About half of the lease-expiry reminders belong to silo-1's partitions; it dies before any is due.
+        await silos[1].KillAsync();
+
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                foreach (var id in ids)
+                {
+                    var task = (await api.Client.GetFromJsonAsync<JsonNode>($"/api/v1/tasks/{id}"))!;
+                    if ((string?)task["status"] != "ready")
+                    {
+                        return false;
+                    }
+                }
+
+                return true;
+            },
+            "every expired lease returned its task to ready");
+    }
+
+    private static async Task PostAsync(HostProcess api, string path, object body, HttpStatusCode expected = HttpStatusCode.Created)
+    {
+        var response = await api.Client.PostAsJsonAsync(path, body);
+        Assert.True(response.StatusCode == expected, $"POST {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+    }
+
+    [Fact]
     public async Task AddSilo_ToTwo_MovesOnlyItsShareOfPartitions()
     {
         await StartSilosAsync("silo-a", "silo-b");

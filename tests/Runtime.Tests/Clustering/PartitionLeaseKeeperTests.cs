@@ -341,5 +341,9 @@ public sealed class PartitionLeaseKeeperTests : IAsyncDisposable
         }
 
         public void Discard(int partition) => Discarded.Add(partition);
+
+        public void Acquired(IReadOnlyList<int> partitions)
+        {
+        }
     }
 }

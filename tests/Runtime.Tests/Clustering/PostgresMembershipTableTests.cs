@@ -188,5 +188,9 @@ public sealed class PostgresMembershipTableTests(PostgresServerFixture postgres)
         public void Discard(int partition)
         {
         }
+
+        public void Acquired(IReadOnlyList<int> partitions)
+        {
+        }
     }
 }
