@@ -10,7 +10,7 @@ namespace Orchestration.Runtime.Transport;
 /// keeps <see cref="SiloTransportOptions.ConnectionsPerAddress"/> connections per address, each carrying any number of
 /// concurrent requests, and replaces a connection that broke on the next request.
 /// </summary>
-internal sealed partial class SiloTransportClient : IAsyncDisposable
+internal sealed partial class SiloTransportClient : ISiloTransport, IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, ConnectionPool> _pools = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<ClientConnection, byte> _connections = new();

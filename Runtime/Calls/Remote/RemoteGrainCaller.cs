@@ -10,7 +10,7 @@ namespace Orchestration.Runtime.Calls.Remote;
 /// run (no owner yet, the owner said "not mine", or the connection never carried it) waits for the map to change and
 /// goes again, until its response timeout; one that may have run is never sent twice.
 /// </summary>
-internal sealed class RemoteGrainCaller(SiloTransportClient transport, ClusterMap map, JsonSerializerOptions json, TimeProvider time, TimeSpan responseTimeout, string? selfAddress)
+internal sealed class RemoteGrainCaller(ISiloTransport transport, ClusterMap map, JsonSerializerOptions json, TimeProvider time, TimeSpan responseTimeout, string? selfAddress)
 {
     private static readonly TimeSpan s_noOwnerWait = TimeSpan.FromMilliseconds(50);
 
