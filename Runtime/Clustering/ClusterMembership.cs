@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Orchestration.Runtime.Calls.Remote;
+using Orchestration.Runtime.Persistence;
 using Orchestration.Runtime.Transport;
 
 namespace Orchestration.Runtime.Clustering;
@@ -21,6 +22,7 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private SiloTransportServer? _server;
     private Task? _polling;
+    private IAsyncDisposable? _hints;
 
     public ClusterMembership(SiloRuntime runtime, ClusterSetup setup, ClusterOptions options)
     {
@@ -52,6 +54,10 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
         _runtime.Router = router;
         if (address is null)
         {
+            // A client learns of moved partitions from the NOTIFY that every take-over and release sends, and polls
+            // besides (a notification can be lost while the listener reconnects).
+            _hints = new PostgresNotificationListener(_setup.ConnectionString, PostgresMembershipTable.PartitionChannel,
+                _ => RefreshQuietly(), _runtime.TimeProvider, _runtime.Logger);
             _polling = Task.Run(() => PollAsync(_stop.Token), CancellationToken.None);
             LogClientStarted(_runtime.Logger, _runtime.Options.SiloId);
             return;
@@ -95,9 +101,31 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
         }
     }
 
+    private void RefreshQuietly() => _ = RefreshQuietlyAsync();
+
+    private async Task RefreshQuietlyAsync()
+    {
+        try
+        {
+            await _map.RefreshAsync(_stop.Token);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            LogRefreshFailed(_runtime.Logger, exception);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
+        if (_hints is not null)
+        {
+            await _hints.DisposeAsync();
+        }
+
         if (_polling is not null)
         {
             await _polling;

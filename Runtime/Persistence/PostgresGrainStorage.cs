@@ -826,7 +826,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         await command.ExecuteScalarAsync(cancellationToken);
     }
 
-    public IAsyncDisposable WatchCommits(Action<long> onCommit) => new PostgresCommitListener(_connectionString, EventChannel, onCommit, _timeProvider, _logger);
+    public IAsyncDisposable WatchCommits(Action<long> onCommit) => new PostgresNotificationListener(_connectionString, EventChannel, onCommit, _timeProvider, _logger);
 
     public async ValueTask DisposeAsync()
     {

@@ -120,7 +120,7 @@ public sealed class CrossProcessStreamTests(PostgresServerFixture postgres) : IA
         await using var query = new NpgsqlCommand(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1 AND query ILIKE 'LISTEN%'", connection)
         {
-            Parameters = { new() { Value = PostgresCommitListener.ApplicationName } },
+            Parameters = { new() { Value = PostgresNotificationListener.ApplicationName } },
         };
         return await query.ExecuteScalarAsync() is int pid ? pid : 0;
     }

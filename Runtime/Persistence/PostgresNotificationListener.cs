@@ -4,11 +4,11 @@ using Npgsql;
 namespace Orchestration.Runtime.Persistence;
 
 /// <summary>
-/// Holds a LISTEN connection and turns notifications into hints. Any failure (a terminated backend, a restart, a broken
+/// Holds a LISTEN connection on one channel and turns notifications into hints (new events, moved partitions). Any failure (a terminated backend, a restart, a broken
 /// network) ends the connection; it reconnects at once, then with growing back-off, and hints a catch-up on every
 /// (re)connect. Readers poll meanwhile, so a lost notification delays an event by at most the poll interval.
 /// </summary>
-internal sealed partial class PostgresCommitListener : IAsyncDisposable
+internal sealed partial class PostgresNotificationListener : IAsyncDisposable
 {
     /// <summary>The listener connection's <c>application_name</c>, to find it in <c>pg_stat_activity</c>.</summary>
     public const string ApplicationName = "orchestration-listener";
@@ -19,7 +19,7 @@ internal sealed partial class PostgresCommitListener : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
-    public PostgresCommitListener(string connectionString, string channel, Action<long> onCommit, TimeProvider timeProvider, ILogger logger)
+    public PostgresNotificationListener(string connectionString, string channel, Action<long> onNotification, TimeProvider timeProvider, ILogger logger)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString)
         {
@@ -33,14 +33,14 @@ internal sealed partial class PostgresCommitListener : IAsyncDisposable
             // A pooled connection could come back still listening, or already broken.
             Pooling = false,
         };
-        _loop = Task.Run(() => ListenAsync(builder.ConnectionString, channel, onCommit, timeProvider, logger, _stop.Token));
+        _loop = Task.Run(() => ListenAsync(builder.ConnectionString, channel, onNotification, timeProvider, logger, _stop.Token));
     }
 
     /// <summary>The wait before reconnect attempt <paramref name="failures"/> + 1: none after the first failure, then doubling.</summary>
     internal static TimeSpan RetryDelay(int failures) =>
         failures <= 1 ? TimeSpan.Zero : TimeSpan.FromTicks((long)Math.Min(s_maxRetryDelay.Ticks, s_firstRetryDelay.Ticks * Math.Pow(2, failures - 2)));
 
-    private static async Task ListenAsync(string connectionString, string channel, Action<long> onCommit, TimeProvider timeProvider, ILogger logger, CancellationToken stop)
+    private static async Task ListenAsync(string connectionString, string channel, Action<long> onNotification, TimeProvider timeProvider, ILogger logger, CancellationToken stop)
     {
         var failures = 0;
         while (!stop.IsCancellationRequested)
@@ -49,9 +49,9 @@ internal sealed partial class PostgresCommitListener : IAsyncDisposable
             {
                 await using var connection = new NpgsqlConnection(connectionString);
                 await connection.OpenAsync(stop);
-                // The payload is the newest sequence of the commit that notified.
+                // The payload is a number (for events: the newest sequence of the commit that notified), or empty.
                 connection.Notification += (_, notification) =>
-                    onCommit(long.TryParse(notification.Payload, out var sequence) ? sequence : long.MaxValue);
+                    onNotification(long.TryParse(notification.Payload, out var sequence) ? sequence : long.MaxValue);
                 await using (var listen = new NpgsqlCommand($"LISTEN {channel}", connection))
                 {
                     await listen.ExecuteNonQueryAsync(stop);
@@ -63,7 +63,7 @@ internal sealed partial class PostgresCommitListener : IAsyncDisposable
                     failures = 0;
                 }
 
-                onCommit(long.MaxValue); // anything committed while we were not listening
+                onNotification(long.MaxValue); // anything committed while we were not listening
                 while (!stop.IsCancellationRequested)
                 {
                     await connection.WaitAsync(stop);
