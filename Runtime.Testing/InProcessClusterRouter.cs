@@ -34,6 +34,8 @@ internal sealed class InProcessClusterRouter : IClusterRouter, IClusterMembershi
         };
     }
 
+    public bool LeasesOwnership => false;
+
     public Clustering.PartitionLease? LeaseFor(GrainId grainId) => null;
 
     public void Forward(GrainId grainId, IGrainMessage message) => Owner(grainId).Dispatcher.DeliverLocally(grainId, message);

@@ -42,14 +42,14 @@ internal sealed partial class ActivationData : IGrainContext
     private Grain? _instance;
     private long _lastActiveAt;
 
-    public ActivationData(SiloRuntime runtime, GrainClassInfo grainClass, GrainId grainId)
+    public ActivationData(SiloRuntime runtime, GrainClassInfo grainClass, GrainId grainId, Clustering.PartitionLease? lease = null)
     {
         _runtime = runtime;
         _class = grainClass;
         GrainId = grainId;
         _scheduler = new ActivationTaskScheduler(this);
         _lastActiveAt = runtime.TimeProvider.GetTimestamp();
-        _fence = runtime.Router?.LeaseFor(grainId) is { } lease ? new WriteFence(grainId, lease) : null;
+        _fence = lease is null ? null : new WriteFence(grainId, lease);
     }
 
     public GrainId GrainId { get; }
@@ -58,8 +58,11 @@ internal sealed partial class ActivationData : IGrainContext
 
     internal SiloRuntime Runtime => _runtime;
 
-    /// <summary>The partition this activation's grain hashes to (in a cluster whose ownership is leased).</summary>
-    internal int? Partition => _fence?.Lease.Partition;
+    /// <summary>The lease period this activation lives in (in a cluster whose ownership is leased).</summary>
+    internal Clustering.PartitionLease? Lease => _fence?.Lease;
+
+    /// <summary>Whether its lease period still serves (it may write): false outside a leased cluster.</summary>
+    internal bool IsServingLease => _fence?.Lease.IsServing(_runtime.TimeProvider.GetTimestamp()) ?? false;
 
     /// <summary>Stamps a write of this activation with its lease period, so it commits only while that epoch is current.</summary>
     internal StorageWrite Fenced(StorageWrite write)

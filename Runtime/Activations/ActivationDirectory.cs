@@ -16,12 +16,13 @@ internal sealed class ActivationDirectory(SiloRuntime runtime)
     public bool TryGet(GrainId grainId, out ActivationData activation) => _activations.TryGetValue(grainId, out activation!);
 
     /// <summary>
-    /// Returns the grain's activation, creating one (not yet activated) if needed. In a cluster the new activation must
+    /// Returns the grain's activation, creating one (not yet activated, in <paramref name="lease"/>'s period when ownership
+    /// is leased) if needed. In a cluster the new activation must
     /// first register in the grain directory; when another silo's activation holds the grain, that one is returned.
     /// </summary>
-    public ActivationData GetOrAdd(GrainId grainId, GrainClassInfo grainClass)
+    public ActivationData GetOrAdd(GrainId grainId, GrainClassInfo grainClass, Clustering.PartitionLease? lease = null)
     {
-        var created = new ActivationData(runtime, grainClass, grainId);
+        var created = new ActivationData(runtime, grainClass, grainId, lease);
         if (runtime.Router is IGrainDirectory cluster)
         {
             var registered = cluster.Register(created);

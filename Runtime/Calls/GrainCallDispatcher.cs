@@ -1,4 +1,5 @@
 using Orchestration.Runtime.Calls.Copying;
+using Orchestration.Runtime.Clustering;
 
 namespace Orchestration.Runtime.Calls;
 
@@ -23,7 +24,10 @@ internal sealed class GrainCallDispatcher(SiloRuntime runtime)
 
     public void Deliver(GrainId target, IGrainMessage message)
     {
-        if (runtime.Router is { } router && !router.IsLocal(runtime, target))
+        // An activation whose lease period still serves takes the call even while its partition is handed over: it
+        // finishes its work here (a turn may call a grain it is draining with) and hands on what it has not run.
+        if (runtime.Router is { } router && !router.IsLocal(runtime, target)
+            && !(runtime.Directory.TryGet(target, out var existing) && existing.IsServingLease))
         {
             router.Forward(target, message);
             return;
@@ -50,9 +54,18 @@ internal sealed class GrainCallDispatcher(SiloRuntime runtime)
                     return;
                 }
 
+                // With leased ownership an activation exists only inside a lease period: without one (the partition
+                // moved between the check and here) the call goes to the owner instead of starting an unfenced activation.
+                PartitionLease? lease = null;
+                if (runtime.Router is { LeasesOwnership: true } router && (lease = router.LeaseFor(target)) is null)
+                {
+                    router.Forward(target, message);
+                    return;
+                }
+
                 // May answer with an activation on another silo that still holds the grain; the call waits there and is
                 // handed back once that activation has gone.
-                activation = runtime.Directory.GetOrAdd(target, grainClass);
+                activation = runtime.Directory.GetOrAdd(target, grainClass, lease);
             }
 
             if (activation.TryEnqueue(message))

@@ -13,6 +13,12 @@ namespace Orchestration.Runtime.Clustering;
 /// </summary>
 internal sealed partial class ClusterMembership : IAsyncDisposable
 {
+    /// <summary>
+    /// How long a leaving silo waits for its activations to drain: well inside a host's default shutdown timeout
+    /// (30 s), so the rest of the stop (flushing writes) still runs.
+    /// </summary>
+    private static readonly TimeSpan s_drainTimeout = TimeSpan.FromSeconds(10);
+
     private readonly SiloRuntime _runtime;
     private readonly ClusterSetup _setup;
     private readonly ClusterOptions _options;
@@ -77,7 +83,7 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
     {
         if (Keeper is { } keeper)
         {
-            await keeper.LeaveAsync(_runtime.Options.DeactivationTimeout, cancellationToken);
+            await keeper.LeaveAsync(s_drainTimeout, cancellationToken);
         }
     }
 

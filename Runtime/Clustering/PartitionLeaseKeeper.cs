@@ -179,7 +179,9 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
                 // Declared dead (it was paused or cut off too long): this generation is over. Serve nothing from it and
                 // come back as a new one, as an Orleans silo that finds itself dead restarts.
                 LogDeclaredDead(_logger, _siloId, self.Generation);
+                var held = Held;
                 EndAll();
+                await _table.ReleaseAsync(self, [.. held.Select(lease => lease.Partition)], cancellationToken);
                 await JoinAsync(cancellationToken);
                 self = Self!;
             }
@@ -276,7 +278,10 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
         if (acquired.Count > 0)
         {
             LogAcquired(_logger, _siloId, acquired.Count, string.Join(",", acquired.Select(lease => lease.Partition)));
-            _host.Acquired([.. acquired.Select(lease => lease.Partition)]);
+            var previousOwners = snapshot.Partitions.ToDictionary(owner => owner.Partition, owner => owner.SiloId);
+            _host.Acquired(
+                [.. acquired.Select(lease => lease.Partition)],
+                [.. acquired.Where(lease => previousOwners[lease.Partition] is not null).Select(lease => lease.Partition)]);
         }
     }
 
@@ -295,7 +300,7 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
         foreach (var lease in handedOver)
         {
             lease!.BeginDrain();
-            _drains[lease.Partition] = _host.DrainAsync([lease.Partition]);
+            _drains[lease.Partition] = _host.DrainAsync([lease]);
         }
     }
 
@@ -382,7 +387,7 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
         lease.End();
         Interlocked.CompareExchange(ref _leases[lease.Partition], null, lease);
         _drains.Remove(lease.Partition);
-        _host.Discard(lease.Partition);
+        _host.Discard(lease);
     }
 
     private long DeadlineFrom(long sentAt) =>
@@ -437,12 +442,15 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
 /// <summary>What the lease keeper asks of the silo that hosts the partitions.</summary>
 internal interface IPartitionHost
 {
-    /// <summary>Deactivates (gracefully: they finish their turns and write) the activations of <paramref name="partitions"/>.</summary>
-    Task DrainAsync(IReadOnlyList<int> partitions);
+    /// <summary>Deactivates (gracefully: they finish their turns and write) the activations of the <paramref name="periods"/>.</summary>
+    Task DrainAsync(IReadOnlyList<PartitionLease> periods);
 
-    /// <summary>Discards the activations of <paramref name="partition"/> at once: the silo no longer owns it.</summary>
-    void Discard(int partition);
+    /// <summary>Discards the activations of <paramref name="period"/> at once: the silo no longer owns its partition.</summary>
+    void Discard(PartitionLease period);
 
-    /// <summary>This silo now serves <paramref name="partitions"/> (their reminders are its to fire).</summary>
-    void Acquired(IReadOnlyList<int> partitions);
+    /// <summary>
+    /// This silo now serves <paramref name="partitions"/> (their reminders are its to fire); <paramref name="failedOver"/>
+    /// are those it took from an owner whose lease had lapsed rather than one that handed them over.
+    /// </summary>
+    void Acquired(IReadOnlyList<int> partitions, IReadOnlyList<int> failedOver);
 }

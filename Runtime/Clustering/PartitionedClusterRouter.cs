@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Orchestration.Runtime.Activations;
 using Orchestration.Runtime.Calls;
 using Orchestration.Runtime.Calls.Remote;
 using Orchestration.Runtime.Placement;
@@ -24,22 +23,25 @@ internal sealed partial class PartitionedClusterRouter(SiloRuntime runtime, Remo
 
     public bool IsLocal(SiloRuntime silo, GrainId grainId) => Keeper?.TryGetAccepting(ClusterPartitions.Of(grainId)) is not null;
 
+    public bool LeasesOwnership => true;
+
     public PartitionLease? LeaseFor(GrainId grainId) => Keeper?.TryGetAccepting(ClusterPartitions.Of(grainId));
 
     public void Forward(GrainId grainId, IGrainMessage message) => caller.Send(grainId, message);
 
     /// <summary>
-    /// Asks every activation of <paramref name="partitions"/> to deactivate (they finish their turns and write), and
-    /// completes when none is left; activations created meanwhile (a call that passed the check just before the drain)
-    /// are caught by the next look.
+    /// Asks every activation of the <paramref name="periods"/> to deactivate (they finish their turns and write), and
+    /// completes when none is left or the periods ended; activations created meanwhile (a call that passed the check just
+    /// before the drain began) are caught by the next look. Only those periods' activations: if the partition comes back
+    /// under a new period, its activations are not touched.
     /// </summary>
-    public async Task DrainAsync(IReadOnlyList<int> partitions)
+    public async Task DrainAsync(IReadOnlyList<PartitionLease> periods)
     {
-        var draining = partitions.ToHashSet();
+        var draining = periods.ToHashSet();
         while (true)
         {
-            var left = ActivationsOf(draining);
-            if (left.Count == 0)
+            var left = runtime.Directory.All.Where(activation => activation.Lease is { } lease && draining.Contains(lease)).ToList();
+            if (left.Count == 0 || periods.All(period => period.HasEnded))
             {
                 return;
             }
@@ -53,13 +55,13 @@ internal sealed partial class PartitionedClusterRouter(SiloRuntime runtime, Remo
         }
     }
 
-    public void Acquired(IReadOnlyList<int> partitions) => _ = TakeOverRemindersAsync(partitions);
+    public void Acquired(IReadOnlyList<int> partitions, IReadOnlyList<int> failedOver) => _ = TakeOverRemindersAsync(partitions, failedOver);
 
-    private async Task TakeOverRemindersAsync(IReadOnlyList<int> partitions)
+    private async Task TakeOverRemindersAsync(IReadOnlyList<int> partitions, IReadOnlyList<int> failedOver)
     {
         try
         {
-            await runtime.Reminders.TakeOverAsync(partitions, runtime.ShutdownToken);
+            await runtime.Reminders.TakeOverAsync(partitions, failedOver, runtime.ShutdownToken);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
@@ -71,16 +73,13 @@ internal sealed partial class PartitionedClusterRouter(SiloRuntime runtime, Remo
         }
     }
 
-    public void Discard(int partition)
+    public void Discard(PartitionLease period)
     {
-        foreach (var activation in ActivationsOf([partition]))
+        foreach (var activation in runtime.Directory.All.Where(activation => activation.Lease == period))
         {
             activation.RequestDeactivation(DeactivationReason.OwnershipLost);
         }
     }
-
-    private List<ActivationData> ActivationsOf(HashSet<int> partitions) =>
-        [.. runtime.Directory.All.Where(activation => partitions.Contains(ClusterPartitions.Of(activation.GrainId)))];
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Taking over the reminders of {Count} partitions failed; the periodic reload will")]
     private static partial void LogTakeOverFailed(ILogger logger, int count, Exception exception);

@@ -21,6 +21,10 @@ internal sealed class PostgresMembershipTable : IMembershipTable, IAsyncDisposab
         var builder = new NpgsqlDataSourceBuilder(connectionString);
         builder.ConnectionStringBuilder.MaxPoolSize = 2;
         builder.ConnectionStringBuilder.MaxAutoPrepare = 16;
+        // A lease round must not wait longer than a lease lasts: a statement stuck behind a lock (a take-over waiting for
+        // the commits in flight) fails after a second and the next round tries again.
+        builder.ConnectionStringBuilder.CommandTimeout = 2;
+        builder.ConnectionStringBuilder.Options = "-c lock_timeout=1000";
         _dataSource = builder.Build();
     }
 
@@ -128,6 +132,7 @@ internal sealed class PostgresMembershipTable : IMembershipTable, IAsyncDisposab
             UPDATE orch_partitions p SET expires_at = now() + $3
             FROM unnest($4::int[], $5::bigint[]) AS h(partition, epoch)
             WHERE p.partition = h.partition AND p.epoch = h.epoch AND p.owner_silo = $1 AND p.owner_generation = $2
+              AND EXISTS (SELECT 1 FROM orch_silos s WHERE s.silo_id = $1 AND s.generation = $2 AND s.status <> 'dead')
             RETURNING p.partition, p.epoch
             """);
         AddSilo(command, silo);

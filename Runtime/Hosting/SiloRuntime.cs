@@ -128,7 +128,16 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
         if (_cluster is not null)
         {
             // First hand every partition over while calls can still reach this silo: callers wait for the next owner.
-            await _cluster.LeaveAsync(cancellationToken);
+            // A leave that fails (the database gone, the host's patience over) must not abort the stop: the leases then
+            // lapse on their own and the rest of the stop still flushes writes and frees resources.
+            try
+            {
+                await _cluster.LeaveAsync(cancellationToken);
+            }
+            catch (Exception exception)
+            {
+                LogLeaveFailed(Logger, Options.SiloId, exception);
+            }
         }
 
         _stopped = true;
@@ -204,6 +213,9 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Silo {SiloId} stopped waiting for {Count} activations to deactivate")]
     private static partial void LogDeactivationAbandoned(ILogger logger, string siloId, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Silo {SiloId} could not leave the cluster gracefully; its leases lapse on their own")]
+    private static partial void LogLeaveFailed(ILogger logger, string siloId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Silo {SiloId} stopped")]
     private static partial void LogStopped(ILogger logger, string siloId);

@@ -205,18 +205,22 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
     /// This silo now owns <paramref name="partitions"/> (a failover or a rebalance): learns their reminders from storage
     /// (the previous owner may have registered them since this silo's last reload), and brings forward those it had
     /// put off because another silo owned them, so a reminder due on a silo that died fires here now, not a reload
-    /// interval later.
+    /// interval later. A one-shot that is still stored has not completed, so it fires (at least once, as reminders do);
+    /// a periodic reminder's latest tick is fired again only for partitions taken from a lapsed lease
+    /// (<paramref name="failedOver"/>): an owner that handed its partitions over had ticked it.
     /// </summary>
-    public async Task TakeOverAsync(IReadOnlyCollection<int> partitions, CancellationToken cancellationToken)
+    public async Task TakeOverAsync(IReadOnlyCollection<int> partitions, IReadOnlyCollection<int> failedOver, CancellationToken cancellationToken)
     {
         await ReloadAsync(cancellationToken);
         var owned = partitions.ToHashSet();
+        var lapsed = failedOver.ToHashSet();
         lock (_gate)
         {
             var now = Time.GetUtcNow();
             foreach (var scheduled in _reminders.Values.ToList())
             {
-                if (owned.Contains(Clustering.ClusterPartitions.Of(scheduled.Entry.GrainId))
+                var partition = Clustering.ClusterPartitions.Of(scheduled.Entry.GrainId);
+                if (owned.Contains(partition) && (scheduled.Entry.Period == TimeSpan.Zero || lapsed.Contains(partition))
                     && scheduled.NextDueAt > FirstTickFrom(scheduled.Entry, now))
                 {
                     ScheduleLocked(scheduled.Entry);
@@ -371,7 +375,20 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
                 }
             }
 
-            await runtime.Batcher.SubmitAsync(StorageWrite.ReminderOnly(new ReminderChange(scheduled.Entry.GrainId, scheduled.Entry.Name, Upsert: null)));
+            var delete = StorageWrite.ReminderOnly(new ReminderChange(scheduled.Entry.GrainId, scheduled.Entry.Name, Upsert: null));
+            if (runtime.Router is { LeasesOwnership: true } router)
+            {
+                // Fenced like the grain's own writes: if the partition moved meanwhile, the new owner's registration of
+                // this reminder (made in its own tick) must not be deleted by this one.
+                if (router.LeaseFor(scheduled.Entry.GrainId) is not { } lease)
+                {
+                    return;
+                }
+
+                delete.Fence = new WriteFence(scheduled.Entry.GrainId, lease);
+            }
+
+            await runtime.Batcher.SubmitAsync(delete);
             lock (_gate)
             {
                 if (_reminders.TryGetValue(scheduled.Key, out var current) && current == scheduled)

@@ -49,11 +49,14 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
                 await using var run = new ImplicitSubscriptionRun(runtime, grainClass, subscriber, cursor, stop);
                 await foreach (var batch in runtime.StreamLog.FollowBatchesAsync(cursor, streamNamespace, tenant: null, stop))
                 {
-                    await run.AcceptAsync(batch, stop);
+                    // Checked before each batch, not after: a silo that lost the subscription takes nothing more on
+                    // (another silo owns it now and resumes from the stored cursor).
                     if (runtime.Router is { } current && !current.IsLocal(runtime, leadership))
                     {
-                        break; // another silo owns this subscription now; it resumes from the stored cursor
+                        break;
                     }
+
+                    await run.AcceptAsync(batch, stop);
                 }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)

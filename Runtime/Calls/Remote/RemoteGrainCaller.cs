@@ -67,7 +67,9 @@ internal sealed class RemoteGrainCaller(ISiloTransport transport, ClusterMap map
                         message.Fail(RemoteExceptions.Rebuild(response, json));
                         return;
                     default:
+                        // "Not mine": the map is behind (or the owner is handing over); wait for it to move, not spin.
                         await map.RefreshAsync(CancellationToken.None);
+                        await map.WhenChangedAsync(s_noOwnerWait, time);
                         continue;
                 }
             }

@@ -90,6 +90,11 @@ internal sealed class FakeMembershipTable(TimeProvider clock) : IMembershipTable
         RunAsync(silo.SiloId, () =>
         {
             var renewed = new List<PartitionEpoch>();
+            if (IndexOf(silo) is var index && (index < 0 || _silos[index].Status == SiloMembershipStatus.Dead))
+            {
+                return (IReadOnlyList<PartitionEpoch>)renewed; // a dead generation renews nothing
+            }
+
             foreach (var lease in held)
             {
                 var owner = _partitions[lease.Partition];

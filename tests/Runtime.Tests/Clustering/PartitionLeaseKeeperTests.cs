@@ -90,6 +90,7 @@ public sealed class PartitionLeaseKeeperTests : IAsyncDisposable
         }
 
         Assert.True(_table.Epoch(partition) > 1, "the survivor took it over under a new epoch");
+        Assert.Contains(partition, _silos[1].Host.FailedOver);
     }
 
     [Fact]
@@ -174,6 +175,7 @@ public sealed class PartitionLeaseKeeperTests : IAsyncDisposable
         Assert.Empty(leaving.Keeper.Held);
         Assert.Equal(partitions.Order(), leaving.Host.Drained.Order());
         Assert.Empty(leaving.Host.Discarded);
+        Assert.All(_silos, silo => Assert.Empty(silo.Host.FailedOver)); // handed over, not failed over
         Assert.Equal([128, 128], _silos.Select(silo => silo.Keeper.Held.Count));
     }
 
@@ -334,16 +336,16 @@ public sealed class PartitionLeaseKeeperTests : IAsyncDisposable
 
         public List<int> Discarded { get; } = [];
 
-        public Task DrainAsync(IReadOnlyList<int> partitions)
+        public List<int> FailedOver { get; } = [];
+
+        public Task DrainAsync(IReadOnlyList<PartitionLease> periods)
         {
-            Drained.AddRange(partitions);
+            Drained.AddRange(periods.Select(period => period.Partition));
             return Task.CompletedTask;
         }
 
-        public void Discard(int partition) => Discarded.Add(partition);
+        public void Discard(PartitionLease period) => Discarded.Add(period.Partition);
 
-        public void Acquired(IReadOnlyList<int> partitions)
-        {
-        }
+        public void Acquired(IReadOnlyList<int> partitions, IReadOnlyList<int> failedOver) => FailedOver.AddRange(failedOver);
     }
 }

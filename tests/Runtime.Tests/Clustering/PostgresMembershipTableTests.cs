@@ -143,6 +143,37 @@ public sealed class PostgresMembershipTableTests(PostgresServerFixture postgres)
     }
 
     [Fact]
+    public async Task CommitAsync_WaitingOnATakeOverInFlight_SeesTheNewEpochAndIsFenced()
+    {
+        var a = await _table.JoinAsync("silo-a", "127.0.0.1:1", CancellationToken.None);
+        var b = await _table.JoinAsync("silo-b", "127.0.0.1:2", CancellationToken.None);
+        var held = Assert.Single(await _table.AcquireAsync(a, [5], s_lease, CancellationToken.None));
+        await Execute("UPDATE orch_partitions SET expires_at = now() - interval '1 second' WHERE partition = 5");
+
+        // b's take-over is in flight: it holds the fence lock exclusively until its transaction ends.
+        await using var takeOver = new NpgsqlConnection(_connectionString);
+        await takeOver.OpenAsync();
+        await using var transaction = await takeOver.BeginTransactionAsync();
+        await using (var acquire = new NpgsqlCommand($"SELECT * FROM orch_acquire_partitions('silo-b', {b.Generation}, ARRAY[5], interval '30 seconds')", takeOver, transaction))
+        {
+            await acquire.ExecuteNonQueryAsync();
+        }
+
+        // a's commit, stamped with the epoch it still holds, reaches the fence and waits there.
+        var write = Write("raced", held.Partition, held.Epoch);
+        var commit = _storage.CommitAsync([write], CancellationToken.None);
+        await Eventually.TrueAsync(async () => await WaitingOnAdvisoryLockAsync() > 0, "the commit waits for the fence lock");
+        Assert.False(commit.IsCompleted);
+        await transaction.CommitAsync();
+        await commit;
+
+        // Its check ran after the wait, on a fresh snapshot: the epoch had moved, so nothing of it was stored.
+        Assert.True(write.Fenced);
+        Assert.Null(await _storage.ReadStateAsync(new GrainStateKey("t", "raced", "s"), CancellationToken.None));
+        Assert.Equal(0, await _storage.ReadLastSequenceAsync(CancellationToken.None));
+    }
+
+    [Fact]
     public async Task Keepers_TwoSilosOnPostgres_SplitEveryPartitionEvenly()
     {
         var options = new ClusterOptions();
@@ -173,6 +204,16 @@ public sealed class PostgresMembershipTableTests(PostgresServerFixture postgres)
         return write;
     }
 
+    private async Task<long> WaitingOnAdvisoryLockAsync()
+    {
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            connection);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
     private async Task Execute(string sql)
     {
         await using var connection = new NpgsqlConnection(_connectionString);
@@ -183,13 +224,13 @@ public sealed class PostgresMembershipTableTests(PostgresServerFixture postgres)
 
     private sealed class NoActivations : IPartitionHost
     {
-        public Task DrainAsync(IReadOnlyList<int> partitions) => Task.CompletedTask;
+        public Task DrainAsync(IReadOnlyList<PartitionLease> periods) => Task.CompletedTask;
 
-        public void Discard(int partition)
+        public void Discard(PartitionLease period)
         {
         }
 
-        public void Acquired(IReadOnlyList<int> partitions)
+        public void Acquired(IReadOnlyList<int> partitions, IReadOnlyList<int> failedOver)
         {
         }
     }
