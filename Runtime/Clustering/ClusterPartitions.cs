@@ -1,3 +1,5 @@
+using Orchestration.Runtime.Placement;
+
 namespace Orchestration.Runtime.Clustering;
 
 /// <summary>
@@ -9,26 +11,12 @@ internal static class ClusterPartitions
 {
     public const int Count = 256;
 
-    /// <summary>The grain's partition: stable across processes and builds (FNV-1a, then a SplitMix64 finalizer).</summary>
+    /// <summary>The grain's partition: stable across processes and builds.</summary>
     public static int Of(GrainId grainId)
     {
-        var hash = 14695981039346656037UL;
-        hash = Mix(hash, grainId.Type);
-        hash = (hash ^ '/') * 1099511628211UL;
-        hash = Mix(hash, grainId.Key);
-        hash = (hash ^ (hash >> 30)) * 0xBF58476D1CE4E5B9UL;
-        hash = (hash ^ (hash >> 27)) * 0x94D049BB133111EBUL;
-        hash ^= hash >> 31;
-        return (int)(hash % Count);
-    }
-
-    private static ulong Mix(ulong hash, string text)
-    {
-        foreach (var character in text)
-        {
-            hash = (hash ^ character) * 1099511628211UL;
-        }
-
-        return hash;
+        var hash = StableHash.Mix(StableHash.Seed, grainId.Type);
+        hash = StableHash.Mix(hash, '/');
+        hash = StableHash.Mix(hash, grainId.Key);
+        return (int)(StableHash.Finalize(hash) % Count);
     }
 }
