@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Orchestration.Runtime.Calls.Remote;
 using Orchestration.Runtime.Persistence;
@@ -44,6 +45,22 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
 
     public ClusterMap Map => _map;
 
+    /// <summary>Asks the silo at <paramref name="address"/> for its status (activation counts); null when it does not answer in time.</summary>
+    public async Task<Management.SiloStatus?> AskStatusAsync(string address, TimeSpan timeout)
+    {
+        try
+        {
+            var request = new RemoteCallRequest(RemoteCallHandler.SiloStatusTarget, string.Empty, string.Empty, [], (int)timeout.TotalMilliseconds, null);
+            var answer = await _client.SendAsync(address, JsonSerializer.SerializeToUtf8Bytes(request, RemoteCallJsonContext.Default.RemoteCallRequest), timeout);
+            var response = JsonSerializer.Deserialize(answer.Span, RemoteCallJsonContext.Default.RemoteCallResponse)!;
+            return response.Result?.Deserialize(Management.RuntimeContractsJsonContext.Default.SiloStatus);
+        }
+        catch (Exception exception) when (exception is SiloUnreachableException or TimeoutException or SiloRequestFailedException or JsonException)
+        {
+            return null;
+        }
+    }
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         await _map.RefreshAsync(cancellationToken);
@@ -55,7 +72,7 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
             address = $"{_options.AdvertisedHost}:{_server.Port}";
         }
 
-        var caller = new RemoteGrainCaller(_client, _map, _runtime.Json, _runtime.TimeProvider, _runtime.Options.ResponseTimeout, address);
+        var caller = new RemoteGrainCaller(_client, _map, _runtime.Json, _runtime.TimeProvider, _runtime.Options.ResponseTimeout, address, DeliverHere);
         var router = new PartitionedClusterRouter(_runtime, caller);
         _runtime.Router = router;
         if (address is null)
@@ -76,6 +93,17 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
         router.Keeper = keeper;
         Keeper = keeper;
         await keeper.StartAsync(cancellationToken);
+    }
+
+    private bool DeliverHere(GrainId target, Calls.IGrainMessage message)
+    {
+        if (_runtime.Router is not { } router || !router.IsLocal(_runtime, target))
+        {
+            return false;
+        }
+
+        _runtime.Dispatcher.DeliverLocally(target, message);
+        return true;
     }
 
     /// <summary>Hands every partition over (its activations drain and write while the leases last), then stops listening.</summary>

@@ -342,6 +342,9 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
     /// <summary>
     /// This silo's even share: the active silos with a fresh heartbeat, in (id, generation) order, get
     /// <c>Count / n</c> each and the first <c>Count % n</c> one more. A silo that is joining or leaving holds none.
+    /// Fresh means within a lease: a silo that has not heartbeaten (and so not renewed) for that long holds no valid
+    /// lease any more, so the survivors' shares grow at once and they take its partitions as they lapse, instead of
+    /// waiting until it is declared dead.
     /// </summary>
     private int Share(MembershipEntry self, MembershipSnapshot snapshot)
     {
@@ -351,7 +354,7 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
         }
 
         var active = snapshot.Silos
-            .Where(silo => silo.Status == SiloMembershipStatus.Active && snapshot.Now - silo.HeartbeatAt <= _options.DeadAfter)
+            .Where(silo => silo.Status == SiloMembershipStatus.Active && snapshot.Now - silo.HeartbeatAt <= _options.LeaseDuration)
             .OrderBy(silo => silo.SiloId, StringComparer.Ordinal)
             .ThenBy(silo => silo.Generation)
             .ToList();

@@ -9,30 +9,36 @@ namespace Orchestration.Runtime.Management;
 /// </summary>
 internal sealed class ManagementGrain(SiloRuntime runtime) : Grain, IManagementGrain
 {
-    public Task<ClusterStatus> GetClusterStatusAsync()
+    private static readonly TimeSpan s_askTimeout = TimeSpan.FromSeconds(1);
+
+    public async Task<ClusterStatus> GetClusterStatusAsync()
     {
-        var silos = runtime.Cluster?.Map.Snapshot is { } snapshot
-            ? FromMembership(snapshot)
+        var silos = runtime.Cluster is { Map.Snapshot: { } snapshot } cluster
+            ? await FromMembershipAsync(cluster, snapshot)
             : runtime.Router is IClusterMembership membership
                 ? membership.Silos.Select(silo => silo.GetStatus()).ToList()
                 : [runtime.GetStatus()];
-        return Task.FromResult(new ClusterStatus(runtime.Storage.ProviderName, silos));
+        return new ClusterStatus(runtime.Storage.ProviderName, silos);
     }
 
-    private List<SiloStatus> FromMembership(MembershipSnapshot snapshot)
+    /// <summary>
+    /// Every generation in the membership table, with its partitions; the live ones are asked for their activation
+    /// counts at once (one that does not answer within a second shows none).
+    /// </summary>
+    private static async Task<List<SiloStatus>> FromMembershipAsync(ClusterMembership cluster, MembershipSnapshot snapshot)
     {
-        var self = runtime.Cluster!.Keeper?.Self;
-        var here = runtime.GetStatus();
+        var answers = await Task.WhenAll(snapshot.Silos.Select(silo =>
+            silo.Status == SiloMembershipStatus.Dead ? Task.FromResult<SiloStatus?>(null) : cluster.AskStatusAsync(silo.Address, s_askTimeout)));
         return
         [
-            .. snapshot.Silos.Select(silo => new SiloStatus(
+            .. snapshot.Silos.Select((silo, index) => new SiloStatus(
                 silo.SiloId,
                 silo.Address,
                 PostgresMembershipTable.StatusName(silo.Status),
                 silo.StartedAt,
                 silo.HeartbeatAt,
-                self is not null && silo.IsSameGeneration(self) ? here.ActivationCount : 0,
-                self is not null && silo.IsSameGeneration(self) ? here.ActivationsByGrainType : new Dictionary<string, int>(),
+                answers[index]?.ActivationCount ?? 0,
+                answers[index]?.ActivationsByGrainType ?? new Dictionary<string, int>(),
                 silo.Generation,
                 snapshot.Partitions.Count(owner => owner.IsHeldBy(silo) && !owner.IsAvailable(snapshot.Now)))),
         ];

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.RegularExpressions;
 using Orchestration.Testing;
 
 namespace Orchestration.EndToEnd.Tests;
@@ -20,13 +20,12 @@ internal sealed partial class HostProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private HostProcess(string name, Process process, Uri address)
+    private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private HostProcess(string name, Process process)
     {
         Name = name;
         _process = process;
-        Address = address;
-        Client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
-        Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", BootstrapKey);
         process.OutputDataReceived += (_, line) => Append(line.Data);
         process.ErrorDataReceived += (_, line) => Append(line.Data);
         process.BeginOutputReadLine();
@@ -35,10 +34,10 @@ internal sealed partial class HostProcess : IAsyncDisposable
 
     public string Name { get; }
 
-    public Uri Address { get; }
+    public Uri Address { get; private set; } = null!;
 
     /// <summary>A client of this process's HTTP endpoint that authenticates with <see cref="BootstrapKey"/>.</summary>
-    public HttpClient Client { get; }
+    public HttpClient Client { get; private set; } = null!;
 
     public bool HasExited => _process.HasExited;
 
@@ -69,7 +68,6 @@ internal sealed partial class HostProcess : IAsyncDisposable
     private static async Task<HostProcess> StartAsync(string name, string project, IReadOnlyDictionary<string, string> settings, string? bootstrapKey)
     {
         var dll = typeof(HostProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == project).Value!;
-        var address = new Uri($"http://127.0.0.1:{FreePort()}");
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -78,8 +76,11 @@ internal sealed partial class HostProcess : IAsyncDisposable
             WorkingDirectory = Path.GetDirectoryName(Path.GetFullPath(dll))!,
         };
         start.ArgumentList.Add(Path.GetFullPath(dll));
+        // Port 0: the process binds a free port itself (a port picked here could be taken before the child binds it)
+        // and says which in its "Now listening on" line.
         start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add(address.ToString());
+        start.ArgumentList.Add("http://127.0.0.1:0");
+        start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
         if (bootstrapKey is not null)
         {
             start.Environment["ORCHESTRATION_BOOTSTRAP_KEY"] = bootstrapKey;
@@ -90,7 +91,7 @@ internal sealed partial class HostProcess : IAsyncDisposable
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
 
-        var host = new HostProcess(name, Process.Start(start)!, address);
+        var host = new HostProcess(name, Process.Start(start)!);
         await host.WaitUntilHealthyAsync();
         return host;
     }
@@ -123,7 +124,7 @@ internal sealed partial class HostProcess : IAsyncDisposable
             await KillAsync();
         }
 
-        Client.Dispose();
+        Client?.Dispose();
         _process.Dispose();
     }
 
@@ -144,6 +145,15 @@ internal sealed partial class HostProcess : IAsyncDisposable
 
     private async Task WaitUntilHealthyAsync()
     {
+        var exited = _process.WaitForExitAsync();
+        if (await Task.WhenAny(_listening.Task, exited, Task.Delay(TimeSpan.FromSeconds(60))) != _listening.Task)
+        {
+            Assert.Fail($"{Name} did not start listening{(_process.HasExited ? $" (exit code {_process.ExitCode})" : string.Empty)}:\n{Output}");
+        }
+
+        Address = await _listening.Task;
+        Client = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(60) };
+        Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", BootstrapKey);
         using var probe = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(2) };
         await Eventually.TrueAsync(
             async () =>
@@ -180,12 +190,13 @@ internal sealed partial class HostProcess : IAsyncDisposable
         {
             _output.AppendLine(line);
         }
+
+        if (ListeningLine().Match(line) is { Success: true } listening)
+        {
+            _listening.TrySetResult(new Uri(listening.Groups[1].Value));
+        }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    [GeneratedRegex(@"Now listening on: (http://[\w.\-\[\]:]+)")]
+    private static partial Regex ListeningLine();
 }

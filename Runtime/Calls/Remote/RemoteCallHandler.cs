@@ -13,12 +13,20 @@ internal sealed class RemoteCallHandler(SiloRuntime runtime)
     private static readonly ActivitySource s_source = new(RuntimeInstruments.Name);
     private readonly ConcurrentDictionary<string, GrainMethod?> _methods = new();
 
+    /// <summary>The target of a request for this silo's own status (activation counts for the cluster view), not a grain.</summary>
+    public const string SiloStatusTarget = "$silo-status";
+
     public async ValueTask<ReadOnlyMemory<byte>> HandleAsync(ReadOnlyMemory<byte> requestBytes, CancellationToken cancellationToken)
     {
         var request = JsonSerializer.Deserialize(requestBytes.Span, RemoteCallJsonContext.Default.RemoteCallRequest)!;
         var target = new GrainId(request.GrainType, request.GrainKey);
         RemoteCallResponse response;
-        if (runtime.Router is not { } router || !router.IsLocal(runtime, target))
+        if (request.GrainType == SiloStatusTarget)
+        {
+            response = new RemoteCallResponse(RemoteCallOutcome.Completed,
+                JsonSerializer.SerializeToElement(runtime.GetStatus(), Management.RuntimeContractsJsonContext.Default.SiloStatus));
+        }
+        else if (runtime.Router is not { } router || !router.IsLocal(runtime, target))
         {
             response = new RemoteCallResponse(RemoteCallOutcome.NotOwner);
         }

@@ -8,9 +8,13 @@ namespace Orchestration.Runtime.Calls.Remote;
 /// <summary>
 /// Sends calls to the silo that serves the grain's partition and completes them with its answer. A call that did not
 /// run (no owner yet, the owner said "not mine", or the connection never carried it) waits for the map to change and
-/// goes again, until its response timeout; one that may have run is never sent twice.
+/// goes again, until its response timeout; one that may have run is never sent twice. Before each attempt it asks
+/// <c>deliverHere</c> to run the call in this process if this silo serves the grain now (it may have just taken the
+/// partition over while the call waited).
 /// </summary>
-internal sealed class RemoteGrainCaller(ISiloTransport transport, ClusterMap map, JsonSerializerOptions json, TimeProvider time, TimeSpan responseTimeout, string? selfAddress)
+internal sealed class RemoteGrainCaller(
+    ISiloTransport transport, ClusterMap map, JsonSerializerOptions json, TimeProvider time, TimeSpan responseTimeout, string? selfAddress,
+    Func<GrainId, IGrainMessage, bool> deliverHere)
 {
     private static readonly TimeSpan s_noOwnerWait = TimeSpan.FromMilliseconds(50);
 
@@ -28,6 +32,11 @@ internal sealed class RemoteGrainCaller(ISiloTransport transport, ClusterMap map
                 if (remaining <= TimeSpan.Zero)
                 {
                     message.Fail(new GrainCallTimeoutException(target, message.Method.Name, responseTimeout));
+                    return;
+                }
+
+                if (deliverHere(target, message))
+                {
                     return;
                 }
 

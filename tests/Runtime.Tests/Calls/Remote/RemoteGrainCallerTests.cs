@@ -112,6 +112,30 @@ public sealed class RemoteGrainCallerTests
     }
 
     [Fact]
+    public async Task Send_ThisSiloTakesThePartitionOverWhileTheCallWaits_RunsItHere()
+    {
+        await OwnAsync("self");
+        var servesHere = false;
+        var method = GrainMethod.ForInterfaceMethod(typeof(IAlarmGrain).GetMethod(nameof(IAlarmGrain.GetTimerTicksAsync))!);
+        var message = new GrainMessage<int>(method, [], TimeProvider.System.GetTimestamp());
+        new RemoteGrainCaller(_network, _map, s_json, TimeProvider.System, TimeSpan.FromSeconds(5), "self:1", (_, call) =>
+        {
+            if (Volatile.Read(ref servesHere))
+            {
+                call.CompleteFrom(Task.FromResult(9));
+            }
+
+            return Volatile.Read(ref servesHere);
+        }).Send(s_grain, message);
+
+        await Task.Delay(200);
+        Volatile.Write(ref servesHere, true);
+
+        Assert.Equal(9, await message.Task);
+        Assert.Empty(_network.Sent);
+    }
+
+    [Fact]
     public async Task Send_GrainThrew_CallerGetsTheSameExceptionType()
     {
         await OwnAsync("a");
@@ -129,7 +153,7 @@ public sealed class RemoteGrainCallerTests
     {
         var method = GrainMethod.ForInterfaceMethod(typeof(IAlarmGrain).GetMethod(nameof(IAlarmGrain.GetTimerTicksAsync))!);
         var message = new GrainMessage<int>(method, [], TimeProvider.System.GetTimestamp());
-        new RemoteGrainCaller(_network, _map, s_json, TimeProvider.System, responseTimeout, selfAddress).Send(s_grain, message);
+        new RemoteGrainCaller(_network, _map, s_json, TimeProvider.System, responseTimeout, selfAddress, (_, _) => false).Send(s_grain, message);
         return message.Task;
     }
 
