@@ -8,7 +8,9 @@ using Orchestration.Testing;
 var settings = Settings.FromArgs(args);
 var lifecycle = settings.Selected("task.lifecycle.grains.postgres") || settings.Selected("task.lifecycle.http.postgres");
 var events = settings.Selected(EventsSseLatencyBenchmark.Name);
-if (!lifecycle && !events)
+var failover = settings.Selected(FailoverBenchmark.Name);
+var lifecycleCluster = settings.Selected(TaskLifecycleBenchmark.ClusterName);
+if (!lifecycle && !events && !failover && !lifecycleCluster)
 {
     return;
 }
@@ -25,6 +27,22 @@ if (lifecycle)
 if (events)
 {
     foreach (var result in await EventsSseLatencyBenchmark.RunAsync(settings, postgres))
+    {
+        Console.WriteLine(result.ToJson());
+    }
+}
+
+if (failover)
+{
+    foreach (var result in await FailoverBenchmark.RunAsync(postgres))
+    {
+        Console.WriteLine(result.ToJson());
+    }
+}
+
+if (lifecycleCluster)
+{
+    foreach (var result in await TaskLifecycleBenchmark.RunClusterAsync(settings, postgres))
     {
         Console.WriteLine(result.ToJson());
     }

@@ -15,6 +15,8 @@ internal static class TaskLifecycleBenchmark
 {
     public const string Baseline = "sql.skip_locked.3commits.32conn";
 
+    public const string ClusterName = "task.lifecycle.cluster.postgres";
+
     /// <summary>
     /// Measures the baseline once, then the selected product paths, each on a fresh database of <paramref name="postgres"/>.
     /// The HTTP path is also quoted against the grain-level figure of the same run (a second line), so the grains are
@@ -35,6 +37,51 @@ internal static class TaskLifecycleBenchmark
 
         var fsync = FsyncRate.Measure(Path.GetTempPath());
         return [.. results.Select(result => result with { FsyncPerSecond = fsync })];
+    }
+
+    /// <summary>
+    /// task.lifecycle.cluster.postgres: the same HTTP workload through an Api in cluster mode (a client) in front of three
+    /// silo processes, against the single-process Api (<c>task.lifecycle.http.postgres</c>) measured in the same run, each
+    /// on a fresh database of <paramref name="postgres"/>.
+    /// </summary>
+    public static async Task<IReadOnlyList<Result>> RunClusterAsync(Settings settings, EphemeralPostgres postgres)
+    {
+        var single = await MeasureHttpAsync(settings, await postgres.CreateDatabaseAsync());
+        Console.Error.WriteLine($"task.lifecycle.http.postgres: {single.PerSecond:F0} tasks/s");
+        var cluster = await MeasureClusterAsync(settings, WithProviderPoolDefault(await postgres.CreateDatabaseAsync()));
+        var fsync = FsyncRate.Measure(Path.GetTempPath());
+        return [Result.Compare(ClusterName, cluster, "tasks/s", "task.lifecycle.http.postgres", single.PerSecond) with { FsyncPerSecond = fsync }];
+    }
+
+    private static async Task<Throughput> MeasureClusterAsync(Settings settings, string database)
+    {
+        var processes = new List<HostProcess>();
+        try
+        {
+            var siloIds = new[] { "silo-0", "silo-1", "silo-2" };
+            foreach (var id in siloIds)
+            {
+                processes.Add(await HostProcess.StartSiloAsync(id, database));
+            }
+
+            var api = await HostProcess.StartApiAsync(new Dictionary<string, string>
+            {
+                ["Orchestration:Mode"] = "Cluster",
+                ["ConnectionStrings:postgres"] = database,
+                ["Logging:LogLevel:Default"] = "Warning",
+            });
+            processes.Add(api);
+            await FailoverBenchmark.WhenServedByAsync(api, siloIds); // no partition moves while measuring
+            await using var board = await HttpBoard.CreateAsync(api.Address, api.Client);
+            return await TaskLifecycle.MeasureAsync(board, settings);
+        }
+        finally
+        {
+            foreach (var process in Enumerable.Reverse(processes))
+            {
+                await process.DisposeAsync();
+            }
+        }
     }
 
     private static async Task<Throughput> MeasureGrainsAsync(Settings settings, string database)

@@ -61,9 +61,10 @@ internal static class TransportRoundTripBenchmark
 
     /// <summary>
     /// Like <see cref="Measure.ThroughputAsync"/> (the same warm-up to a steady rate), but also times each round trip
-    /// and reads the process's CPU time over the measured window only.
+    /// and reads the process's CPU time over the measured window only; with a <c>peer</c> (the other side of a
+    /// cross-process call), that process's CPU time over the same window too.
     /// </summary>
-    private static async Task<Sample> ClosedLoopAsync(int callers, Settings settings, Func<Task> roundTrip)
+    public static async Task<Sample> ClosedLoopAsync(int callers, Settings settings, Func<Task> roundTrip, Process? peer = null)
     {
         long completed = 0;
         var recording = 0;
@@ -97,17 +98,21 @@ internal static class TransportRoundTripBenchmark
                 return rate;
             });
 
-            var before = (Count: Interlocked.Read(ref completed), Cpu: Process.GetCurrentProcess().TotalProcessorTime, Time: started.Elapsed);
+            var before = (Count: Interlocked.Read(ref completed), Cpu: Process.GetCurrentProcess().TotalProcessorTime, PeerCpu: PeerCpu(peer), Time: started.Elapsed);
             Volatile.Write(ref recording, 1);
             await Task.Delay(settings.Duration);
             Volatile.Write(ref recording, 0);
             var count = Interlocked.Read(ref completed) - before.Count;
             var cpu = Process.GetCurrentProcess().TotalProcessorTime - before.Cpu;
+            var peerCpu = PeerCpu(peer) - before.PeerCpu;
             var elapsed = started.Elapsed - before.Time;
             await stop.CancelAsync();
             await Task.WhenAll(loops);
             var percentiles = Percentiles.Of(latencies.SelectMany(list => list));
-            return new Sample(count / elapsed.TotalSeconds, percentiles.P50, percentiles.P99, cpu.TotalMicroseconds / count);
+            return new Sample(count / elapsed.TotalSeconds, percentiles.P50, percentiles.P99, cpu.TotalMicroseconds / count)
+            {
+                PeerCpuMicroseconds = peer is null ? null : peerCpu.TotalMicroseconds / count,
+            };
         }
         finally
         {
@@ -116,5 +121,20 @@ internal static class TransportRoundTripBenchmark
         }
     }
 
-    private sealed record Sample(double PerSecond, double P50, double P99, double CpuMicroseconds);
+    private static TimeSpan PeerCpu(Process? peer)
+    {
+        if (peer is null)
+        {
+            return TimeSpan.Zero;
+        }
+
+        peer.Refresh();
+        return peer.TotalProcessorTime;
+    }
+
+    /// <summary>Round trips/s, latency percentiles (µs) and CPU per round trip (µs) of this process and of the peer, if any.</summary>
+    internal sealed record Sample(double PerSecond, double P50, double P99, double CpuMicroseconds)
+    {
+        public double? PeerCpuMicroseconds { get; init; }
+    }
 }
