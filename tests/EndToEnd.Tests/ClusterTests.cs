@@ -56,6 +56,10 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
             Assert.Equal(HttpStatusCode.OK, (await api.Client.GetAsync($"/api/v1/tasks/{id}")).StatusCode);
         }
 
+        // The event log across the failover: every acknowledged create has its event exactly once, in sequence order.
+        var created = await CreatedEventsAsync(api);
+        Assert.All(traffic.Acknowledged, id => Assert.Equal(1, created.Count(subject => subject.EndsWith($"/{id}", StringComparison.Ordinal))));
+        Assert.Equal(created.Count, created.Distinct().Count());
         Assert.True(failuresBeforeStop == traffic.Failures.Count, "requests failed after the failover had completed");
     }
 
@@ -105,6 +109,16 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
         await StartSilosAsync("silo-a", "silo-b");
         var api = await StartApiAsync();
         await WhenServedByAsync(api, "silo-a", "silo-b");
+
+        // Live events through the cluster-mode Api: a silo commits, the Api's follower hears it over NOTIFY.
+        using var stream = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var response = await api.Client.GetAsync("/api/v1/events/stream?types=task.created", HttpCompletionOption.ResponseHeadersRead, stream.Token);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(stream.Token));
+        await PostAsync(api, "/api/v1/tasks", new { id = "sse-probe", title = "sse-probe" });
+        while (await reader.ReadLineAsync(stream.Token) is { } line && !line.Contains("sse-probe", StringComparison.Ordinal))
+        {
+        }
+
         var before = await OwnersAsync();
 
         await StartSilosAsync("silo-c");
@@ -223,6 +237,35 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
                     && active.All(silo => (int)silo!["ownedPartitions"]! >= Partitions / siloIds.Length);
             },
             $"{string.Join(", ", siloIds)} serve every partition");
+
+    /// <summary>The subjects of every <c>task.created</c> event in the log, in sequence order.</summary>
+    private static async Task<List<string>> CreatedEventsAsync(HostProcess api)
+    {
+        var subjects = new List<string>();
+        long after = 0;
+        var last = 0L;
+        while (true)
+        {
+            var page = (await api.Client.GetFromJsonAsync<JsonNode>($"/api/v1/events?after={after}&limit=500"))!;
+            foreach (var item in page["items"]!.AsArray())
+            {
+                var sequence = (long)item!["sequence"]!;
+                Assert.True(sequence > last, "events come in sequence order");
+                last = sequence;
+                if ((string?)item["type"] == "task.created")
+                {
+                    subjects.Add((string)item["subject"]!);
+                }
+            }
+
+            if (page["next"] is not { } next)
+            {
+                return subjects;
+            }
+
+            after = (long)next;
+        }
+    }
 
     private async Task<string?[]> OwnersAsync()
     {
