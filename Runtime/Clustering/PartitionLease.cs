@@ -36,7 +36,11 @@ internal sealed class PartitionLease(int partition, long epoch, long deadline)
     /// </summary>
     public void BeginDrain() => _draining = true;
 
-    /// <summary>Moves the deadline later (a renewal that was sent at or after the period's last one).</summary>
+    /// <summary>
+    /// Moves the deadline later: a renewal sent while the period was serving. Its answer may arrive after the old deadline
+    /// (the period stops serving meanwhile, then serves again): the database never let the lease lapse, so no other
+    /// silo could have taken the partition in between.
+    /// </summary>
     public void Extend(long deadline)
     {
         long current;

@@ -165,6 +165,7 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
         try
         {
             var self = Self ?? throw new InvalidOperationException("The silo has not joined.");
+            EndOverdue(); // a period that lapsed before this renewal was sent stays ended; the renewal covers the others
             try
             {
                 await RenewAsync(self, cancellationToken);
