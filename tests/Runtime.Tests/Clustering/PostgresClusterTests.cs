@@ -131,11 +131,41 @@ public sealed class PostgresClusterTests(PostgresServerFixture postgres) : IAsyn
         }
     }
 
+    /// <summary>
+    /// A silo frozen in time (as by SIGSTOP: its clock does not move, so its leases look valid to it) while the database
+    /// hands its partitions to another silo: when it runs again, its writes reach the database with the old epoch and
+    /// are refused there — counted, nothing stored — and the grain's state is what the new owner sees.
+    /// </summary>
+    [Fact]
+    public async Task Write_FromAFrozenSiloAfterItsPartitionMoved_RefusedByTheEpochAndCounted()
+    {
+        var frozenClock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var frozen = await StartAsync("silo-frozen", servesPartitions: true, frozenClock);
+        var counter = frozen.GrainFactory.GetGrain<ITickingCounterGrain>("fenced");
+        Assert.Equal(1, await counter.IncrementAsync()); // activated on the frozen silo, in its lease period
+
+        // The frozen silo renews nothing; its leases lapse in the database and the other silo takes every partition.
+        var survivor = await StartAsync("silo-survivor", servesPartitions: true);
+        await Eventually.TrueAsync(() => Task.FromResult(survivor.Cluster!.Keeper!.Held.Count == ClusterPartitions.Count), "the survivor holds every partition");
+
+        var refused = await Assert.ThrowsAsync<GrainOwnershipLostException>(() => counter.IncrementAsync());
+        Assert.Contains("newer epoch", refused.Message); // refused by the database's check, not by the silo's own clock
+        Assert.True(frozen.Instruments.FencedWrites >= 1);
+
+        var fromSurvivor = survivor.GrainFactory.GetGrain<ITickingCounterGrain>("fenced");
+        Assert.Equal(2, await fromSurvivor.IncrementAsync()); // the refused increment left no trace
+    }
+
     private static string GrainTypeOf<T>() => Runtime.Activations.GrainClassInfo.ToTypeName(typeof(T));
 
-    private async Task<SiloRuntime> StartAsync(string siloId, bool servesPartitions)
+    private async Task<SiloRuntime> StartAsync(string siloId, bool servesPartitions, TimeProvider? clock = null)
     {
         var services = new ServiceCollection();
+        if (clock is not null)
+        {
+            services.AddSingleton(clock);
+        }
+
         services.AddSingleton(new GrainProbe());
         services.AddSingleton(_census);
         services.AddSilo(builder => builder
