@@ -1,10 +1,8 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Reflection;
-using System.Text.Json.Nodes;
 using Npgsql;
 using Orchestration.Bench;
-using Orchestration.EndToEnd.Tests;
 using Orchestration.Runtime;
 using Orchestration.Testing;
 
@@ -43,24 +41,12 @@ internal static class FailoverBenchmark
 
     private static async Task<(double First, double All)> RunOnceAsync(string database, int victim)
     {
-        var processes = new List<HostProcess>();
         var clients = new List<HttpClient>();
+        await using var cluster = await ClusterProcesses.StartAsync(database);
         try
         {
-            var siloIds = new[] { "silo-0", "silo-1", "silo-2" };
-            foreach (var id in siloIds)
-            {
-                processes.Add(await HostProcess.StartSiloAsync(id, database));
-            }
-
-            var api = await HostProcess.StartApiAsync(new Dictionary<string, string>
-            {
-                ["Orchestration:Mode"] = "Cluster",
-                ["ConnectionStrings:postgres"] = database,
-                ["Logging:LogLevel:Default"] = "Warning",
-            });
-            processes.Add(api);
-            await WhenServedByAsync(api, siloIds);
+            var siloIds = ClusterProcesses.SiloIds;
+            var api = cluster.Api;
 
             var agentIds = Enumerable.Range(0, Agents).Select(i => $"agent-{i}").ToArray();
             foreach (var id in agentIds)
@@ -127,7 +113,7 @@ internal static class FailoverBenchmark
             }
 
             Volatile.Write(ref killedAt, clock.Elapsed.Ticks);
-            await processes[victim].KillAsync();
+            await cluster.Silos[victim].KillAsync();
             var exited = clock.Elapsed - TimeSpan.FromTicks(killedAt);
             while (answeredAfterKill.Any(seconds => seconds == 0) && clock.Elapsed - TimeSpan.FromTicks(killedAt) < s_giveUp)
             {
@@ -160,11 +146,6 @@ internal static class FailoverBenchmark
             foreach (var client in clients)
             {
                 client.Dispose();
-            }
-
-            foreach (var process in Enumerable.Reverse(processes))
-            {
-                await process.DisposeAsync();
             }
         }
     }
@@ -205,18 +186,4 @@ internal static class FailoverBenchmark
         var organisation = keys[agentIds[0]][..keys[agentIds[0]].IndexOf('/', StringComparison.Ordinal)];
         return ([.. agentIds.Select(id => owners[PartitionOf("agent", keys[id])])], owners[PartitionOf("organisation", organisation)]);
     }
-
-    /// <summary>Until exactly <paramref name="siloIds"/> are active and hold every partition between them, evenly.</summary>
-    public static Task WhenServedByAsync(HostProcess api, string[] siloIds) =>
-        Eventually.TrueAsync(
-            async () =>
-            {
-                var active = (await api.Client.GetFromJsonAsync<JsonNode>("/api/v1/cluster"))!["silos"]!.AsArray()
-                    .Where(silo => (string?)silo!["status"] == "active" && (int)silo["ownedPartitions"]! > 0)
-                    .ToList();
-                return active.Select(silo => (string)silo!["siloId"]!).Order().SequenceEqual(siloIds.Order())
-                    && active.Sum(silo => (int)silo!["ownedPartitions"]!) == 256
-                    && active.All(silo => (int)silo!["ownedPartitions"]! >= 256 / siloIds.Length);
-            },
-            $"{string.Join(", ", siloIds)} serve every partition");
 }

@@ -55,33 +55,9 @@ internal static class TaskLifecycleBenchmark
 
     private static async Task<Throughput> MeasureClusterAsync(Settings settings, string database)
     {
-        var processes = new List<HostProcess>();
-        try
-        {
-            var siloIds = new[] { "silo-0", "silo-1", "silo-2" };
-            foreach (var id in siloIds)
-            {
-                processes.Add(await HostProcess.StartSiloAsync(id, database));
-            }
-
-            var api = await HostProcess.StartApiAsync(new Dictionary<string, string>
-            {
-                ["Orchestration:Mode"] = "Cluster",
-                ["ConnectionStrings:postgres"] = database,
-                ["Logging:LogLevel:Default"] = "Warning",
-            });
-            processes.Add(api);
-            await FailoverBenchmark.WhenServedByAsync(api, siloIds); // no partition moves while measuring
-            await using var board = await HttpBoard.CreateAsync(api.Address, api.Client);
-            return await TaskLifecycle.MeasureAsync(board, settings);
-        }
-        finally
-        {
-            foreach (var process in Enumerable.Reverse(processes))
-            {
-                await process.DisposeAsync();
-            }
-        }
+        await using var cluster = await ClusterProcesses.StartAsync(database);
+        await using var board = await HttpBoard.CreateAsync(cluster.Api.Address, cluster.Api.Client);
+        return await TaskLifecycle.MeasureAsync(board, settings);
     }
 
     private static async Task<Throughput> MeasureGrainsAsync(Settings settings, string database)
