@@ -49,9 +49,6 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
     /// <summary>This silo's current generation; null before it joined.</summary>
     public MembershipEntry? Self => Volatile.Read(ref _self);
 
-    /// <summary>The table as last read (null before the first tick).</summary>
-    public MembershipSnapshot? LastSnapshot { get; private set; }
-
     /// <summary>Called with every read of the table (the routing map follows the lease rounds).</summary>
     public Action<MembershipSnapshot>? SnapshotRead { get; set; }
 
@@ -188,7 +185,6 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
             }
 
             var snapshot = await _table.ReadAsync(cancellationToken);
-            LastSnapshot = snapshot;
             SnapshotRead?.Invoke(snapshot);
             await DeclareOverdueDeadAsync(self, snapshot, cancellationToken);
             await ReleaseDrainedAsync(self, cancellationToken);

@@ -22,13 +22,16 @@ internal sealed class ManagementGrain(SiloRuntime runtime) : Grain, IManagementG
     }
 
     /// <summary>
-    /// Every generation in the membership table, with its partitions; the live ones are asked for their activation
-    /// counts at once (one that does not answer within a second shows none).
+    /// Every generation in the membership table, with its partitions; the other live ones are asked for their activation
+    /// counts at once (one that does not answer within a second shows none), this silo answers for itself.
     /// </summary>
-    private static async Task<List<SiloStatus>> FromMembershipAsync(ClusterMembership cluster, MembershipSnapshot snapshot)
+    private async Task<List<SiloStatus>> FromMembershipAsync(ClusterMembership cluster, MembershipSnapshot snapshot)
     {
+        var self = cluster.Keeper?.Self;
         var answers = await Task.WhenAll(snapshot.Silos.Select(silo =>
-            silo.Status == SiloMembershipStatus.Dead ? Task.FromResult<SiloStatus?>(null) : cluster.AskStatusAsync(silo.Address, s_askTimeout)));
+            silo.Status == SiloMembershipStatus.Dead ? Task.FromResult<SiloStatus?>(null)
+            : self is not null && silo.IsSameGeneration(self) ? Task.FromResult<SiloStatus?>(runtime.GetStatus())
+            : cluster.AskStatusAsync(silo.Address, s_askTimeout)));
         return
         [
             .. snapshot.Silos.Select((silo, index) => new SiloStatus(

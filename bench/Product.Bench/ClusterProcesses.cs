@@ -1,7 +1,4 @@
-using System.Net.Http.Json;
-using System.Text.Json.Nodes;
 using Orchestration.EndToEnd.Tests;
-using Orchestration.Testing;
 
 namespace Orchestration.Product.Bench;
 
@@ -35,7 +32,7 @@ internal sealed class ClusterProcesses : IAsyncDisposable
                 ["ConnectionStrings:postgres"] = database,
                 ["Logging:LogLevel:Default"] = "Warning",
             }));
-            await WhenServedByAsync(cluster.Api, SiloIds); // no partition moves while measuring
+            await ClusterView.WhenServedByAsync(cluster.Api, SiloIds); // no partition moves while measuring
             return cluster;
         }
         catch
@@ -44,20 +41,6 @@ internal sealed class ClusterProcesses : IAsyncDisposable
             throw;
         }
     }
-
-    /// <summary>Until exactly <paramref name="siloIds"/> are active and hold every partition between them, evenly.</summary>
-    public static Task WhenServedByAsync(HostProcess api, string[] siloIds) =>
-        Eventually.TrueAsync(
-            async () =>
-            {
-                var active = (await api.Client.GetFromJsonAsync<JsonNode>("/api/v1/cluster"))!["silos"]!.AsArray()
-                    .Where(silo => (string?)silo!["status"] == "active" && (int)silo["ownedPartitions"]! > 0)
-                    .ToList();
-                return active.Select(silo => (string)silo!["siloId"]!).Order().SequenceEqual(siloIds.Order())
-                    && active.Sum(silo => (int)silo!["ownedPartitions"]!) == 256
-                    && active.All(silo => (int)silo!["ownedPartitions"]! >= 256 / siloIds.Length);
-            },
-            $"{string.Join(", ", siloIds)} serve every partition");
 
     public async ValueTask DisposeAsync()
     {

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
-using System.Reflection;
 using Npgsql;
 using Orchestration.Bench;
 using Orchestration.Runtime;
+using Orchestration.Runtime.Clustering;
 using Orchestration.Testing;
 
 namespace Orchestration.Product.Bench;
@@ -156,9 +156,7 @@ internal static class FailoverBenchmark
     /// </summary>
     private static async Task<(string?[] Agents, string? Organisation)> OwnersAsync(string database, string[] agentIds)
     {
-        var partitionOf = Assembly.Load("Orchestration.Runtime").GetType("Orchestration.Runtime.Clustering.ClusterPartitions", throwOnError: true)!
-            .GetMethod("Of", BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)!;
-        int PartitionOf(string type, string key) => (int)partitionOf.Invoke(null, [new GrainId(type, key)])!;
+        static int PartitionOf(string type, string key) => ClusterPartitions.Of(new GrainId(type, key));
         await using var connection = new NpgsqlConnection(database);
         await connection.OpenAsync();
         var keys = new Dictionary<string, string>();

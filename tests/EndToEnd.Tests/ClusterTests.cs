@@ -15,7 +15,6 @@ namespace Orchestration.EndToEnd.Tests;
 [Collection(PostgresCollection.Name)]
 public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetime
 {
-    private const int Partitions = 256;
     private readonly List<HostProcess> _processes = [];
     private string _connectionString = null!;
 
@@ -34,13 +33,13 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
     {
         var silos = await StartSilosAsync("silo-0", "silo-1", "silo-2");
         var api = await StartApiAsync();
-        await WhenServedByAsync(api, "silo-0", "silo-1", "silo-2");
+        await ClusterView.WhenServedByAsync(api, "silo-0", "silo-1", "silo-2");
         await using var traffic = Traffic.Start(api.Client, "kill");
         await traffic.WhenAcknowledgedAsync(20);
 
         var killedAt = Stopwatch.StartNew();
         await silos[1].KillAsync();
-        await WhenServedByAsync(api, "silo-0", "silo-2");
+        await ClusterView.WhenServedByAsync(api, "silo-0", "silo-2");
         var servedAfter = killedAt.Elapsed;
         var acknowledgedAtFailover = traffic.Acknowledged.Count;
         await traffic.WhenAcknowledgedAsync(acknowledgedAtFailover + 20);
@@ -50,7 +49,7 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
         // Lease 2.5 s after the last renewal, rounds every 0.5 s, the Api's map poll and this test's own polling: about
         // 3 s, with slack for a loaded CI box, but less than the 5 s after which the dead silo is declared dead.
         Assert.True(servedAfter < TimeSpan.FromSeconds(4.5), $"the survivors served silo-1's partitions after {servedAfter.TotalSeconds:0.0} s");
-        await Eventually.TrueAsync(async () => Status(await ClusterViewAsync(api), "silo-1") == "dead", "silo-1 is shown dead");
+        await Eventually.TrueAsync(async () => Status(await ClusterView.ReadAsync(api), "silo-1") == "dead", "silo-1 is shown dead");
         foreach (var id in traffic.Acknowledged)
         {
             Assert.Equal(HttpStatusCode.OK, (await api.Client.GetAsync($"/api/v1/tasks/{id}")).StatusCode);
@@ -68,7 +67,7 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
     {
         var silos = await StartSilosAsync("silo-0", "silo-1");
         var api = await StartApiAsync();
-        await WhenServedByAsync(api, "silo-0", "silo-1");
+        await ClusterView.WhenServedByAsync(api, "silo-0", "silo-1");
         var ids = Enumerable.Range(0, 24).Select(i => $"leased-{i:D2}").ToArray();
         foreach (var id in ids)
         {
@@ -108,7 +107,7 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
     {
         await StartSilosAsync("silo-a", "silo-b");
         var api = await StartApiAsync();
-        await WhenServedByAsync(api, "silo-a", "silo-b");
+        await ClusterView.WhenServedByAsync(api, "silo-a", "silo-b");
 
         // Live events through the cluster-mode Api: a silo commits, the Api's follower hears it over NOTIFY.
         using var stream = new CancellationTokenSource(TimeSpan.FromSeconds(20));
@@ -122,10 +121,10 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
         var before = await OwnersAsync();
 
         await StartSilosAsync("silo-c");
-        await WhenServedByAsync(api, "silo-a", "silo-b", "silo-c");
+        await ClusterView.WhenServedByAsync(api, "silo-a", "silo-b", "silo-c");
 
         var after = await OwnersAsync();
-        var moved = Enumerable.Range(0, Partitions).Count(partition => before[partition] != after[partition]);
+        var moved = Enumerable.Range(0, ClusterView.Partitions).Count(partition => before[partition] != after[partition]);
         var third = after.Count(owner => owner == "silo-c");
         Assert.InRange(third, 85, 86);
         Assert.Equal(third, moved);
@@ -136,7 +135,7 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
     {
         var silos = await StartSilosAsync("silo-0", "silo-1", "silo-2");
         var api = await StartApiAsync();
-        await WhenServedByAsync(api, "silo-0", "silo-1", "silo-2");
+        await ClusterView.WhenServedByAsync(api, "silo-0", "silo-1", "silo-2");
         await using var traffic = Traffic.Start(api.Client, "rolling");
         await traffic.WhenAcknowledgedAsync(20);
 
@@ -145,7 +144,7 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
             var acknowledged = traffic.Acknowledged.Count;
             await silos[i].StopAsync(TimeSpan.FromSeconds(30));
             silos[i] = (await StartSilosAsync(silos[i].Name))[0];
-            await WhenServedByAsync(api, "silo-0", "silo-1", "silo-2");
+            await ClusterView.WhenServedByAsync(api, "silo-0", "silo-1", "silo-2");
             await traffic.WhenAcknowledgedAsync(acknowledged + 10);
         }
 
@@ -163,20 +162,20 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
     {
         var silos = await StartSilosAsync("silo-0", "silo-1");
         var api = await StartApiAsync();
-        await WhenServedByAsync(api, "silo-0", "silo-1");
-        var generation = Generation(await ClusterViewAsync(api), "silo-1");
+        await ClusterView.WhenServedByAsync(api, "silo-0", "silo-1");
+        var generation = Generation(await ClusterView.ReadAsync(api), "silo-1");
         await using var traffic = Traffic.Start(api.Client, "paused");
         await traffic.WhenAcknowledgedAsync(20);
 
         silos[1].Pause();
-        await WhenServedByAsync(api, "silo-0");
+        await ClusterView.WhenServedByAsync(api, "silo-0");
         await Task.Delay(TimeSpan.FromSeconds(6)); // past its heartbeat window too: declared dead
         silos[1].Resume();
 
         await Eventually.TrueAsync(
-            async () => Generation(await ClusterViewAsync(api), "silo-1") > generation && Status(await ClusterViewAsync(api), "silo-1") == "active",
+            async () => Generation(await ClusterView.ReadAsync(api), "silo-1") > generation && Status(await ClusterView.ReadAsync(api), "silo-1") == "active",
             "silo-1 rejoins as a new generation");
-        await WhenServedByAsync(api, "silo-0", "silo-1");
+        await ClusterView.WhenServedByAsync(api, "silo-0", "silo-1");
         await traffic.StopAsync();
 
         // Whatever it had in flight when frozen was refused, by its own lease check or by the epoch in the commit.
@@ -212,9 +211,6 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
         return api;
     }
 
-    private static async Task<JsonNode> ClusterViewAsync(HostProcess api) =>
-        (await api.Client.GetFromJsonAsync<JsonNode>("/api/v1/cluster"))!;
-
     private static IEnumerable<JsonNode> Silos(JsonNode view, string siloId) =>
         view["silos"]!.AsArray().Select(silo => silo!).Where(silo => (string?)silo["siloId"] == siloId);
 
@@ -223,20 +219,6 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
 
     private static long Generation(JsonNode view, string siloId) =>
         Silos(view, siloId).Max(silo => (long)silo["generation"]!);
-
-    /// <summary>Until exactly <paramref name="siloIds"/> are active and hold every partition between them, evenly.</summary>
-    private static Task WhenServedByAsync(HostProcess api, params string[] siloIds) =>
-        Eventually.TrueAsync(
-            async () =>
-            {
-                var active = (await ClusterViewAsync(api))["silos"]!.AsArray()
-                    .Where(silo => (string?)silo!["status"] == "active" && (int)silo["ownedPartitions"]! > 0)
-                    .ToList();
-                return active.Select(silo => (string)silo!["siloId"]!).Order().SequenceEqual(siloIds.Order())
-                    && active.Sum(silo => (int)silo!["ownedPartitions"]!) == Partitions
-                    && active.All(silo => (int)silo!["ownedPartitions"]! >= Partitions / siloIds.Length);
-            },
-            $"{string.Join(", ", siloIds)} serve every partition");
 
     /// <summary>The subjects of every <c>task.created</c> event in the log, in sequence order.</summary>
     private static async Task<List<string>> CreatedEventsAsync(HostProcess api)
