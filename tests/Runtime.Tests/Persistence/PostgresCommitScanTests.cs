@@ -1,0 +1,102 @@
+using Npgsql;
+using Orchestration.Runtime.Persistence;
+using Orchestration.Runtime.Projections;
+using Orchestration.Runtime.Streams;
+using Orchestration.Testing;
+
+namespace Orchestration.Runtime.Tests.Persistence;
+
+/// <summary>
+/// A commit's cost must not grow with the tables it writes to: it finds the rows it locks by primary key, however
+/// PL/pgSQL caches the plan. (The semi-join of <c>orch_commit</c> V3 became a hash join over a sequential scan of the
+/// whole state and projection tables once the generic plan took over, after the fifth commit of a session.)
+/// </summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresCommitScanTests(PostgresServerFixture postgres)
+{
+    private const int StoredGrains = 3_000;
+    private const int Commits = 20;
+    private const int WritesPerCommit = 100;
+    private static readonly DateTimeOffset s_at = new(2026, 11, 22, 12, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public async Task CommitAsync_OnLargeTables_NeverScansStateOrProjections()
+    {
+        var connectionString = await postgres.Server.CreateDatabaseAsync();
+        await using (var filling = await OpenStorageAsync(connectionString))
+        {
+            foreach (var chunk in Enumerable.Range(0, StoredGrains).Chunk(500))
+            {
+                await filling.CommitAsync([.. chunk.Select(i => Write(i, expectedVersion: 0))], CancellationToken.None);
+            }
+        }
+
+        await ExecuteAsync(connectionString, "ANALYZE orch_grain_state; ANALYZE orch_projections");
+        await StorageBackendsExitedAsync(connectionString);
+        var before = await SequentialScansAsync(connectionString);
+
+        await using (var storage = await OpenStorageAsync(connectionString))
+        {
+            for (var commit = 0; commit < Commits; commit++)
+            {
+                var writes = Enumerable.Range(commit * WritesPerCommit, WritesPerCommit).Select(i => Write(i, expectedVersion: 1)).ToArray();
+                await storage.CommitAsync(writes, CancellationToken.None);
+                Assert.All(writes, write => Assert.False(write.Conflict));
+            }
+        }
+
+        await StorageBackendsExitedAsync(connectionString);
+        var after = await SequentialScansAsync(connectionString);
+
+        Assert.True(after.Updates - before.Updates >= Commits * WritesPerCommit, $"the commits' updates are counted ({before} → {after})");
+        Assert.Equal(before.Scans, after.Scans);
+    }
+
+    private static StorageWrite Write(int grain, long expectedVersion) =>
+        StorageWrite.State(
+            new GrainStateKey("task", $"acme/t{grain}", "task"),
+            $$"""{"n":{{grain}}}""",
+            expectedVersion,
+            [new EventDraft(new StreamId("tasks", $"acme/t{grain}"), "task.updated", s_at, "{}")],
+            [ProjectionChange.Set(new ProjectionRow("tasks", "acme", $"t{grain}", $$"""{"n":{{grain}}}""") { Status = "ready" })]);
+
+    private static string Unpooled(string connectionString) => new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString;
+
+    private static async Task<PostgresGrainStorage> OpenStorageAsync(string connectionString)
+    {
+        var storage = new PostgresGrainStorage(connectionString);
+        await storage.InitializeAsync(CancellationToken.None);
+        return storage;
+    }
+
+    /// <summary>Sequential scans of the two tables a commit locks rows in, and the updates of the state table.</summary>
+    private static async Task<(long Scans, long Updates)> SequentialScansAsync(string connectionString)
+    {
+        var scans = (long)(await ScalarAsync(connectionString,
+            "SELECT sum(seq_scan)::bigint FROM pg_stat_user_tables WHERE relname IN ('orch_grain_state', 'orch_projections')"))!;
+        var updates = (long)(await ScalarAsync(connectionString, "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'orch_grain_state'"))!;
+        return (scans, updates);
+    }
+
+    /// <summary>A backend's statistics reach the shared counters at the latest when it exits.</summary>
+    private static Task StorageBackendsExitedAsync(string connectionString) =>
+        Eventually.TrueAsync(
+            async () => (long)(await ScalarAsync(connectionString, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"))! == 0,
+            "the storage's backends exit");
+
+    private static async Task ExecuteAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(Unpooled(connectionString));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private static async Task<object?> ScalarAsync(string connectionString, string sql)
+    {
+        await using var connection = new NpgsqlConnection(Unpooled(connectionString));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return await command.ExecuteScalarAsync();
+    }
+}
