@@ -4,6 +4,7 @@ using Orchestration.Grains.Events;
 using Orchestration.Grains.Organisations;
 using Orchestration.Grains.Tasks;
 using Orchestration.Runtime;
+using Orchestration.Runtime.Projections;
 using Orchestration.Runtime.Reminders;
 
 namespace Orchestration.Silo.Grains;
@@ -13,9 +14,15 @@ namespace Orchestration.Silo.Grains;
 /// when it fires early (heartbeats came since) it is set again for the new deadline, so heartbeats cost one state
 /// write each and no reminder write. Task liveness is separate: progress renews a task's lease on the task.
 /// </summary>
+/// <remarks>
+/// Which tasks the agent holds is the tasks' record, not the agent's: tasks tell their agent without waiting (ADR 6), so
+/// a crash can lose that word. On activation the held set is read back from the tasks projection (committed with every
+/// task's state), so after a restart the agent's limit and "offline releases every lease" count exactly what it holds.
+/// </remarks>
 [GrainType("agent")]
 internal sealed class AgentGrain(
     [PersistentState("agent")] IPersistentState<AgentState> agent,
+    IProjectionStore projections,
     TimeProvider timeProvider) : TenantGrain(timeProvider), IAgentGrain, IRemindable
 {
     public const string CollectionName = "agents";
@@ -24,6 +31,14 @@ internal sealed class AgentGrain(
     protected override string Collection => CollectionName;
 
     private AgentState State => agent.State;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (State.Registered)
+        {
+            State.ActiveTaskIds = await HeldTasksAsync(cancellationToken);
+        }
+    }
 
     public async Task<AgentRegistration> RegisterAsync(RegisterAgent request, EventActor actor)
     {
@@ -230,6 +245,24 @@ internal sealed class AgentGrain(
             State.ActiveTaskIds.RemoveAll(stale.Contains);
             await SaveAsync();
         }
+    }
+
+    /// <summary>The tasks whose lease this agent holds, as the tasks committed them (their projection's owner).</summary>
+    private async Task<List<string>> HeldTasksAsync(CancellationToken cancellationToken)
+    {
+        var held = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await projections.QueryAsync(
+                new ProjectionQuery(TaskGrain.CollectionName, OrgId) { Owner = Id, Cursor = cursor, Limit = 1_000 },
+                cancellationToken);
+            held.AddRange(page.Items.Select(row => row.Id));
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+
+        return held;
     }
 
     private async Task WatchLivenessAsync(DateTimeOffset lastHeartbeat)

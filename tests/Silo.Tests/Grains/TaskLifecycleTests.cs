@@ -285,6 +285,23 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Restart_ClaimNoticeLostInTheCrash_AgentCountsTheLeaseTheTaskRecorded()
+    {
+        await RegisterAsync("a1"); // one task at a time
+        await CreateAsync("t1");
+        await CreateAsync("t2");
+
+        // A claim whose word to the agent was lost in a crash: the task committed the lease, the agent never heard of it.
+        await TaskGrain("t1").ClaimAsync("a1", []);
+        await _cluster.RestartAsync();
+
+        Assert.Equal(["t1"], (await Agent("a1").GetAsync()).ActiveTaskIds);
+        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => ClaimAsync("a1"));
+        Assert.Equal(ProblemCodes.AgentNotAvailable, refused.Code);
+        Assert.Equal(TaskLifecycleStatus.Ready, (await TaskGrain("t2").GetAsync()).Status);
+    }
+
+    [Fact]
     public async Task Claim_PausedAgent_IsAgentNotAvailable()
     {
         await RegisterAsync("a1");
