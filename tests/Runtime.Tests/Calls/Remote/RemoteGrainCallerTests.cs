@@ -122,7 +122,8 @@ public sealed class RemoteGrainCallerTests
         {
             if (Volatile.Read(ref servesHere))
             {
-                call.CompleteFrom(Task.FromResult(9));
+                call.TakeResult(Task.FromResult(9));
+                call.Complete();
             }
 
             return Volatile.Read(ref servesHere);
@@ -191,12 +192,22 @@ public sealed class RemoteGrainCallerTests
 
         public ConcurrentQueue<string> Sent { get; } = new();
 
-        public Task<ReadOnlyMemory<byte>> SendAsync(string address, ReadOnlyMemory<byte> request, TimeSpan timeout, CancellationToken cancellationToken = default)
+        public void Send(string address, ReadOnlyMemory<byte> request, TimeSpan timeout, IAnswerReceiver receiver)
         {
             Sent.Enqueue(address);
-            var call = JsonSerializer.Deserialize(request.Span, RemoteCallJsonContext.Default.RemoteCallRequest)!;
-            var response = Answer(address, call);
-            return Task.FromResult<ReadOnlyMemory<byte>>(JsonSerializer.SerializeToUtf8Bytes(response, RemoteCallJsonContext.Default.RemoteCallResponse));
+            var call = RemoteCallCodec.ReadRequest(request.Span, _ => null, s_json);
+            RemoteCallResponse response;
+            try
+            {
+                response = Answer(address, call);
+            }
+            catch (Exception exception)
+            {
+                receiver.OnFailure(exception);
+                return;
+            }
+
+            receiver.OnAnswer(JsonSerializer.SerializeToUtf8Bytes(response, RemoteCallJsonContext.Default.RemoteCallResponse));
         }
     }
 }
