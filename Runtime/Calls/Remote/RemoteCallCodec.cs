@@ -27,8 +27,11 @@ internal static class RemoteCallCodec
     public static ReadOnlyMemory<byte> NotOwner { get; } =
         JsonSerializer.SerializeToUtf8Bytes(new RemoteCallResponse(RemoteCallOutcome.NotOwner), RemoteCallJsonContext.Default.RemoteCallResponse);
 
+    /// <summary>Finds the method a request names by its <see cref="GrainMethod.WireName"/>; null when there is none.</summary>
+    public delegate GrainMethod? MethodResolver(ReadOnlySpan<char> wireName);
+
     public static byte[] WriteRequest(
-        GrainId target, string method, IReadOnlyList<Type> parameterTypes, object?[] arguments, int timeoutMilliseconds, string? traceParent,
+        GrainId target, System.Text.Json.JsonEncodedText method, IReadOnlyList<Type> parameterTypes, object?[] arguments, int timeoutMilliseconds, string? traceParent,
         JsonSerializerOptions options)
     {
         var buffer = Buffer.Rent();
@@ -66,7 +69,7 @@ internal static class RemoteCallCodec
     /// its wire name (null: no such method, which only a request without arguments may name). Throws only for an envelope
     /// that is not one; a call that cannot run here comes back with <see cref="RemoteCallRequest.Unreadable"/>.
     /// </summary>
-    public static RemoteCallRequest ReadRequest(ReadOnlySpan<byte> request, Func<string, GrainMethod?> resolve, JsonSerializerOptions options)
+    public static RemoteCallRequest ReadRequest(ReadOnlySpan<byte> request, MethodResolver resolve, JsonSerializerOptions options)
     {
         var reader = new Utf8JsonReader(request);
         Expect(reader.Read() && reader.TokenType == JsonTokenType.StartObject);
@@ -103,7 +106,7 @@ internal static class RemoteCallCodec
             }
             else if (Is(name, s_method))
             {
-                method = reader.GetString()!;
+                (resolved, method) = ReadMethod(ref reader, resolve);
             }
             else if (Is(name, s_timeout))
             {
@@ -123,7 +126,6 @@ internal static class RemoteCallCodec
         Exception? unreadable = null;
         try
         {
-            resolved = method.Length == 0 ? null : resolve(method);
             arguments = ReadArguments(argumentsJson, resolved, method, options);
         }
         catch (Exception exception) when (exception is JsonException or ArgumentException or NotSupportedException)
@@ -132,6 +134,16 @@ internal static class RemoteCallCodec
         }
 
         return new RemoteCallRequest(grainType, grainKey, method, resolved, arguments, timeout, traceParent, unreadable);
+    }
+
+    /// <summary>Resolves the method from the name's characters on the stack: the string is made only for a name this silo does not know.</summary>
+    private static (GrainMethod? Method, string WireName) ReadMethod(ref Utf8JsonReader reader, MethodResolver resolve)
+    {
+        var length = reader.ValueSpan.Length;
+        Span<char> chars = length <= 512 ? stackalloc char[length] : new char[length];
+        chars = chars[..reader.CopyString(chars)];
+        var method = chars.IsEmpty ? null : resolve(chars);
+        return (method, method?.WireName ?? new string(chars));
     }
 
     private static object?[] ReadArguments(ReadOnlySpan<byte> json, GrainMethod? method, string wireName, JsonSerializerOptions options)

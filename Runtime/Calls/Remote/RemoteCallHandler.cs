@@ -25,12 +25,14 @@ internal sealed class RemoteCallHandler : ISiloRequestReceiver
     private static readonly ActivitySource s_source = new(RuntimeInstruments.Name);
     private readonly SiloRuntime _runtime;
     private readonly ConcurrentDictionary<string, GrainMethod?> _methods = new();
-    private readonly Func<string, GrainMethod?> _resolve;
+    private readonly ConcurrentDictionary<string, GrainMethod?>.AlternateLookup<ReadOnlySpan<char>> _methodsBySpan;
+    private readonly RemoteCallCodec.MethodResolver _resolve;
 
     public RemoteCallHandler(SiloRuntime runtime)
     {
         _runtime = runtime;
-        _resolve = wireName => _methods.GetOrAdd(wireName, FindMethod);
+        _methodsBySpan = _methods.GetAlternateLookup<ReadOnlySpan<char>>();
+        _resolve = Resolve;
     }
 
     public void Receive(ReadOnlyMemory<byte> request, SiloResponder responder)
@@ -103,6 +105,9 @@ internal sealed class RemoteCallHandler : ISiloRequestReceiver
         Activity.Current = current;
         return span;
     }
+
+    private GrainMethod? Resolve(ReadOnlySpan<char> wireName) =>
+        _methodsBySpan.TryGetValue(wireName, out var method) ? method : _methods.GetOrAdd(new string(wireName), FindMethod);
 
     private GrainMethod? FindMethod(string wireName) =>
         _runtime.Registry.Classes
