@@ -39,11 +39,24 @@ internal sealed class RemoteCallHandler : ISiloRequestReceiver
     {
         if (request.Length > ReadLoopLimit)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static state => state.Handler.Handle(state.Request, state.Responder), (Handler: this, Request: request, Responder: responder), preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(static state => state.Handler.HandleOffLoop(state.Request, state.Responder), (Handler: this, Request: request, Responder: responder), preferLocal: false);
             return;
         }
 
         Handle(request, responder);
+    }
+
+    /// <summary>Like <see cref="Handle"/>, on the thread pool, where nobody else would answer for an exception it throws.</summary>
+    private void HandleOffLoop(ReadOnlyMemory<byte> request, SiloResponder responder)
+    {
+        try
+        {
+            Handle(request, responder);
+        }
+        catch (Exception exception)
+        {
+            responder.Fail(exception); // Handle throws only before it has answered
+        }
     }
 
     private void Handle(ReadOnlyMemory<byte> requestBytes, SiloResponder responder)
@@ -63,10 +76,7 @@ internal sealed class RemoteCallHandler : ISiloRequestReceiver
         var target = new GrainId(request.GrainType, request.GrainKey);
         if (request.GrainType == SiloStatusTarget)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static state => state.Responder.Respond(JsonSerializer.SerializeToUtf8Bytes(
-                new RemoteCallResponse(RemoteCallOutcome.Completed,
-                    JsonSerializer.SerializeToElement(state.Runtime.GetStatus(), Management.RuntimeContractsJsonContext.Default.SiloStatus)),
-                RemoteCallJsonContext.Default.RemoteCallResponse)), (Runtime: _runtime, Responder: responder), preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(static state => state.Handler.AnswerStatus(state.Responder), (Handler: this, Responder: responder), preferLocal: false);
         }
         else if (_runtime.Router is not { } router || !router.IsLocal(_runtime, target))
         {
@@ -89,6 +99,25 @@ internal sealed class RemoteCallHandler : ISiloRequestReceiver
                 call.Fail(exception);
             }
         }
+    }
+
+    private void AnswerStatus(SiloResponder responder)
+    {
+        byte[] answer;
+        try
+        {
+            answer = JsonSerializer.SerializeToUtf8Bytes(
+                new RemoteCallResponse(RemoteCallOutcome.Completed,
+                    JsonSerializer.SerializeToElement(_runtime.GetStatus(), Management.RuntimeContractsJsonContext.Default.SiloStatus)),
+                RemoteCallJsonContext.Default.RemoteCallResponse);
+        }
+        catch (Exception exception)
+        {
+            responder.Fail(exception);
+            return;
+        }
+
+        responder.Respond(answer);
     }
 
     /// <summary>The call becomes a child of the caller's span in the other process; it ends with the answer.</summary>
