@@ -211,6 +211,11 @@ internal sealed partial class ActivationData : IThreadPoolWorkItem
             activity?.Dispose();
         }
 
+        if (failure is null)
+        {
+            message.TakeResult(invocation!);
+        }
+
         call.Finish(failed: failure is not null);
         if (startedAt != 0)
         {
@@ -232,7 +237,7 @@ internal sealed partial class ActivationData : IThreadPoolWorkItem
 
         if (failure is null)
         {
-            message.CompleteFrom(invocation!);
+            message.Complete();
         }
         else
         {

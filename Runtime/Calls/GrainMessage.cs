@@ -18,11 +18,21 @@ internal interface IGrainMessage
     /// <summary>The caller's span when the call was sent (only while someone listens to traces): the call's parent span.</summary>
     Activity? Caller { get; }
 
-    /// <summary>Completes the caller from the grain method's finished task (result, fault or cancellation).</summary>
-    void CompleteFrom(Task finished);
+    /// <summary>
+    /// Takes the outcome of the grain method's finished task (result, fault or cancellation) while its turn still holds
+    /// the activation: a mutable result is copied here (or, for a caller in another process, serialized), so the grain's
+    /// next turn cannot change it under the caller. The caller learns it at <see cref="Complete"/>.
+    /// </summary>
+    void TakeResult(Task finished);
 
-    /// <summary>Completes the caller with a result another process sent as JSON (null: a call without a result).</summary>
-    void CompleteFromJson(System.Text.Json.JsonElement? result, System.Text.Json.JsonSerializerOptions options);
+    /// <summary>Completes the caller with what <see cref="TakeResult"/> took (once the activation's book-keeping is done).</summary>
+    void Complete();
+
+    /// <summary>
+    /// Completes the caller with a result another process sent as JSON (empty: a call without a result). May run on a
+    /// transport's read loop: it reads the value and completes, and never runs the caller's code.
+    /// </summary>
+    void CompleteFromJson(ReadOnlySpan<byte> result, System.Text.Json.JsonSerializerOptions options);
 
     void Fail(Exception exception);
 }
@@ -44,7 +54,12 @@ internal sealed class GrainMessage<TResult>(GrainMethod method, object?[] argume
 
     public Activity? Caller { get; } = caller;
 
-    public void CompleteFrom(Task finished)
+    // What TakeResult took, for Complete; touched only by the turn that ran the call, in that order.
+    private TResult _result = default!;
+    private Exception? _failure;
+    private bool _canceled;
+
+    public void TakeResult(Task finished)
     {
         if (finished.IsCompletedSuccessfully)
         {
@@ -59,29 +74,45 @@ internal sealed class GrainMessage<TResult>(GrainMethod method, object?[] argume
                 {
                     // The caller gets why, rather than waiting for ever: the call is no longer running, so no timeout
                     // would end it.
-                    TrySetException(exception);
+                    _failure = exception;
                     return;
                 }
             }
 
-            TrySetResult(result);
+            _result = result;
         }
         else if (finished.IsCanceled)
+        {
+            _canceled = true;
+        }
+        else
+        {
+            // Unwrap so the caller sees the grain's own exception type and message.
+            _failure = finished.Exception!.InnerExceptions.Count == 1 ? finished.Exception.InnerException! : finished.Exception;
+        }
+    }
+
+    public void Complete()
+    {
+        if (_failure is not null)
+        {
+            TrySetException(_failure);
+        }
+        else if (_canceled)
         {
             TrySetCanceled();
         }
         else
         {
-            // Unwrap so the caller sees the grain's own exception type and message.
-            TrySetException(finished.Exception!.InnerExceptions.Count == 1 ? finished.Exception.InnerException! : finished.Exception);
+            TrySetResult(_result);
         }
     }
 
-    public void CompleteFromJson(System.Text.Json.JsonElement? result, System.Text.Json.JsonSerializerOptions options)
+    public void CompleteFromJson(ReadOnlySpan<byte> result, System.Text.Json.JsonSerializerOptions options)
     {
         try
         {
-            TrySetResult(result is { } json ? System.Text.Json.JsonSerializer.Deserialize<TResult>(json, options)! : default!);
+            TrySetResult(result.IsEmpty ? default! : System.Text.Json.JsonSerializer.Deserialize<TResult>(result, options)!);
         }
         catch (Exception exception)
         {

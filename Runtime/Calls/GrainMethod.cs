@@ -50,7 +50,18 @@ internal sealed class GrainMethod
     /// The method's name between processes: interface, method and parameter types (full names), so overloads differ and
     /// a rename is a visible break. Empty for timer callbacks, which never leave their activation.
     /// </summary>
-    public string WireName { get; private init; } = string.Empty;
+    public string WireName
+    {
+        get;
+        private init
+        {
+            field = value;
+            EncodedWireName = System.Text.Json.JsonEncodedText.Encode(value);
+        }
+    } = string.Empty;
+
+    /// <summary><see cref="WireName"/> as JSON, encoded once rather than per call.</summary>
+    public System.Text.Json.JsonEncodedText EncodedWireName { get; private set; }
 
     public IReadOnlyList<Type> ParameterTypes { get; private init; } = [];
 

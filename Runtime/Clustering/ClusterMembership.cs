@@ -50,8 +50,9 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
     {
         try
         {
-            var request = new RemoteCallRequest(RemoteCallHandler.SiloStatusTarget, string.Empty, string.Empty, [], (int)timeout.TotalMilliseconds, null);
-            var answer = await _client.SendAsync(address, JsonSerializer.SerializeToUtf8Bytes(request, RemoteCallJsonContext.Default.RemoteCallRequest), timeout);
+            var request = RemoteCallCodec.WriteRequest(
+                new GrainId(RemoteCallHandler.SiloStatusTarget, string.Empty), JsonEncodedText.Encode(string.Empty), [], [], (int)timeout.TotalMilliseconds, null, _runtime.Json);
+            var answer = await _client.SendAsync(address, request, timeout);
             var response = JsonSerializer.Deserialize(answer.Span, RemoteCallJsonContext.Default.RemoteCallResponse)!;
             return response.Result?.Deserialize(Management.RuntimeContractsJsonContext.Default.SiloStatus);
         }
@@ -68,7 +69,7 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
         if (_setup.ServesPartitions)
         {
             var handler = new RemoteCallHandler(_runtime);
-            _server = await SiloTransportServer.StartAsync(IPAddress.Any, _options.SiloPort, handler.HandleAsync, _runtime.Logger, cancellationToken, _runtime.TimeProvider);
+            _server = await SiloTransportServer.StartAsync(IPAddress.Any, _options.SiloPort, handler, _runtime.Logger, cancellationToken, _runtime.TimeProvider);
             address = $"{_options.AdvertisedHost}:{_server.Port}";
         }
 

@@ -39,14 +39,8 @@ internal sealed class ClientConnection : IFrameReceiver
 
     public Task<ReadOnlyMemory<byte>> SendAsync(ReadOnlyMemory<byte> request, long deadline, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var id = Interlocked.Increment(ref _nextId);
-        if (id == 0)
-        {
-            id = Interlocked.Increment(ref _nextId); // 0 belongs to connection-level frames (reached only after wrapping)
-        }
-
-        var call = new PendingCall(this, id, deadline, timeout);
-        _pending[id] = call;
+        var call = new TaskPendingCall(this, NextId(), deadline, timeout);
+        _pending[call.Id] = call;
         if (cancellationToken.CanBeCanceled)
         {
             call.Cancellation = cancellationToken.UnsafeRegister(
@@ -55,19 +49,36 @@ internal sealed class ClientConnection : IFrameReceiver
                     var call = (PendingCall)state!;
                     if (call.Owner._pending.TryRemove(call.Id, out _))
                     {
-                        call.TrySetCanceled(token);
+                        call.Cancel(token);
                     }
                 },
                 call);
         }
 
+        Enqueue(call, request);
+        return call.Task;
+    }
+
+    public void Send(ReadOnlyMemory<byte> request, long deadline, TimeSpan timeout, IAnswerReceiver receiver)
+    {
+        var call = new ReceiverPendingCall(this, NextId(), deadline, timeout, receiver);
+        _pending[call.Id] = call;
+        Enqueue(call, request);
+    }
+
+    private int NextId()
+    {
+        var id = Interlocked.Increment(ref _nextId);
+        return id != 0 ? id : Interlocked.Increment(ref _nextId); // 0 belongs to connection-level frames (reached only after wrapping)
+    }
+
+    private void Enqueue(PendingCall call, ReadOnlyMemory<byte> request)
+    {
         // Close sets the closed flag before it fails the pending calls, so a call added after that sweep sees the flag here.
-        if ((Frames.IsClosed || !Frames.TryEnqueue(new OutgoingFrame(FrameKind.Request, id, request, call))) && _pending.TryRemove(id, out _))
+        if ((Frames.IsClosed || !Frames.TryEnqueue(new OutgoingFrame(FrameKind.Request, call.Id, request, call))) && _pending.TryRemove(call.Id, out _))
         {
             Complete(call, new SiloUnreachableException(Address, mayHaveBeenDelivered: false, $"The connection to {Address} closed before the request was sent."));
         }
-
-        return call.Task;
     }
 
     public void Close() => _frames?.Close(null);
@@ -96,7 +107,7 @@ internal sealed class ClientConnection : IFrameReceiver
                     if (kind == FrameKind.Response)
                     {
                         call.Cancellation.Dispose();
-                        call.TrySetResult(body);
+                        call.Answer(body);
                     }
                     else
                     {
@@ -140,7 +151,7 @@ internal sealed class ClientConnection : IFrameReceiver
     private static void Complete(PendingCall call, Exception exception)
     {
         call.Cancellation.Dispose();
-        call.TrySetException(exception);
+        call.Fail(exception);
     }
 
     private void CloseIfDrained()

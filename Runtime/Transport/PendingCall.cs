@@ -1,8 +1,10 @@
 namespace Orchestration.Runtime.Transport;
 
-/// <summary>A request waiting for its answer: completed by the read loop, the timeout sweep, the caller's token or a broken connection.</summary>
-internal sealed class PendingCall(ClientConnection owner, int id, long deadline, TimeSpan timeout)
-    : TaskCompletionSource<ReadOnlyMemory<byte>>(TaskCreationOptions.RunContinuationsAsynchronously)
+/// <summary>
+/// A request waiting for its answer: completed once, by the read loop, the timeout sweep, the caller's token or a
+/// broken connection, whichever comes first (the owner's table of pending calls decides which).
+/// </summary>
+internal abstract class PendingCall(ClientConnection owner, int id, long deadline, TimeSpan timeout)
 {
     private int _written;
 
@@ -20,4 +22,36 @@ internal sealed class PendingCall(ClientConnection owner, int id, long deadline,
     public bool Written => Volatile.Read(ref _written) != 0;
 
     public void MarkWritten() => Volatile.Write(ref _written, 1);
+
+    /// <summary>The answer arrived; called on the connection's read loop.</summary>
+    public abstract void Answer(ReadOnlyMemory<byte> body);
+
+    public abstract void Fail(Exception exception);
+
+    public abstract void Cancel(CancellationToken token);
+}
+
+/// <summary><see cref="SiloTransportClient.SendAsync"/>'s call: its task's continuations run on the thread pool, never on the read loop.</summary>
+internal sealed class TaskPendingCall(ClientConnection owner, int id, long deadline, TimeSpan timeout) : PendingCall(owner, id, deadline, timeout)
+{
+    private readonly TaskCompletionSource<ReadOnlyMemory<byte>> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task<ReadOnlyMemory<byte>> Task => _completion.Task;
+
+    public override void Answer(ReadOnlyMemory<byte> body) => _completion.TrySetResult(body);
+
+    public override void Fail(Exception exception) => _completion.TrySetException(exception);
+
+    public override void Cancel(CancellationToken token) => _completion.TrySetCanceled(token);
+}
+
+/// <summary><see cref="SiloTransportClient.Send"/>'s call: hands the outcome to its receiver on the thread that learned it.</summary>
+internal sealed class ReceiverPendingCall(ClientConnection owner, int id, long deadline, TimeSpan timeout, IAnswerReceiver receiver)
+    : PendingCall(owner, id, deadline, timeout)
+{
+    public override void Answer(ReadOnlyMemory<byte> body) => receiver.OnAnswer(body);
+
+    public override void Fail(Exception exception) => receiver.OnFailure(exception);
+
+    public override void Cancel(CancellationToken token) => receiver.OnFailure(new OperationCanceledException(token));
 }

@@ -42,27 +42,39 @@ internal sealed partial class SiloTransportClient : ISiloTransport, IAsyncDispos
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (the request may have been delivered).</exception>
     public Task<ReadOnlyMemory<byte>> SendAsync(string address, ReadOnlyMemory<byte> request, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        if (timeout <= TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
-        {
-            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must be positive or infinite.");
-        }
-
+        Validate(timeout);
         if (cancellationToken.IsCancellationRequested)
         {
             return Task.FromCanceled<ReadOnlyMemory<byte>>(cancellationToken);
         }
 
-        if (!_pools.TryGetValue(address, out var pool))
-        {
-            pool = _pools.GetOrAdd(address, new ConnectionPool(this, address, ParseAddress(address), _options.ConnectionsPerAddress));
-        }
-
+        var pool = PoolFor(address);
         var deadline = DeadlineAfter(timeout);
         var connecting = pool.GetAsync();
         return connecting.IsCompletedSuccessfully
             ? connecting.Result.SendAsync(request, deadline, timeout, cancellationToken)
             : SendWhenConnectedAsync(connecting, address, request, deadline, timeout, cancellationToken);
+    }
+
+    /// <summary>
+    /// Like <see cref="SendAsync"/>, without a task: <paramref name="receiver"/> gets the answer on the connection's read
+    /// loop (or the failure where it was found), so a caller that only decodes the answer and completes its own task skips
+    /// a thread-pool hop. See <see cref="IAnswerReceiver"/> for what it may do there.
+    /// </summary>
+    public void Send(string address, ReadOnlyMemory<byte> request, TimeSpan timeout, IAnswerReceiver receiver)
+    {
+        Validate(timeout);
+        var pool = PoolFor(address);
+        var deadline = DeadlineAfter(timeout);
+        var connecting = pool.GetAsync();
+        if (connecting.IsCompletedSuccessfully)
+        {
+            connecting.Result.Send(request, deadline, timeout, receiver);
+        }
+        else
+        {
+            _ = SendWhenConnectedAsync(connecting, address, request, deadline, timeout, receiver);
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -128,6 +140,47 @@ internal sealed partial class SiloTransportClient : ISiloTransport, IAsyncDispos
         }
 
         throw new ArgumentException($"'{address}' is not a host:port address.", nameof(address));
+    }
+
+    private void Validate(TimeSpan timeout)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (timeout <= TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must be positive or infinite.");
+        }
+    }
+
+    private ConnectionPool PoolFor(string address)
+    {
+        if (!_pools.TryGetValue(address, out var pool))
+        {
+            pool = _pools.GetOrAdd(address, new ConnectionPool(this, address, ParseAddress(address), _options.ConnectionsPerAddress));
+        }
+
+        return pool;
+    }
+
+    private async Task SendWhenConnectedAsync(
+        Task<ClientConnection> connecting, string address, ReadOnlyMemory<byte> request, long deadline, TimeSpan timeout, IAnswerReceiver receiver)
+    {
+        ClientConnection connection;
+        try
+        {
+            connection = await connecting.WaitAsync(timeout, _time);
+        }
+        catch (TimeoutException exception)
+        {
+            receiver.OnFailure(new SiloUnreachableException(address, mayHaveBeenDelivered: false, $"Could not connect to {address} within {timeout}.", exception));
+            return;
+        }
+        catch (Exception exception)
+        {
+            receiver.OnFailure(exception);
+            return;
+        }
+
+        connection.Send(request, deadline, timeout, receiver);
     }
 
     private async Task<ReadOnlyMemory<byte>> SendWhenConnectedAsync(

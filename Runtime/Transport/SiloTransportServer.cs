@@ -15,13 +15,50 @@ namespace Orchestration.Runtime.Transport;
 internal delegate ValueTask<ReadOnlyMemory<byte>> SiloRequestHandler(ReadOnlyMemory<byte> request, CancellationToken cancellationToken);
 
 /// <summary>
-/// Listens for <see cref="SiloTransportClient"/> connections and runs <see cref="SiloRequestHandler"/> for each request
-/// on the thread pool, so requests on one connection run concurrently and answers go back in any order.
+/// Takes requests on the connection's read loop, which reads every other request on that connection too: it must not
+/// block, nor run code that might (it hands such work on, to the thread pool or an activation), and answers each
+/// request exactly once through its <see cref="SiloResponder"/>, from any thread, whenever it is ready.
+/// <see cref="Receive"/> throws only before it has answered; the server then answers with the exception.
+/// </summary>
+internal interface ISiloRequestReceiver
+{
+    /// <summary><paramref name="request"/> is a fresh array the receiver owns.</summary>
+    void Receive(ReadOnlyMemory<byte> request, SiloResponder responder);
+}
+
+/// <summary>Answers one request (once); see <see cref="ISiloRequestReceiver"/>.</summary>
+internal readonly struct SiloResponder
+{
+    private readonly SiloTransportServer _server;
+    private readonly FrameConnection _connection;
+    private readonly int _id;
+
+    internal SiloResponder(SiloTransportServer server, FrameConnection connection, int id)
+    {
+        _server = server;
+        _connection = connection;
+        _id = id;
+    }
+
+    /// <summary>Cancelled when a stopping server's grace period is over.</summary>
+    public CancellationToken Aborted => _server.Aborted;
+
+    /// <summary>Sends the answer. <paramref name="response"/> must stay unchanged until the transport has written it (no pooled buffer).</summary>
+    public void Respond(ReadOnlyMemory<byte> response) => _server.Respond(_connection, _id, FrameKind.Response, response);
+
+    /// <summary>Sends the client a <see cref="SiloRequestFailedException"/> with the exception's type and message.</summary>
+    public void Fail(Exception exception) => _server.Fail(_connection, _id, exception);
+}
+
+/// <summary>
+/// Listens for <see cref="SiloTransportClient"/> connections and hands each request to an <see cref="ISiloRequestReceiver"/>
+/// (or runs a <see cref="SiloRequestHandler"/> for it on the thread pool), so requests on one connection run
+/// concurrently and answers go back in any order.
 /// </summary>
 internal sealed partial class SiloTransportServer : IAsyncDisposable, IFrameReceiver
 {
     private readonly Socket _listener;
-    private readonly SiloRequestHandler _handler;
+    private readonly ISiloRequestReceiver _receiver;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly SiloTransportOptions _options;
@@ -35,10 +72,10 @@ internal sealed partial class SiloTransportServer : IAsyncDisposable, IFrameRece
     private int _accepted;
     private volatile bool _stopRequested;
 
-    private SiloTransportServer(Socket listener, SiloRequestHandler handler, ILogger logger, TimeProvider time, SiloTransportOptions options)
+    private SiloTransportServer(Socket listener, ISiloRequestReceiver receiver, ILogger logger, TimeProvider time, SiloTransportOptions options)
     {
         _listener = listener;
-        _handler = handler;
+        _receiver = receiver;
         _logger = logger;
         _time = time;
         _options = options;
@@ -61,11 +98,28 @@ internal sealed partial class SiloTransportServer : IAsyncDisposable, IFrameRece
     /// <summary>Connections accepted since start (for tests and diagnostics).</summary>
     internal int AcceptedConnections => Volatile.Read(ref _accepted);
 
-    /// <summary>Binds <paramref name="address"/>:<paramref name="port"/> (0 = a free port) and starts accepting.</summary>
+    internal CancellationToken Aborted => _abort.Token;
+
+    /// <summary>
+    /// Binds <paramref name="address"/>:<paramref name="port"/> (0 = a free port) and starts accepting; each request runs
+    /// <paramref name="handler"/> on the thread pool, never on the read loop, so a handler that blocks before its first
+    /// await does not hold up the requests behind it.
+    /// </summary>
     public static Task<SiloTransportServer> StartAsync(
         IPAddress address,
         int port,
         SiloRequestHandler handler,
+        ILogger logger,
+        CancellationToken cancellationToken = default,
+        TimeProvider? timeProvider = null,
+        SiloTransportOptions? options = null) =>
+        StartAsync(address, port, new ThreadPoolReceiver(handler), logger, cancellationToken, timeProvider, options);
+
+    /// <summary>Binds <paramref name="address"/>:<paramref name="port"/> (0 = a free port) and starts accepting; <paramref name="receiver"/> takes each request on its connection's read loop.</summary>
+    public static Task<SiloTransportServer> StartAsync(
+        IPAddress address,
+        int port,
+        ISiloRequestReceiver receiver,
         ILogger logger,
         CancellationToken cancellationToken = default,
         TimeProvider? timeProvider = null,
@@ -91,7 +145,7 @@ internal sealed partial class SiloTransportServer : IAsyncDisposable, IFrameRece
             throw;
         }
 
-        var server = new SiloTransportServer(listener, handler, logger, timeProvider ?? TimeProvider.System, options);
+        var server = new SiloTransportServer(listener, receiver, logger, timeProvider ?? TimeProvider.System, options);
         server._acceptLoop = Task.Run(server.AcceptLoopAsync, CancellationToken.None);
         LogListening(logger, server.Address);
         return Task.FromResult(server);
@@ -132,9 +186,26 @@ internal sealed partial class SiloTransportServer : IAsyncDisposable, IFrameRece
             return;
         }
 
-        // The handler runs on the thread pool, never on the read loop: a handler that blocks before its first await
-        // must not hold up the requests behind it.
-        ThreadPool.UnsafeQueueUserWorkItem(new RequestWork(this, connection, id, body), preferLocal: false);
+        try
+        {
+            _receiver.Receive(body, new SiloResponder(this, connection, id));
+        }
+        catch (Exception exception)
+        {
+            Fail(connection, id, exception);
+        }
+    }
+
+    internal void Respond(FrameConnection connection, int id, FrameKind kind, ReadOnlyMemory<byte> body)
+    {
+        connection.TryEnqueue(new OutgoingFrame(kind, id, body));
+        ReleaseRequest();
+    }
+
+    internal void Fail(FrameConnection connection, int id, Exception exception)
+    {
+        LogHandlerFailed(_logger, exception, connection.RemoteEndPoint);
+        Respond(connection, id, FrameKind.Error, Encoding.UTF8.GetBytes($"{exception.GetType().FullName}: {exception.Message}"));
     }
 
     void IFrameReceiver.OnClosed(FrameConnection connection, Exception? error)
@@ -180,24 +251,6 @@ internal sealed partial class SiloTransportServer : IAsyncDisposable, IFrameRece
             {
                 connection.Close(null);
             }
-        }
-    }
-
-    private async Task HandleAsync(FrameConnection connection, int id, ReadOnlyMemory<byte> request)
-    {
-        try
-        {
-            var response = await _handler(request, _abort.Token);
-            connection.TryEnqueue(new OutgoingFrame(FrameKind.Response, id, response));
-        }
-        catch (Exception exception)
-        {
-            LogHandlerFailed(_logger, exception, connection.RemoteEndPoint);
-            connection.TryEnqueue(new OutgoingFrame(FrameKind.Error, id, Encoding.UTF8.GetBytes($"{exception.GetType().FullName}: {exception.Message}")));
-        }
-        finally
-        {
-            ReleaseRequest();
         }
     }
 
@@ -247,9 +300,32 @@ internal sealed partial class SiloTransportServer : IAsyncDisposable, IFrameRece
         LogStopped(_logger, Address);
     }
 
-    private sealed class RequestWork(SiloTransportServer server, FrameConnection connection, int id, ReadOnlyMemory<byte> request) : IThreadPoolWorkItem
+    /// <summary>Runs a <see cref="SiloRequestHandler"/> for each request on the thread pool.</summary>
+    private sealed class ThreadPoolReceiver(SiloRequestHandler handler) : ISiloRequestReceiver
     {
-        public void Execute() => _ = server.HandleAsync(connection, id, request);
+        public void Receive(ReadOnlyMemory<byte> request, SiloResponder responder) =>
+            ThreadPool.UnsafeQueueUserWorkItem(new RequestWork(this, request, responder), preferLocal: false);
+
+        private async Task HandleAsync(ReadOnlyMemory<byte> request, SiloResponder responder)
+        {
+            ReadOnlyMemory<byte> response;
+            try
+            {
+                response = await handler(request, responder.Aborted);
+            }
+            catch (Exception exception)
+            {
+                responder.Fail(exception);
+                return;
+            }
+
+            responder.Respond(response);
+        }
+
+        private sealed class RequestWork(ThreadPoolReceiver receiver, ReadOnlyMemory<byte> request, SiloResponder responder) : IThreadPoolWorkItem
+        {
+            public void Execute() => _ = receiver.HandleAsync(request, responder);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Silo transport listening on {Address}")]

@@ -134,11 +134,10 @@ internal static class RemoteGrainCallBenchmark
         var typeName = GrainClassInfo.ToTypeName(typeof(PingGrain));
         var method = registry.GetInterface(typeof(IPingGrain), typeName).Methods.Single();
         var json = new JsonSerializerOptions(JsonSerializerDefaults.Web);
-        var request = new RemoteCallRequest(typeName, "ping-123", method.WireName, [JsonSerializer.SerializeToElement(12345, json)],
-            (int)s_timeout.TotalMilliseconds, TraceParent: null);
-        var response = new RemoteCallResponse(RemoteCallOutcome.Completed, JsonSerializer.SerializeToElement(12346, json));
-        return (JsonSerializer.SerializeToUtf8Bytes(request, RemoteCallJsonContext.Default.RemoteCallRequest).Length,
-            JsonSerializer.SerializeToUtf8Bytes(response, RemoteCallJsonContext.Default.RemoteCallResponse).Length);
+        var request = RemoteCallCodec.WriteRequest(new GrainId(typeName, "ping-123"), method.EncodedWireName, method.ParameterTypes, [12345],
+            (int)s_timeout.TotalMilliseconds, traceParent: null, json);
+        var response = RemoteCallCodec.WriteCompleted(12346, method.ResultType, json);
+        return (request.Length, response.Length);
     }
 
     private static Process StartSiloProcess(string connectionString, int responseLength)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
+using Orchestration.Runtime.Transport;
 
 namespace Orchestration.Runtime.Calls.Remote;
 
@@ -8,70 +9,140 @@ namespace Orchestration.Runtime.Calls.Remote;
 /// A silo's side of remote calls: a call for a grain whose partition this silo accepts runs here (through the
 /// dispatcher, as a local call); any other is answered "not mine" without running, so the caller may send it again.
 /// </summary>
-internal sealed class RemoteCallHandler(SiloRuntime runtime)
+/// <remarks>
+/// Requests arrive on the connection's read loop. A small one is read there and handed to its activation's queue: that
+/// runs only the runtime's own code and System.Text.Json reading the arguments, and never waits (the grain runs later,
+/// on its activation's turn, which writes the answer). A large request, whose reading would hold up the requests behind
+/// it, and the silo status, which counts activations, go to the thread pool first.
+/// </remarks>
+internal sealed class RemoteCallHandler : ISiloRequestReceiver
 {
-    private static readonly ActivitySource s_source = new(RuntimeInstruments.Name);
-    private readonly ConcurrentDictionary<string, GrainMethod?> _methods = new();
-
     /// <summary>The target of a request for this silo's own status (activation counts for the cluster view), not a grain.</summary>
     public const string SiloStatusTarget = "$silo-status";
 
-    public async ValueTask<ReadOnlyMemory<byte>> HandleAsync(ReadOnlyMemory<byte> requestBytes, CancellationToken cancellationToken)
-    {
-        var request = JsonSerializer.Deserialize(requestBytes.Span, RemoteCallJsonContext.Default.RemoteCallRequest)!;
-        var target = new GrainId(request.GrainType, request.GrainKey);
-        RemoteCallResponse response;
-        if (request.GrainType == SiloStatusTarget)
-        {
-            response = new RemoteCallResponse(RemoteCallOutcome.Completed,
-                JsonSerializer.SerializeToElement(runtime.GetStatus(), Management.RuntimeContractsJsonContext.Default.SiloStatus));
-        }
-        else if (runtime.Router is not { } router || !router.IsLocal(runtime, target))
-        {
-            response = new RemoteCallResponse(RemoteCallOutcome.NotOwner);
-        }
-        else
-        {
-            response = await RunAsync(target, request);
-        }
+    private const int ReadLoopLimit = 16 * 1024;
 
-        return JsonSerializer.SerializeToUtf8Bytes(response, RemoteCallJsonContext.Default.RemoteCallResponse);
+    private static readonly ActivitySource s_source = new(RuntimeInstruments.Name);
+    private readonly SiloRuntime _runtime;
+    private readonly ConcurrentDictionary<string, GrainMethod?> _methods = new();
+    private readonly ConcurrentDictionary<string, GrainMethod?>.AlternateLookup<ReadOnlySpan<char>> _methodsBySpan;
+    private readonly RemoteCallCodec.MethodResolver _resolve;
+
+    public RemoteCallHandler(SiloRuntime runtime)
+    {
+        _runtime = runtime;
+        _methodsBySpan = _methods.GetAlternateLookup<ReadOnlySpan<char>>();
+        _resolve = Resolve;
     }
 
-    private async Task<RemoteCallResponse> RunAsync(GrainId target, RemoteCallRequest request)
+    public void Receive(ReadOnlyMemory<byte> request, SiloResponder responder)
     {
-        var json = runtime.Json;
+        if (request.Length > ReadLoopLimit)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static state => state.Handler.HandleOffLoop(state.Request, state.Responder), (Handler: this, Request: request, Responder: responder), preferLocal: false);
+            return;
+        }
+
+        Handle(request, responder);
+    }
+
+    /// <summary>Like <see cref="Handle"/>, on the thread pool, where nobody else would answer for an exception it throws.</summary>
+    private void HandleOffLoop(ReadOnlyMemory<byte> request, SiloResponder responder)
+    {
         try
         {
-            var method = _methods.GetOrAdd(request.Method, FindMethod)
-                ?? throw new ArgumentException($"No grain interface of this silo has the method {request.Method}.");
-            var arguments = new object?[request.Arguments.Length];
-            for (var i = 0; i < arguments.Length; i++)
-            {
-                arguments[i] = request.Arguments[i].Deserialize(method.ParameterTypes[i], json);
-            }
-
-            // The call becomes a child of the caller's span in the other process.
-            using var span = request.TraceParent is { } parent && ActivityContext.TryParse(parent, null, out var context)
-                ? s_source.StartActivity("orchestration.remote_call", ActivityKind.Server, context)
-                : null;
-            var call = method.Send(runtime.Dispatcher, target, method, arguments);
-            await call;
-            var result = method.ReadResult(call);
-            return new RemoteCallResponse(RemoteCallOutcome.Completed,
-                method.ResultType is { } type ? JsonSerializer.SerializeToElement(result, type, json) : null);
+            Handle(request, responder);
         }
         catch (Exception exception)
         {
-            return RemoteExceptions.Describe(exception, json);
+            responder.Fail(exception); // Handle throws only before it has answered
         }
     }
 
+    private void Handle(ReadOnlyMemory<byte> requestBytes, SiloResponder responder)
+    {
+        var json = _runtime.Json;
+        RemoteCallRequest request;
+        try
+        {
+            request = RemoteCallCodec.ReadRequest(requestBytes.Span, _resolve, json);
+        }
+        catch (Exception exception)
+        {
+            responder.Fail(exception); // not an envelope of ours
+            return;
+        }
+
+        var target = new GrainId(request.GrainType, request.GrainKey);
+        if (request.GrainType == SiloStatusTarget)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static state => state.Handler.AnswerStatus(state.Responder), (Handler: this, Responder: responder), preferLocal: false);
+        }
+        else if (_runtime.Router is not { } router || !router.IsLocal(_runtime, target))
+        {
+            responder.Respond(RemoteCallCodec.NotOwner);
+        }
+        else if (request.Unreadable is { } unreadable)
+        {
+            responder.Respond(RemoteCallCodec.WriteFailed(unreadable, json));
+        }
+        else
+        {
+            var call = new IncomingRemoteCall(request.Resolved!, request.Arguments, _runtime.TimeProvider.GetTimestamp(), StartSpan(request.TraceParent), responder, json);
+            try
+            {
+                // Arguments fresh from the wire are this call's own: no copy, unlike a call sent in this process.
+                _runtime.Dispatcher.Deliver(target, call);
+            }
+            catch (Exception exception)
+            {
+                call.Fail(exception);
+            }
+        }
+    }
+
+    private void AnswerStatus(SiloResponder responder)
+    {
+        byte[] answer;
+        try
+        {
+            answer = JsonSerializer.SerializeToUtf8Bytes(
+                new RemoteCallResponse(RemoteCallOutcome.Completed,
+                    JsonSerializer.SerializeToElement(_runtime.GetStatus(), Management.RuntimeContractsJsonContext.Default.SiloStatus)),
+                RemoteCallJsonContext.Default.RemoteCallResponse);
+        }
+        catch (Exception exception)
+        {
+            responder.Fail(exception);
+            return;
+        }
+
+        responder.Respond(answer);
+    }
+
+    /// <summary>The call becomes a child of the caller's span in the other process; it ends with the answer.</summary>
+    private static Activity? StartSpan(string? traceParent)
+    {
+        if (traceParent is null || !s_source.HasListeners() || !ActivityContext.TryParse(traceParent, null, out var context))
+        {
+            return null;
+        }
+
+        // Starting a span makes it current; this thread (a read loop) goes on with other requests, so put its own back.
+        var current = Activity.Current;
+        var span = s_source.StartActivity("orchestration.remote_call", ActivityKind.Server, context);
+        Activity.Current = current;
+        return span;
+    }
+
+    private GrainMethod? Resolve(ReadOnlySpan<char> wireName) =>
+        _methodsBySpan.TryGetValue(wireName, out var method) ? method : _methods.GetOrAdd(new string(wireName), FindMethod);
+
     private GrainMethod? FindMethod(string wireName) =>
-        runtime.Registry.Classes
+        _runtime.Registry.Classes
             .SelectMany(grainClass => grainClass.ClassType.GetInterfaces()
                 .Where(interfaceType => typeof(IGrain).IsAssignableFrom(interfaceType) && interfaceType != typeof(IGrain))
-                .Select(interfaceType => runtime.Registry.GetInterface(interfaceType, grainClass.TypeName)))
+                .Select(interfaceType => _runtime.Registry.GetInterface(interfaceType, grainClass.TypeName)))
             .SelectMany(grainInterface => grainInterface.Methods)
             .FirstOrDefault(method => method.WireName == wireName);
 }

@@ -4,11 +4,14 @@ using System.Text.Json.Serialization;
 namespace Orchestration.Runtime.Calls.Remote;
 
 /// <summary>
-/// A grain call between processes: target, method (<see cref="GrainMethod.WireName"/>), arguments serialised by their
-/// declared parameter types, how long the caller still waits, and the caller's trace context.
+/// A grain call between processes, as <see cref="RemoteCallCodec"/> read it: target, method (<see cref="GrainMethod.WireName"/>,
+/// and the method it names here), arguments read as its declared parameter types, how long the caller still waits, and
+/// the caller's trace context. <see cref="Unreadable"/> says why the call cannot run here (no such method, an argument
+/// that does not deserialize); the target is still known, so a silo that does not serve it answers "not mine" first.
 /// </summary>
 internal sealed record RemoteCallRequest(
-    string GrainType, string GrainKey, string Method, JsonElement[] Arguments, int TimeoutMilliseconds, string? TraceParent);
+    string GrainType, string GrainKey, string Method, GrainMethod? Resolved, object?[] Arguments, int TimeoutMilliseconds, string? TraceParent,
+    Exception? Unreadable);
 
 internal enum RemoteCallOutcome
 {
@@ -27,8 +30,7 @@ internal sealed record RemoteCallResponse(
     RemoteCallOutcome Outcome, JsonElement? Result = null, string? ExceptionType = null, string? Message = null,
     Dictionary<string, JsonElement>? ExceptionData = null);
 
-/// <summary>The envelopes' serialisation, source-generated (no reflection on the hot path).</summary>
+/// <summary>The answers' serialisation on the slow paths, source-generated.</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]
-[JsonSerializable(typeof(RemoteCallRequest))]
 [JsonSerializable(typeof(RemoteCallResponse))]
 internal sealed partial class RemoteCallJsonContext : JsonSerializerContext;

@@ -84,6 +84,31 @@ public sealed class PostgresClusterTests(PostgresServerFixture postgres) : IAsyn
     }
 
     [Fact]
+    public async Task Call_GrainBlocksItsThread_TheSiloStillAnswersOtherCallsFromTheSameClient()
+    {
+        var a = await StartAsync("silo-a", servesPartitions: true);
+        var client = await StartAsync("api", servesPartitions: false);
+        await WhenSharedAsync(a);
+        var gate = Guid.NewGuid().ToString();
+
+        // The silo reads requests on its connections' read loops; the grain runs on its activation, never there.
+        var blocked = client.GrainFactory.GetGrain<IThreadBlockingGrain>("held").BlockThreadAsync(gate);
+        Assert.True(await Task.Run(() => ThreadBlockingGrain.Entered(gate).Wait(TimeSpan.FromSeconds(20))), "the blocking call never started");
+        try
+        {
+            // Round-robin over the client's connections: some of these share the blocked call's connection.
+            var others = Enumerable.Range(0, 8).Select(i => client.GrainFactory.GetGrain<ITickingCounterGrain>($"free-{i}").IncrementAsync());
+            Assert.All(await Task.WhenAll(others).WaitAsync(TimeSpan.FromSeconds(20)), count => Assert.Equal(1, count));
+        }
+        finally
+        {
+            ThreadBlockingGrain.Gate(gate).Set();
+        }
+
+        await blocked;
+    }
+
+    [Fact]
     public async Task Leave_UnderSteadyCalls_HandsEveryGrainOverWithoutAFailedCallOrALostWrite()
     {
         var a = await StartAsync("silo-a", servesPartitions: true);

@@ -120,6 +120,32 @@ public sealed class SiloTransportClientTests
     }
 
     [Fact]
+    public async Task Send_Receiver_GetsTheAnswerOnceOnTheReadLoop()
+    {
+        await using var sut = await TransportSut.StartAsync((request, _) => ValueTask.FromResult(request), s_oneConnection);
+        var receiver = new RecordingReceiver();
+
+        sut.Client.Send(sut.Server.Address, "hello"u8.ToArray(), s_timeout, receiver);
+
+        Assert.Equal("hello", Encoding.UTF8.GetString((await receiver.Outcome.Task.WaitAsync(s_guard)).Span));
+        Assert.Equal(1, receiver.Calls);
+        Assert.Contains(nameof(FrameConnection), receiver.Stack, StringComparison.Ordinal); // the read loop's own stack, no hop
+    }
+
+    [Fact]
+    public async Task Send_NothingListening_ReceiverGetsUnreachableNotDelivered()
+    {
+        await using var client = new SiloTransportClient(NullLogger.Instance);
+        var receiver = new RecordingReceiver();
+
+        client.Send($"127.0.0.1:{FreePort()}", "hello"u8.ToArray(), s_timeout, receiver);
+
+        var failure = await Assert.ThrowsAsync<SiloUnreachableException>(() => receiver.Outcome.Task.WaitAsync(s_guard));
+        Assert.False(failure.MayHaveBeenDelivered);
+        Assert.Equal(1, receiver.Calls);
+    }
+
+    [Fact]
     public async Task SendAsync_NothingListening_ThrowsUnreachableNotDeliveredWithinOneSecond()
     {
         await using var client = new SiloTransportClient(NullLogger.Instance);
@@ -246,5 +272,29 @@ public sealed class SiloTransportClientTests
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
+    private sealed class RecordingReceiver : IAnswerReceiver
+    {
+        private int _calls;
+
+        public TaskCompletionSource<ReadOnlyMemory<byte>> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public string Stack { get; private set; } = string.Empty;
+
+        public void OnAnswer(ReadOnlyMemory<byte> answer)
+        {
+            Interlocked.Increment(ref _calls);
+            Stack = Environment.StackTrace;
+            Outcome.TrySetResult(answer);
+        }
+
+        public void OnFailure(Exception exception)
+        {
+            Interlocked.Increment(ref _calls);
+            Outcome.TrySetException(exception);
+        }
     }
 }

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Text.Json;
+using Microsoft.Extensions.Logging.Abstractions;
 using Orchestration.Runtime.Calls;
 using Orchestration.Runtime.Calls.Remote;
 using Orchestration.Runtime.Clustering;
@@ -122,7 +124,8 @@ public sealed class RemoteGrainCallerTests
         {
             if (Volatile.Read(ref servesHere))
             {
-                call.CompleteFrom(Task.FromResult(9));
+                call.TakeResult(Task.FromResult(9));
+                call.Complete();
             }
 
             return Volatile.Read(ref servesHere);
@@ -146,6 +149,49 @@ public sealed class RemoteGrainCallerTests
         Assert.Equal("refused", error.Message);
     }
 
+    [Fact]
+    public async Task Send_OverTheTransport_AnswerIsReadOnTheReadLoopButTheCallersContinuationRunsElsewhere()
+    {
+        // One connection, so both calls' answers come through the same read loop.
+        await using var server = await SiloTransportServer.StartAsync(
+            IPAddress.Loopback, 0, (_, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(RemoteCallCodec.WriteCompleted(7, typeof(int), s_json)),
+            NullLogger.Instance);
+        await using var client = new SiloTransportClient(NullLogger.Instance, options: new SiloTransportOptions { ConnectionsPerAddress = 1 });
+        await OwnAsync("a", server.Address);
+        var caller = new RemoteGrainCaller(client, _map, s_json, TimeProvider.System, TimeSpan.FromSeconds(30), null, (_, _) => false);
+
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var first = Send(caller);
+        // ExecuteSynchronously: had the answer completed the call's task inline, this would block the read loop itself.
+        var blocked = first.ContinueWith(_ =>
+        {
+            entered.Set();
+            release.Wait();
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        Assert.True(await Task.Run(() => entered.Wait(TimeSpan.FromSeconds(10))), "the first call's continuation never ran");
+
+        try
+        {
+            Assert.Equal(7, await Send(caller).WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+        finally
+        {
+            release.Set();
+        }
+
+        await blocked;
+        Assert.Equal(1, server.AcceptedConnections);
+    }
+
+    private static Task<int> Send(RemoteGrainCaller caller)
+    {
+        var method = GrainMethod.ForInterfaceMethod(typeof(IAlarmGrain).GetMethod(nameof(IAlarmGrain.GetTimerTicksAsync))!);
+        var message = new GrainMessage<int>(method, [], TimeProvider.System.GetTimestamp());
+        caller.Send(s_grain, message);
+        return message.Task;
+    }
+
     private static RemoteCallResponse Completed(int value) =>
         new(RemoteCallOutcome.Completed, JsonSerializer.SerializeToElement(value, s_json));
 
@@ -159,9 +205,9 @@ public sealed class RemoteGrainCallerTests
 
     private readonly ConcurrentDictionary<string, MembershipEntry> _silos = new();
 
-    private async Task OwnAsync(string silo)
+    private async Task OwnAsync(string silo, string? address = null)
     {
-        var entry = await JoinAsync(silo);
+        var entry = await JoinAsync(silo, address);
         Assert.Single(await _table.AcquireAsync(entry, [s_partition], TimeSpan.FromMinutes(1), CancellationToken.None));
         await _map.RefreshAsync(CancellationToken.None);
     }
@@ -173,11 +219,11 @@ public sealed class RemoteGrainCallerTests
         Assert.Single(await _table.AcquireAsync(entry, [s_partition], TimeSpan.FromMinutes(1), CancellationToken.None));
     }
 
-    private async Task<MembershipEntry> JoinAsync(string silo)
+    private async Task<MembershipEntry> JoinAsync(string silo, string? address = null)
     {
         if (!_silos.TryGetValue(silo, out var entry))
         {
-            entry = await _table.JoinAsync(silo, $"{silo}:1", CancellationToken.None);
+            entry = await _table.JoinAsync(silo, address ?? $"{silo}:1", CancellationToken.None);
             _silos[silo] = entry;
         }
 
@@ -191,12 +237,22 @@ public sealed class RemoteGrainCallerTests
 
         public ConcurrentQueue<string> Sent { get; } = new();
 
-        public Task<ReadOnlyMemory<byte>> SendAsync(string address, ReadOnlyMemory<byte> request, TimeSpan timeout, CancellationToken cancellationToken = default)
+        public void Send(string address, ReadOnlyMemory<byte> request, TimeSpan timeout, IAnswerReceiver receiver)
         {
             Sent.Enqueue(address);
-            var call = JsonSerializer.Deserialize(request.Span, RemoteCallJsonContext.Default.RemoteCallRequest)!;
-            var response = Answer(address, call);
-            return Task.FromResult<ReadOnlyMemory<byte>>(JsonSerializer.SerializeToUtf8Bytes(response, RemoteCallJsonContext.Default.RemoteCallResponse));
+            var call = RemoteCallCodec.ReadRequest(request.Span, _ => null, s_json);
+            RemoteCallResponse response;
+            try
+            {
+                response = Answer(address, call);
+            }
+            catch (Exception exception)
+            {
+                receiver.OnFailure(exception);
+                return;
+            }
+
+            receiver.OnAnswer(JsonSerializer.SerializeToUtf8Bytes(response, RemoteCallJsonContext.Default.RemoteCallResponse));
         }
     }
 }
