@@ -76,7 +76,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
         "4455878d408c86ebf6996ba564f268ad136776fbd4dd49a6806ed6af728c6601", // tombstones, orch_commit in lock order
         "8a0cb4d563a75436188f4233f5d04eabeecc0e62a398e62b36735b71e5d6288a", // event tenants, projections, row-level security
         "571d707a5f8361aee4e5ebf8690da1b849f777d1e24b17fd604fb598ae7d8f1f", // cluster membership, partition leases, orch_fence
-        "f43b1e221325cf5131ff2895e941b6c84148c947ce61b358a0ab2840604bc88b", // partial list indexes; orch_commit: existing rows locked by primary key, events appended last
+        "263be43f21e8704ed83131e1edfc2392721eb6716ae0c2510d952303292b3f5c", // partial list indexes; orch_apply_reminders in PL/pgSQL; orch_commit: existing rows locked by primary key, events appended last
     ];
 
     [Fact]
