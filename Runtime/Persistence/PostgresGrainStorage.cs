@@ -56,6 +56,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         """ + CommitFunctionV2Sql,
         TenantsAndProjectionsSql + CommitFunctionV3Sql,
         ClusterSql,
+        CommitFunctionV4Sql,
     ];
 
     /// <summary>
@@ -377,7 +378,8 @@ internal sealed class PostgresGrainStorage : IGrainStorage
     /// <summary>
     /// <see cref="CommitFunctionV2Sql"/> plus each event's tenant (computed by the caller with <see cref="TenantKey.Of"/>)
     /// and the batch's projection changes, committed in the same transaction as the state writes they go with. Reminder
-    /// arguments are gone: <c>orch_apply_reminders</c> has applied them since migration 3.
+    /// arguments are gone: <c>orch_apply_reminders</c> has applied them since migration 3. Replaced by
+    /// <see cref="CommitFunctionV4Sql"/> (migration 7); kept verbatim because migration 5 is released.
     /// </summary>
     private const string CommitFunctionV3Sql = """
         CREATE FUNCTION orch_commit(
@@ -497,6 +499,138 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         $$;
         """;
 
+    /// <summary>
+    /// Migration 7: <see cref="CommitFunctionV3Sql"/> with less server work per write, the same arguments, rules, lock
+    /// order and results. The lock step returns each locked row's input ordinal and physical address (<c>ctid</c>,
+    /// stable while the row stays locked by this transaction), so deciding joins on an integer instead of three texts
+    /// and the update fetches each row by address instead of searching the key index again. When every state write
+    /// stored (the usual case) events are numbered by their position in the arrays, with no filter, sort or window.
+    /// </summary>
+    private const string CommitFunctionV4Sql = """
+        CREATE OR REPLACE FUNCTION orch_commit(
+            s_ord int[], s_type text[], s_key text[], s_name text[], s_data jsonb[], s_expected bigint[], s_delete bool[],
+            e_ord int[], e_ns text[], e_key text[], e_tenant text[], e_type text[], e_at timestamptz[], e_data json[],
+            p_ord int[], p_collection text[], p_tenant text[], p_id text[], p_status text[], p_owner text[], p_grp text[], p_document jsonb[],
+            event_lock bigint, event_channel text,
+            OUT stored_ords int[], OUT stored_versions bigint[], OUT first_sequence bigint)
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            failed int[];
+            appended int;
+            l_ord int[];
+            l_row tid[];
+            l_version bigint[];
+            l_tombstone bool[];
+        BEGIN
+            -- Lock order, part 1: the rows that exist, in key order (LockRows runs above the sort). A row another
+            -- transaction updated meanwhile is locked in its newest version, whose address is the one returned.
+            SELECT coalesce(array_agg(l.ord), '{}'), coalesce(array_agg(l.row_id), '{}'),
+                   coalesce(array_agg(l.version), '{}'), coalesce(array_agg(l.tombstone), '{}')
+            INTO l_ord, l_row, l_version, l_tombstone
+            FROM (SELECT i.ord, s.ctid AS row_id, s.version, s.data IS NULL AS tombstone
+                  FROM unnest(s_ord, s_type, s_key, s_name) AS i(ord, grain_type, grain_key, state_name)
+                  JOIN orch_grain_state s
+                    ON s.grain_type = i.grain_type AND s.grain_key = i.grain_key AND s.state_name = i.state_name
+                  ORDER BY s.grain_type, s.grain_key, s.state_name
+                  FOR UPDATE OF s) l;
+
+            -- StateWriteRules.Decide, against the locked versions: the writer must hold the visible version (0 for no
+            -- row or a tombstone); a write stores counter + 1, a delete of a live row leaves a tombstone at counter + 1,
+            -- a delete of nothing succeeds without a change. Decisions use the locked snapshot only, so a row another
+            -- batch inserts meanwhile is never updated unlocked: the insert below finds it and that write conflicts.
+            WITH input AS (
+                SELECT * FROM unnest(s_ord, s_type, s_key, s_name, s_data, s_expected, s_delete)
+                    AS i(ord, grain_type, grain_key, state_name, data, expected, is_delete)),
+            locked AS (
+                SELECT * FROM unnest(l_ord, l_row, l_version, l_tombstone) AS c(ord, row_id, version, tombstone)),
+            allowed AS (
+                SELECT i.*, c.row_id, c.version AS stored_version, coalesce(c.tombstone, false) AS tombstone
+                FROM input i LEFT JOIN locked c ON c.ord = i.ord
+                WHERE i.expected = CASE WHEN c.version IS NULL OR c.tombstone THEN 0 ELSE c.version END),
+            updated AS (
+                UPDATE orch_grain_state s
+                SET data = CASE WHEN a.is_delete THEN NULL ELSE a.data END, version = a.stored_version + 1, updated_at = now()
+                FROM allowed a
+                WHERE a.stored_version IS NOT NULL AND NOT (a.is_delete AND a.tombstone)
+                  AND s.ctid = a.row_id AND s.version = a.stored_version
+                RETURNING a.ord, CASE WHEN a.is_delete THEN 0 ELSE s.version END AS version),
+            -- Lock order, part 2: new rows in key order. One row per key even if a caller sent the same key twice.
+            inserted AS (
+                INSERT INTO orch_grain_state AS s (grain_type, grain_key, state_name, data, version)
+                SELECT DISTINCT ON (a.grain_type, a.grain_key, a.state_name) a.grain_type, a.grain_key, a.state_name, a.data, 1
+                FROM allowed a WHERE a.stored_version IS NULL AND NOT a.is_delete
+                ORDER BY a.grain_type, a.grain_key, a.state_name, a.ord
+                ON CONFLICT DO NOTHING
+                RETURNING s.grain_type, s.grain_key, s.state_name),
+            stored AS (
+                SELECT u.ord, u.version FROM updated u
+                UNION ALL
+                SELECT min(a.ord), 1 FROM inserted n JOIN allowed a
+                    ON a.stored_version IS NULL AND NOT a.is_delete
+                   AND a.grain_type = n.grain_type AND a.grain_key = n.grain_key AND a.state_name = n.state_name
+                GROUP BY n.grain_type, n.grain_key, n.state_name
+                UNION ALL
+                SELECT a.ord, 0 FROM allowed a WHERE a.is_delete AND (a.stored_version IS NULL OR a.tombstone))
+            SELECT coalesce(array_agg(stored.ord), '{}'), coalesce(array_agg(stored.version), '{}')
+            INTO stored_ords, stored_versions FROM stored;
+
+            -- Usually nothing conflicts; only then is the quadratic search for the losers worth it.
+            IF cardinality(stored_ords) = cardinality(s_ord) THEN
+                failed := '{}';
+            ELSE
+                failed := ARRAY(SELECT o FROM unnest(s_ord) AS o WHERE o <> ALL (stored_ords));
+            END IF;
+
+            -- Events of the writes that stored, numbered in array order under a lock held until commit.
+            IF cardinality(failed) = 0 THEN
+                IF cardinality(e_ord) > 0 THEN
+                    PERFORM pg_advisory_xact_lock(event_lock);
+                    SELECT coalesce(max(sequence), 0) + 1 INTO first_sequence FROM orch_events;
+                    INSERT INTO orch_events (sequence, stream_namespace, stream_key, tenant, event_type, occurred_at, data)
+                    SELECT first_sequence - 1 + e.idx, e.ns, e.key, e.tenant, e.type, e.at, e.data
+                    FROM unnest(e_ns, e_key, e_tenant, e_type, e_at, e_data) WITH ORDINALITY AS e(ns, key, tenant, type, at, data, idx);
+                    PERFORM pg_notify(event_channel, (first_sequence + cardinality(e_ord) - 1)::text);
+                END IF;
+            ELSIF EXISTS (SELECT 1 FROM unnest(e_ord) AS o WHERE o <> ALL (failed)) THEN
+                PERFORM pg_advisory_xact_lock(event_lock);
+                SELECT coalesce(max(sequence), 0) + 1 INTO first_sequence FROM orch_events;
+                INSERT INTO orch_events (sequence, stream_namespace, stream_key, tenant, event_type, occurred_at, data)
+                SELECT first_sequence - 1 + row_number() OVER (ORDER BY e.idx), e.ns, e.key, e.tenant, e.type, e.at, e.data
+                FROM unnest(e_ord, e_ns, e_key, e_tenant, e_type, e_at, e_data) WITH ORDINALITY AS e(ord, ns, key, tenant, type, at, data, idx)
+                WHERE e.ord <> ALL (failed);
+                GET DIAGNOSTICS appended = ROW_COUNT;
+                PERFORM pg_notify(event_channel, (first_sequence + appended - 1)::text);
+            END IF;
+
+            -- Projection changes of the writes that stored (a null document removes); in batch order, so the last change
+            -- of a row wins. Lock order as for state: the rows that exist first, in key order, then new rows inserted in
+            -- key order, so concurrent commits cannot deadlock here either. A batch without projections skips it all.
+            IF cardinality(p_ord) > 0 THEN
+                PERFORM 1 FROM orch_projections p
+                WHERE (p.tenant, p.collection, p.id) IN (SELECT * FROM unnest(p_tenant, p_collection, p_id))
+                ORDER BY p.tenant, p.collection, p.id
+                FOR UPDATE;
+
+                WITH latest AS (
+                    SELECT DISTINCT ON (c.tenant, c.collection, c.id) c.*
+                    FROM unnest(p_ord, p_collection, p_tenant, p_id, p_status, p_owner, p_grp, p_document) WITH ORDINALITY
+                        AS c(ord, collection, tenant, id, status, owner, grp, document, idx)
+                    WHERE c.ord <> ALL (failed)
+                    ORDER BY c.tenant, c.collection, c.id, c.idx DESC),
+                removed AS (
+                    DELETE FROM orch_projections p USING latest l
+                    WHERE l.document IS NULL AND p.tenant = l.tenant AND p.collection = l.collection AND p.id = l.id)
+                INSERT INTO orch_projections AS p (tenant, collection, id, status, owner, grp, document, updated_at)
+                SELECT l.tenant, l.collection, l.id, l.status, l.owner, l.grp, l.document, now()
+                FROM latest l WHERE l.document IS NOT NULL
+                ORDER BY l.tenant COLLATE "C", l.collection COLLATE "C", l.id COLLATE "C"
+                ON CONFLICT (tenant, collection, id) DO UPDATE
+                SET status = excluded.status, owner = excluded.owner, grp = excluded.grp, document = excluded.document, updated_at = excluded.updated_at;
+            END IF;
+        END
+        $$;
+        """;
+
     // Parameters in PostgresCommitBatch's order: state ($1-$7), events ($8-$14), reminders ($15-$20), projections
     // ($21-$28), then the lock and channel, then the fences ($31-$32). orch_apply_reminders runs after orch_commit in the
     // same statement; orch_fence is an argument of orch_commit, so it runs (and holds its lock) before anything is written.
@@ -509,6 +643,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly PostgresCommitConnections _commits;
+    private readonly PostgresStateReads _reads;
     private readonly string _connectionString;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
@@ -519,6 +654,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         _timeProvider = timeProvider ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
         _dataSource = PostgresReadPool.Build(connectionString);
+        _reads = new PostgresStateReads(_dataSource);
         _commits = new PostgresCommitConnections(connectionString, MaxConcurrentCommits, CommitSql, BindWarmUp, _logger);
     }
 
@@ -531,6 +667,19 @@ internal sealed class PostgresGrainStorage : IGrainStorage
 
     /// <summary>Migrates only up to <paramref name="migrationCount"/> steps: tests build the schema of an older release.</summary>
     internal async Task InitializeAsync(int migrationCount, CancellationToken cancellationToken)
+    {
+        await MigrateAsync(migrationCount, cancellationToken);
+        if (migrationCount == Migrations.Count)
+        {
+            // Both statements are prepared against the newest schema; an older one (a migration test) has no use for them.
+            // Start-up pays for the backends' cold start, so the first activations and commits find them warm.
+            await Task.WhenAll(
+                _commits.OpenAsync(cancellationToken),
+                PostgresReadPool.WarmAsync(_dataSource, PostgresStateReads.Concurrency, PostgresStateReads.Sql, WarmUpRead, cancellationToken));
+        }
+    }
+
+    private async Task MigrateAsync(int migrationCount, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -547,23 +696,12 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         }
 
         await transaction.CommitAsync(cancellationToken);
-        if (migrationCount == Migrations.Count)
-        {
-            // The commit statement is prepared against the newest schema; an older one (a migration test) has no use for it.
-            await _commits.OpenAsync(cancellationToken);
-        }
     }
 
-    public async Task<GrainStateRecord?> ReadStateAsync(GrainStateKey key, CancellationToken cancellationToken)
-    {
-        await using var command = _dataSource.CreateCommand(
-            "SELECT data::text, version FROM orch_grain_state WHERE grain_type = $1 AND grain_key = $2 AND state_name = $3 AND data IS NOT NULL");
-        command.Parameters.Add(new NpgsqlParameter { Value = key.GrainType });
-        command.Parameters.Add(new NpgsqlParameter { Value = key.GrainKey });
-        command.Parameters.Add(new NpgsqlParameter { Value = key.StateName });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? new GrainStateRecord(reader.GetString(0), reader.GetInt64(1)) : null;
-    }
+    public Task<GrainStateRecord?> ReadStateAsync(GrainStateKey key, CancellationToken cancellationToken) => _reads.ReadAsync(key, cancellationToken);
+
+    /// <summary>A read of no keys: prepares the state read and caches its catalogs without touching a row.</summary>
+    private static void WarmUpRead(NpgsqlParameterCollection parameters) => PostgresStateReads.Bind(parameters, []);
 
     public async Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken)
     {
@@ -830,6 +968,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
 
     public async ValueTask DisposeAsync()
     {
+        await _reads.DisposeAsync();
         await _commits.DisposeAsync();
         await _dataSource.DisposeAsync();
     }
