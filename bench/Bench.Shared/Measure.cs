@@ -2,11 +2,19 @@ using System.Diagnostics;
 
 namespace Orchestration.Bench;
 
-/// <summary>A closed-loop throughput: the steady rate, and how the first second after start compares with it.</summary>
-public sealed record Throughput(double PerSecond, double FirstSecond, TimeSpan Warmup)
+/// <summary>
+/// A closed-loop throughput: the steady rate, and how the start compares with it: the one-second windows of the warm-up
+/// (the first is the first second after start), and whether the last two agreed before the warm-up's limit.
+/// </summary>
+public sealed record Throughput(double PerSecond, TimeSpan Warmup, IReadOnlyList<double> Windows, bool Steady)
 {
     /// <summary>The first second's rate ÷ the steady rate: how cold the start is.</summary>
-    public double Ramp => FirstSecond / PerSecond;
+    public double Ramp => Windows[0] / PerSecond;
+
+    /// <summary>Seconds from start to the end of the first window at ≥ 90 % of the steady rate; null if none got there.</summary>
+    public int? RampSeconds => Windows.Select((rate, index) => (rate, index)).FirstOrDefault(window => window.rate >= 0.9 * PerSecond) is { rate: > 0 } reached
+        ? reached.index + 1
+        : null;
 }
 
 /// <summary>Runs closed-loop workers until their rate settles, then reports operations per second.</summary>
@@ -59,7 +67,8 @@ public static class Measure
             await Task.Delay(settings.Duration);
             var counted = Interlocked.Read(ref completed) - lastCount;
             var elapsed = started.Elapsed - lastTime;
-            return new Throughput(counted / elapsed.TotalSeconds, windows[0], warmup);
+            var steady = windows.Count >= 2 && IsSteady(windows[^2], windows[^1]);
+            return new Throughput(counted / elapsed.TotalSeconds, warmup, windows, steady);
         }
         finally
         {
