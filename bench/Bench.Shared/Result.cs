@@ -20,6 +20,11 @@ public sealed record Result(string Benchmark, double Value, string Unit, string 
 
     public bool? Steady { get; init; }
 
+    /// <summary>CPU µs per operation over the measured window: the benchmark's process (runtime and load) and the server.</summary>
+    public double? CpuMicroseconds { get; init; }
+
+    public double? ServerCpuMicroseconds { get; init; }
+
     public double? FsyncPerSecond { get; init; }
 
     public static Result Compare(string benchmark, double value, string unit, string baseline, double baselineValue) =>
@@ -32,6 +37,8 @@ public sealed record Result(string Benchmark, double Value, string Unit, string 
             WarmupSeconds = Math.Round(value.Warmup.TotalSeconds, 1),
             RampSeconds = value.RampSeconds,
             Steady = value.Steady,
+            CpuMicroseconds = value.CpuMicroseconds is { } cpu ? Math.Round(cpu, 1) : null,
+            ServerCpuMicroseconds = value.ServerCpuMicroseconds is { } serverCpu ? Math.Round(serverCpu, 1) : null,
         };
 
     public string ToJson() => JsonSerializer.Serialize(this, ResultJsonContext.Default.Result);
