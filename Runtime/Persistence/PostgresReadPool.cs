@@ -35,6 +35,38 @@ internal static class PostgresReadPool
         return builder.Build();
     }
 
+    /// <summary>
+    /// Opens <paramref name="connections"/> of the pool's connections at once (never more than its maximum), prepares
+    /// <paramref name="sql"/> on each and runs it once: the backends' cold start (fork, catalog caches, fresh memory) and
+    /// the statement's parse and plan happen at start-up instead of in the first activations' reads. The connections go
+    /// back to the pool open, the statement still prepared (Npgsql keeps it on the physical connection, and a later
+    /// unprepared command with the same text and parameter types uses it).
+    /// </summary>
+    public static async Task WarmAsync(
+        NpgsqlDataSource dataSource, int connections, string sql, Action<NpgsqlParameterCollection> bind, CancellationToken cancellationToken)
+    {
+        var count = Math.Min(connections, new NpgsqlConnectionStringBuilder(dataSource.ConnectionString).MaxPoolSize);
+        var opening = Enumerable.Range(0, count).Select(_ => dataSource.OpenConnectionAsync(cancellationToken).AsTask()).ToArray();
+        try
+        {
+            await Task.WhenAll(opening).ConfigureAwait(false);
+            await Task.WhenAll(opening.Select(async open =>
+            {
+                await using var command = new NpgsqlCommand(sql, open.Result);
+                bind(command.Parameters);
+                await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            })).ConfigureAwait(false);
+        }
+        finally
+        {
+            foreach (var open in opening.Where(open => open.IsCompletedSuccessfully))
+            {
+                await open.Result.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
     /// <summary>Whether the connection string chooses the pool size itself (under any of Npgsql's spellings).</summary>
     internal static bool SetsMaxPoolSize(string connectionString)
     {

@@ -2,11 +2,25 @@ using System.Diagnostics;
 
 namespace Orchestration.Bench;
 
-/// <summary>A closed-loop throughput: the steady rate, and how the first second after start compares with it.</summary>
-public sealed record Throughput(double PerSecond, double FirstSecond, TimeSpan Warmup)
+/// <summary>
+/// A closed-loop throughput: the steady rate, and how the start compares with it: the one-second windows of the warm-up
+/// (the first is the first second after start), and whether the last two agreed before the warm-up's limit.
+/// </summary>
+public sealed record Throughput(double PerSecond, TimeSpan Warmup, IReadOnlyList<double> Windows, bool Steady)
 {
+    /// <summary>This process's CPU time per operation over the measured window, in microseconds.</summary>
+    public double? CpuMicroseconds { get; init; }
+
+    /// <summary>The server's CPU time per operation over the measured window, when the caller can sample it.</summary>
+    public double? ServerCpuMicroseconds { get; init; }
+
     /// <summary>The first second's rate ÷ the steady rate: how cold the start is.</summary>
-    public double Ramp => FirstSecond / PerSecond;
+    public double Ramp => Windows[0] / PerSecond;
+
+    /// <summary>Seconds from start to the end of the first window at ≥ 90 % of the steady rate; null if none got there.</summary>
+    public int? RampSeconds => Windows.Select((rate, index) => (rate, index)).FirstOrDefault(window => window.rate >= 0.9 * PerSecond) is { rate: > 0 } reached
+        ? reached.index + 1
+        : null;
 }
 
 /// <summary>Runs closed-loop workers until their rate settles, then reports operations per second.</summary>
@@ -21,9 +35,11 @@ public static class Measure
     /// Starts <paramref name="workers"/> loops of <paramref name="operation"/>. Warms up for at least
     /// <see cref="Settings.Warmup"/> and until two consecutive one-second windows differ by less than 10 % (at most
     /// <see cref="Settings.MaxWarmup"/>), then counts completions over <see cref="Settings.Duration"/>. The first
-    /// window is kept: it is the rate of the first second after start, activations included.
+    /// window is kept: it is the rate of the first second after start, activations included. CPU time per operation
+    /// is taken over the measured window: this process's, and the server's when <paramref name="serverCpu"/> samples
+    /// its cumulative CPU time (on a shared machine, steadier than the rate).
     /// </summary>
-    public static async Task<Throughput> ThroughputAsync(int workers, Settings settings, Func<int, Task> operation)
+    public static async Task<Throughput> ThroughputAsync(int workers, Settings settings, Func<int, Task> operation, Func<Task<TimeSpan>>? serverCpu = null)
     {
         long completed = 0;
         using var stop = new CancellationTokenSource();
@@ -56,10 +72,19 @@ public static class Measure
                 return rate;
             });
             var warmup = lastTime;
-            await Task.Delay(settings.Duration);
+            var clientCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+            var serverCpuBefore = serverCpu is null ? TimeSpan.Zero : await serverCpu();
+            await DelayUntilAsync(started, lastTime + settings.Duration);
             var counted = Interlocked.Read(ref completed) - lastCount;
             var elapsed = started.Elapsed - lastTime;
-            return new Throughput(counted / elapsed.TotalSeconds, windows[0], warmup);
+            var clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpuBefore;
+            var serverCpuUsed = serverCpu is null ? (TimeSpan?)null : await serverCpu() - serverCpuBefore;
+            var steady = windows.Count >= 2 && IsSteady(windows[^2], windows[^1]);
+            return new Throughput(counted / elapsed.TotalSeconds, warmup, windows, steady)
+            {
+                CpuMicroseconds = clientCpu.TotalMicroseconds / counted,
+                ServerCpuMicroseconds = serverCpuUsed?.TotalMicroseconds / counted,
+            };
         }
         finally
         {

@@ -20,7 +20,8 @@ internal static class DurableWriteBenchmark
         // The provider's own read-pool default is what is measured, not the throwaway server's explicit pool size.
         var storage = new NpgsqlConnectionStringBuilder(connectionString);
         storage.Remove("Maximum Pool Size");
-        var writes = await GrainWritesAsync(settings, builder => builder.UsePostgresStorage(storage.ConnectionString), () => ReportBackendsAsync(connectionString));
+        var writes = await GrainWritesAsync(
+            settings, builder => builder.UsePostgresStorage(storage.ConnectionString), () => ReportBackendsAsync(connectionString), () => BackendCpuAsync(connectionString));
         return Result.Compare("grain.write.postgres", writes, "writes/s", "naive.autocommit.upsert.64conn", baseline)
             with { FsyncPerSecond = FsyncRate.Measure(Path.GetTempPath()) };
     }
@@ -33,7 +34,8 @@ internal static class DurableWriteBenchmark
             with { FsyncPerSecond = FsyncRate.Measure(directory) };
     }
 
-    private static async Task<Throughput> GrainWritesAsync(Settings settings, Action<SiloBuilder> storage, Func<Task>? whileRunning = null)
+    private static async Task<Throughput> GrainWritesAsync(
+        Settings settings, Action<SiloBuilder> storage, Func<Task>? whileRunning = null, Func<Task<TimeSpan>>? serverCpu = null)
     {
         await using var cluster = await TestCluster.StartAsync(builder =>
         {
@@ -42,7 +44,7 @@ internal static class DurableWriteBenchmark
         });
         var grains = Enumerable.Range(0, Grains).Select(i => cluster.GrainFactory.GetGrain<IDurableCounterGrain>($"counter-{i}")).ToArray();
         using var trace = settings.Trace ? new CommitTrace() : null;
-        var writes = await Measure.ThroughputAsync(Grains, settings, grain => grains[grain].IncrementAsync());
+        var writes = await Measure.ThroughputAsync(Grains, settings, grain => grains[grain].IncrementAsync(), serverCpu);
         if (whileRunning is not null)
         {
             await whileRunning();
@@ -67,6 +69,31 @@ internal static class DurableWriteBenchmark
         }
 
         Console.Error.WriteLine($"backends: {string.Join(", ", counts)}");
+    }
+
+    /// <summary>
+    /// The CPU time so far of the database's backends (the sampling connection's own excepted), from <c>/proc</c>: the
+    /// throwaway server runs on this machine. Background processes (WAL writer, checkpointer) are not counted.
+    /// </summary>
+    private static async Task<TimeSpan> BackendCpuAsync(string connectionString)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var ticks = 0L;
+        while (await reader.ReadAsync())
+        {
+            var path = $"/proc/{reader.GetInt32(0)}/stat";
+            if (File.Exists(path))
+            {
+                // After the command name in parentheses: state is field 3, utime and stime fields 14 and 15 (clock ticks).
+                var fields = (await File.ReadAllTextAsync(path)).Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                ticks += long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ is 100 on Linux
     }
 
     private static async Task<double> NaivePostgresAsync(Settings settings, string connectionString)

@@ -93,6 +93,40 @@ public sealed class PostgresConnectionTests(PostgresServerFixture postgres) : IA
     }
 
     [Fact]
+    public async Task InitializeAsync_BeforeAnyRead_HoldsWarmReadAndCommitConnections()
+    {
+        await using var storage = await CreateSutAsync();
+
+        // Only initialization has run: the read backends it opened wait in the pool, next to the commit set.
+        Assert.Equal((long)PostgresStateReads.Concurrency, await ScalarAsync(ProviderBackends + $" AND application_name <> '{PostgresCommitConnections.ApplicationName}'"));
+        Assert.Equal((long)CommitSlots, await ScalarAsync(ProviderBackends + $" AND application_name = '{PostgresCommitConnections.ApplicationName}'"));
+    }
+
+    [Fact]
+    public async Task ReadStateAsync_ThousandConcurrentReads_GoThroughTheWarmedConnectionsInFewQueries()
+    {
+        await using var storage = await CreateSutAsync();
+        await storage.CommitAsync([Write("alice", 0, "created")], CancellationToken.None);
+        var warmed = await ScalarAsync(ProviderBackends);
+
+        var reads = await Task.WhenAll(Enumerable.Range(0, 1000).Select(i => storage.ReadStateAsync(Key(i % 2 == 0 ? "alice" : $"nobody-{i}"), CancellationToken.None)));
+
+        Assert.All(reads.Where((_, i) => i % 2 == 0), read => Assert.Equal(1, read!.Version));
+        Assert.All(reads.Where((_, i) => i % 2 == 1), Assert.Null);
+        Assert.Equal(warmed, await ScalarAsync(ProviderBackends));
+    }
+
+    [Fact]
+    public async Task Start_SiloReportsStarted_ReadAndCommitConnectionsAlreadyWarm()
+    {
+        await using var cluster = await TestClusterFactory.StartAsync(new GrainProbe(), builder => builder.UsePostgresStorage(_connectionString));
+
+        // No grain has been called: whatever is open was opened by start-up, before the silo reported started.
+        Assert.Equal((long)PostgresStateReads.Concurrency, await ScalarAsync(ProviderBackends + " AND application_name = ''"));
+        Assert.Equal((long)CommitSlots, await ScalarAsync(ProviderBackends + $" AND application_name = '{PostgresCommitConnections.ApplicationName}'"));
+    }
+
+    [Fact]
     public async Task ActivationStorm_ThousandConcurrentActivations_OpensAtMostTheCappedBackends()
     {
         await using var cluster = await TestClusterFactory.StartAsync(new GrainProbe(), builder => builder.UsePostgresStorage(_connectionString));

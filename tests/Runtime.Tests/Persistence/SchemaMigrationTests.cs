@@ -76,7 +76,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
         "4455878d408c86ebf6996ba564f268ad136776fbd4dd49a6806ed6af728c6601", // tombstones, orch_commit in lock order
         "8a0cb4d563a75436188f4233f5d04eabeecc0e62a398e62b36735b71e5d6288a", // event tenants, projections, row-level security
         "571d707a5f8361aee4e5ebf8690da1b849f777d1e24b17fd604fb598ae7d8f1f", // cluster membership, partition leases, orch_fence
-        "263be43f21e8704ed83131e1edfc2392721eb6716ae0c2510d952303292b3f5c", // partial list indexes; orch_apply_reminders in PL/pgSQL; orch_commit: existing rows locked by primary key, events appended last
+        "523304ec5d1929c27e95aa3e92410eaf70b23a6c2c0c610da77c39b44cafde1a", // partial list indexes; orch_apply_reminders in PL/pgSQL; orch_commit: rows by key and address, new rows without a join back, events last
     ];
 
     [Fact]
