@@ -17,12 +17,19 @@ internal sealed class PostgresStateReads : IAsyncDisposable
     /// <summary>Keys per query: enough to take a storm in a few rounds, small enough to answer within a few milliseconds.</summary>
     private const int MaxBatchSize = 256;
 
-    /// <summary>The read; <c>ord</c> numbers the keys from 1, so each row finds its reader. A key with no live row returns nothing.</summary>
+    /// <summary>
+    /// The read; <c>ord</c> numbers the keys from 1, so each row finds its reader. A key with no live row returns nothing.
+    /// One primary-key lookup per key (a lateral subquery, kept apart by its <c>LIMIT</c>: the key is unique), as
+    /// <c>orch_commit</c> locks its rows: a join let the planner hash the keys and scan the whole table whenever a batch
+    /// was large next to the table's statistics.
+    /// </summary>
     internal const string Sql = """
         SELECT i.ord, s.data::text, s.version
         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS i(grain_type, grain_key, state_name, ord)
-        JOIN orch_grain_state s ON s.grain_type = i.grain_type AND s.grain_key = i.grain_key AND s.state_name = i.state_name
-        WHERE s.data IS NOT NULL
+        CROSS JOIN LATERAL (
+            SELECT g.data, g.version FROM orch_grain_state g
+            WHERE g.grain_type = i.grain_type AND g.grain_key = i.grain_key AND g.state_name = i.state_name AND g.data IS NOT NULL
+            LIMIT 1) s
         """;
 
     private readonly NpgsqlDataSource _dataSource;
