@@ -248,22 +248,9 @@ internal sealed class AgentGrain(
     }
 
     /// <summary>The tasks whose lease this agent holds, as the tasks committed them (their projection's owner).</summary>
-    private async Task<List<string>> HeldTasksAsync(CancellationToken cancellationToken)
-    {
-        var held = new List<string>();
-        string? cursor = null;
-        do
-        {
-            var page = await projections.QueryAsync(
-                new ProjectionQuery(TaskGrain.CollectionName, OrgId) { Owner = Id, Cursor = cursor, Limit = 1_000 },
-                cancellationToken);
-            held.AddRange(page.Items.Select(row => row.Id));
-            cursor = page.NextCursor;
-        }
-        while (cursor is not null);
-
-        return held;
-    }
+    private async Task<List<string>> HeldTasksAsync(CancellationToken cancellationToken) =>
+        (await projections.ReadAllAsync(new ProjectionQuery(TaskGrain.CollectionName, OrgId) { Owner = Id }, cancellationToken))
+            .ConvertAll(row => row.Id);
 
     private async Task WatchLivenessAsync(DateTimeOffset lastHeartbeat)
     {

@@ -148,26 +148,10 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
 
     private async Task RebuildAsync(CancellationToken cancellationToken)
     {
-        var found = new List<ReadyTask>();
-        string? cursor = null;
-        do
+        foreach (var row in await projections.ReadAllAsync(new ProjectionQuery(TaskGrain.CollectionName, OrgId) { Status = "ready" }, cancellationToken))
         {
-            var page = await projections.QueryAsync(
-                new ProjectionQuery(TaskGrain.CollectionName, OrgId) { Status = "ready", Cursor = cursor, Limit = 1_000 },
-                cancellationToken);
-            foreach (var row in page.Items)
-            {
-                var view = JsonSerializer.Deserialize(row.Document, GrainContractsJsonContext.Default.TaskView)!;
-                found.Add(new ReadyTask(view.Id, view.Priority, view.RequiredCapabilities, view.CreatedAt));
-            }
-
-            cursor = page.NextCursor;
-        }
-        while (cursor is not null);
-
-        foreach (var task in found)
-        {
-            Add(task);
+            var view = JsonSerializer.Deserialize(row.Document, GrainContractsJsonContext.Default.TaskView)!;
+            Add(new ReadyTask(view.Id, view.Priority, view.RequiredCapabilities, view.CreatedAt));
         }
     }
 
