@@ -6,6 +6,7 @@ using Orchestration.Grains.Tasks;
 using Orchestration.Runtime;
 using Orchestration.Runtime.Projections;
 using Orchestration.Runtime.Reminders;
+using Orchestration.Runtime.Timers;
 
 namespace Orchestration.Silo.Grains;
 
@@ -18,6 +19,9 @@ namespace Orchestration.Silo.Grains;
 /// Which tasks the agent holds is the tasks' record, not the agent's: tasks tell their agent without waiting (ADR 6), so
 /// a crash can lose that word. On activation the held set is read back from the tasks projection (committed with every
 /// task's state), so after a restart the agent's limit and "offline releases every lease" count exactly what it holds.
+/// That is also why the bookkeeping of claims and ends is written behind (<see cref="BookkeepingWriteDelay"/>): it only
+/// mirrors what the tasks committed, so the limit is enforced from memory at once and the row catches up in one write
+/// for every claim and end of the window, instead of two writes per task.
 /// </remarks>
 [GrainType("agent")]
 internal sealed class AgentGrain(
@@ -28,6 +32,15 @@ internal sealed class AgentGrain(
     public const string CollectionName = "agents";
     private const string LivenessReminder = "liveness";
 
+    /// <summary>
+    /// How long a claim's or an end's bookkeeping (held tasks, busy, counters) may wait before it is written; every save
+    /// in the meantime carries it, and so does deactivation. A crash loses at most this much of the counters: the held
+    /// tasks come back from the tasks projection.
+    /// </summary>
+    internal static readonly TimeSpan BookkeepingWriteDelay = TimeSpan.FromMilliseconds(250);
+
+    private IGrainTimer? _bookkeepingWrite;
+
     protected override string Collection => CollectionName;
 
     private AgentState State => agent.State;
@@ -37,6 +50,14 @@ internal sealed class AgentGrain(
         if (State.Registered)
         {
             State.ActiveTaskIds = await HeldTasksAsync(cancellationToken);
+        }
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_bookkeepingWrite is not null)
+        {
+            await SaveAsync();
         }
     }
 
@@ -168,15 +189,15 @@ internal sealed class AgentGrain(
         if (!State.ActiveTaskIds.Contains(taskId))
         {
             State.ActiveTaskIds.Add(taskId);
-            await SaveAsync();
+            WriteBookkeepingSoon();
         }
     }
 
-    public async Task TaskEndedAsync(string taskId, TaskOutcome outcome)
+    public Task TaskEndedAsync(string taskId, TaskOutcome outcome)
     {
         if (!State.Registered || !State.ActiveTaskIds.Remove(taskId))
         {
-            return;
+            return Task.CompletedTask;
         }
 
         if (outcome == TaskOutcome.Completed)
@@ -188,7 +209,8 @@ internal sealed class AgentGrain(
             State.FailedCount++;
         }
 
-        await SaveAsync();
+        WriteBookkeepingSoon();
+        return Task.CompletedTask;
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
@@ -273,8 +295,22 @@ internal sealed class AgentGrain(
     private Task RaiseAsync(string type, EventActor actor) =>
         RaiseAsync(type, View(), GrainContractsJsonContext.Default.AgentView, actor, correlationId: null);
 
+    private void WriteBookkeepingSoon() =>
+        _bookkeepingWrite ??= RegisterGrainTimer(
+            async _ =>
+            {
+                // A save since the timer was set carried the bookkeeping and cleared it; a tick queued before that finds nothing.
+                if (_bookkeepingWrite is not null)
+                {
+                    await SaveAsync();
+                }
+            },
+            new GrainTimerCreationOptions { DueTime = BookkeepingWriteDelay, Period = Timeout.InfiniteTimeSpan });
+
     private async Task<AgentView> SaveAsync()
     {
+        _bookkeepingWrite?.Dispose();
+        _bookkeepingWrite = null;
         var view = View();
         ProjectAs(view, GrainContractsJsonContext.Default.AgentView, JsonName(view.Status, GrainContractsJsonContext.Default.AgentStatus));
         await agent.WriteStateAsync();

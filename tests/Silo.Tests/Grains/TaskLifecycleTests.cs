@@ -5,6 +5,7 @@ using Orchestration.Grains.Events;
 using Orchestration.Grains.Tasks;
 using Orchestration.Runtime.Projections;
 using Orchestration.Runtime.Testing;
+using Orchestration.Silo.Grains;
 using Orchestration.Testing;
 
 namespace Orchestration.Silo.Tests.Grains;
@@ -302,6 +303,41 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Bookkeeping_ClaimsAndEndsInsideTheDelay_EnforcedAtOnceAndWrittenTogetherAfterIt()
+    {
+        await RegisterAsync("a1"); // one task at a time
+        for (var i = 0; i < 3; i++)
+        {
+            await CreateAsync($"t{i}");
+            Assert.NotNull(await ClaimAsync("a1")); // refused if the previous end were not counted in memory yet
+            await TaskGrain($"t{i}").CompleteAsync(new LeaseHolderCall("a1", 1), null);
+            await Eventually.TrueAsync(async () => (await Agent("a1").GetAsync()).CompletedCount == i + 1);
+        }
+
+        Assert.Equal((AgentStatus.Online, 0), await AgentRowAsync("a1"));
+        await _cluster.AdvanceAsync(AgentGrain.BookkeepingWriteDelay);
+
+        await Eventually.TrueAsync(async () => await AgentRowAsync("a1") == (AgentStatus.Online, 3));
+    }
+
+    [Fact]
+    public async Task Bookkeeping_SiloStopsInsideTheDelay_WrittenOnDeactivation()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1");
+        await CreateAsync("t2");
+        await ClaimAsync("a1");
+        await TaskGrain("t1").CompleteAsync(new LeaseHolderCall("a1", 1), null);
+        await ClaimAsync("a1");
+        await Eventually.TrueAsync(async () => (await Agent("a1").GetAsync()) is { CompletedCount: 1, ActiveTaskIds: ["t2"] });
+
+        await _cluster.RestartAsync();
+
+        Assert.Equal((AgentStatus.Busy, 1), await AgentRowAsync("a1"));
+        Assert.Equal(1, (await Agent("a1").GetAsync()).CompletedCount);
+    }
+
+    [Fact]
     public async Task Claim_PausedAgent_IsAgentNotAvailable()
     {
         await RegisterAsync("a1");
@@ -467,6 +503,14 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     private ITaskQueueGrain Queue => _cluster.Grains.GetGrain<ITaskQueueGrain>(Org);
 
     private IAgentGrain Agent(string id) => _cluster.Grains.GetGrain<IAgentGrain>($"{Org}/{id}");
+
+    /// <summary>The agent as its list row shows it (what was written, not the activation's memory).</summary>
+    private async Task<(AgentStatus Status, int CompletedCount)> AgentRowAsync(string id)
+    {
+        var row = (await _cluster.Projections.QueryAsync(new ProjectionQuery(AgentGrain.CollectionName, Org))).Items.Single(row => row.Id == id);
+        var view = JsonSerializer.Deserialize(row.Document, GrainContractsJsonContext.Default.AgentView)!;
+        return (view.Status, view.CompletedCount);
+    }
 
     private ITaskGrain TaskGrain(string id) => _cluster.Grains.GetGrain<ITaskGrain>($"{Org}/{id}");
 
