@@ -1,10 +1,11 @@
 using System.Diagnostics;
+using System.Runtime;
 
 namespace Orchestration.Bench;
 
 /// <summary>
 /// A closed-loop throughput: the steady rate, and how the start compares with it: the one-second windows of the warm-up
-/// (the first is the first second after start), and whether the last two agreed before the warm-up's limit.
+/// (the first is the first second after start), and whether the warm-up settled (the last two agreed, the JIT quiet) before its limit.
 /// </summary>
 public sealed record Throughput(double PerSecond, TimeSpan Warmup, IReadOnlyList<double> Windows, bool Steady)
 {
@@ -23,6 +24,9 @@ public sealed record Throughput(double PerSecond, TimeSpan Warmup, IReadOnlyList
         : null;
 }
 
+/// <summary>The one-second windows of a warm-up, and whether it ended settled (rate steady, JIT quiet) rather than at its limit.</summary>
+public sealed record WarmUp(IReadOnlyList<double> Windows, bool Settled);
+
 /// <summary>Runs closed-loop workers until their rate settles, then reports operations per second.</summary>
 public static class Measure
 {
@@ -30,6 +34,9 @@ public static class Measure
 
     /// <summary>Two consecutive one-second windows closer than this count as steady.</summary>
     private const double SteadyTolerance = 0.10;
+
+    /// <summary>A window in which the JIT compiled for less than this share of it counts as settled.</summary>
+    private const double JitSettledShare = 0.02;
 
     /// <summary>
     /// Starts <paramref name="workers"/> loops of <paramref name="operation"/>. Warms up for at least
@@ -64,7 +71,7 @@ public static class Measure
 
             Console.Error.WriteLine($"first second (completed@elapsed): {string.Join(", ", firstSecond)}");
             var (lastCount, lastTime) = (0L, TimeSpan.Zero);
-            var windows = await WarmUpAsync(started, settings, "ops/s", time =>
+            var (windows, steady) = await WarmUpAsync(started, settings, "ops/s", time =>
             {
                 var count = Interlocked.Read(ref completed);
                 var rate = (count - lastCount) / (time - lastTime).TotalSeconds;
@@ -79,7 +86,6 @@ public static class Measure
             var elapsed = started.Elapsed - lastTime;
             var clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpuBefore;
             var serverCpuUsed = serverCpu is null ? (TimeSpan?)null : await serverCpu() - serverCpuBefore;
-            var steady = windows.Count >= 2 && IsSteady(windows[^2], windows[^1]);
             return new Throughput(counted / elapsed.TotalSeconds, warmup, windows, steady)
             {
                 CpuMicroseconds = clientCpu.TotalMicroseconds / counted,
@@ -97,28 +103,44 @@ public static class Measure
     /// <summary>
     /// Samples <paramref name="window"/> at the end of each one-second window after <paramref name="started"/> (it gets
     /// the window's end and measures what happened since its previous call) for at least <see cref="Settings.Warmup"/> and
-    /// until two consecutive windows are steady (by default within 10 %; at most <see cref="Settings.MaxWarmup"/>). Prints
-    /// the windows to stderr and returns them.
+    /// until two consecutive windows are steady (by default within 10 %) and the JIT has settled (at most
+    /// <see cref="Settings.MaxWarmup"/>). Prints the windows and the JIT's time in each to stderr and returns the windows.
     /// </summary>
-    public static async Task<IReadOnlyList<double>> WarmUpAsync(
+    /// <remarks>
+    /// Tiered compilation recompiles hot code twice (instrumented, then optimised) on a background thread: in the
+    /// task lifecycle that kept half a core busy for 8 s of load while the rate looked steady at less than half its final
+    /// value, so a steady rate alone measured the JIT. A window counts as settled when the JIT worked less than
+    /// <see cref="JitSettledShare"/> of it.
+    /// </remarks>
+    public static async Task<WarmUp> WarmUpAsync(
         Stopwatch started, Settings settings, string unit, Func<TimeSpan, double> window, Func<double, double, bool>? steady = null)
     {
         steady ??= IsSteady;
         var windows = new List<double>();
+        var jitMilliseconds = new List<double>();
         var lastTime = TimeSpan.Zero;
+        var settled = false;
+        var lastJit = JitInfo.GetCompilationTime();
         while (true)
         {
             await DelayUntilAsync(started, lastTime + s_window);
+            var windowStart = lastTime;
             lastTime = started.Elapsed;
             windows.Add(window(lastTime));
-            if (lastTime >= settings.MaxWarmup || (lastTime >= settings.Warmup && windows.Count >= 2 && steady(windows[^2], windows[^1])))
+            var jit = JitInfo.GetCompilationTime();
+            jitMilliseconds.Add((jit - lastJit).TotalMilliseconds);
+            lastJit = jit;
+            var jitSettled = jitMilliseconds[^1] < JitSettledShare * (lastTime - windowStart).TotalMilliseconds;
+            settled = jitSettled && windows.Count >= 2 && steady(windows[^2], windows[^1]);
+            if (lastTime >= settings.MaxWarmup || (lastTime >= settings.Warmup && settled))
             {
                 break;
             }
         }
 
         Console.Error.WriteLine($"warm-up windows ({unit}): {string.Join(", ", windows.Select(value => value.ToString("F1")))}");
-        return windows;
+        Console.Error.WriteLine($"JIT ms in each: {string.Join(", ", jitMilliseconds.Select(value => value.ToString("F0")))}");
+        return new WarmUp(windows, settled);
     }
 
     /// <summary>A loaded machine may wake the sampler late; a deadline already passed must not become a negative delay.</summary>

@@ -10,7 +10,7 @@ public sealed record Settings(bool Quick, bool Trace = false, string? Only = nul
     public TimeSpan Warmup => Quick ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(3);
 
     /// <summary>The longest warm-up: a rate that never settles is measured anyway (its windows show why).</summary>
-    public TimeSpan MaxWarmup => Quick ? TimeSpan.FromSeconds(8) : TimeSpan.FromSeconds(20);
+    public TimeSpan MaxWarmup => Quick ? TimeSpan.FromSeconds(15) : TimeSpan.FromSeconds(40);
 
     public TimeSpan Duration => Quick ? TimeSpan.FromSeconds(3) : TimeSpan.FromSeconds(10);
 
