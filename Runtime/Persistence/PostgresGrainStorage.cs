@@ -836,6 +836,9 @@ internal sealed class PostgresGrainStorage : IGrainStorage
     /// <summary>Whether the commit statement is still prepared on every commit connection (tests).</summary>
     internal bool CommitStatementsPrepared => _commits.AllPrepared;
 
+    /// <summary>The pool of everything but commits (for tests).</summary>
+    internal NpgsqlDataSource ReadPool => _dataSource;
+
     private static void BindCommit(NpgsqlParameterCollection parameters, PostgresCommitBatch batch)
     {
         batch.AddParameters(parameters);

@@ -1,5 +1,6 @@
 using Npgsql;
 using Orchestration.Runtime.Persistence;
+using Orchestration.Runtime.Projections;
 using Orchestration.Runtime.Streams;
 using Orchestration.Runtime.Tests.TestGrains;
 using Orchestration.Testing;
@@ -169,6 +170,22 @@ public sealed class PostgresConnectionTests(PostgresServerFixture postgres) : IA
         Assert.Equal(PostgresReadPool.DefaultMaxConnections, new NpgsqlConnectionStringBuilder(defaultSize.ConnectionString).MaxPoolSize);
     }
 
+    [Fact]
+    public async Task ReadConnection_AfterATenantRead_GoesBackWithoutResetAndCarriesNoTenant()
+    {
+        // One read connection, so the probe below runs on the very connection the tenant read used.
+        await using var storage = new PostgresGrainStorage(new NpgsqlConnectionStringBuilder(_connectionString) { MaxPoolSize = 1 }.ConnectionString);
+        await storage.InitializeAsync(CancellationToken.None);
+
+        await storage.QueryProjectionsAsync(new ProjectionQuery("tasks", "acme"), CancellationToken.None);
+
+        Assert.True(new NpgsqlConnectionStringBuilder(storage.ReadPool.ConnectionString).NoResetOnClose);
+        await using var connection = await storage.ReadPool.OpenConnectionAsync();
+        await using var probe = new NpgsqlCommand("SELECT coalesce(current_setting('app.current_org', true), ''), current_user = session_user", connection);
+        await using var reader = await probe.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(("", true), (reader.GetString(0), reader.GetBoolean(1)));
+    }
 
     private static GrainStateKey Key(string grain) => new("profile", grain, "profile");
 
