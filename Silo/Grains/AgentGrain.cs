@@ -153,6 +153,7 @@ internal sealed class AgentGrain(
         var held = State.ActiveTaskIds.ToList();
         await RaiseAsync("agent.deregistered", actor);
         RemoveProjection(CollectionName, OrgId, Id);
+        CancelBookkeepingWrite(); // a late write would bring the row back
         await agent.ClearStateAsync();
         await UnregisterReminder(LivenessReminder);
         await RevokeLeasesAsync(held);
@@ -307,10 +308,15 @@ internal sealed class AgentGrain(
             },
             new GrainTimerCreationOptions { DueTime = BookkeepingWriteDelay, Period = Timeout.InfiniteTimeSpan });
 
-    private async Task<AgentView> SaveAsync()
+    private void CancelBookkeepingWrite()
     {
         _bookkeepingWrite?.Dispose();
         _bookkeepingWrite = null;
+    }
+
+    private async Task<AgentView> SaveAsync()
+    {
+        CancelBookkeepingWrite(); // this write carries it
         var view = View();
         ProjectAs(view, GrainContractsJsonContext.Default.AgentView, JsonName(view.Status, GrainContractsJsonContext.Default.AgentStatus));
         await agent.WriteStateAsync();

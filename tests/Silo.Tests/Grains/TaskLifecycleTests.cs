@@ -338,6 +338,23 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Bookkeeping_DeregisteredInsideTheDelay_NoRowComesBack()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1");
+        await ClaimAsync("a1");
+        await Eventually.TrueAsync(async () => (await Agent("a1").GetAsync()).ActiveTaskIds.Count == 1);
+
+        await Agent("a1").DeregisterAsync(s_operator);
+        await _cluster.AdvanceAsync(AgentGrain.BookkeepingWriteDelay);
+        await _cluster.RestartAsync();
+
+        Assert.Empty((await _cluster.Projections.QueryAsync(new ProjectionQuery(AgentGrain.CollectionName, Org))).Items);
+        var gone = await Assert.ThrowsAsync<OrchestrationException>(() => Agent("a1").GetAsync());
+        Assert.Equal(ProblemCodes.NotFound, gone.Code);
+    }
+
+    [Fact]
     public async Task Claim_PausedAgent_IsAgentNotAvailable()
     {
         await RegisterAsync("a1");
