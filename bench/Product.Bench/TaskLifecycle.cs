@@ -14,8 +14,11 @@ internal static class TaskLifecycle
     public const int Agents = 32;
     public const int Backlog = 1_024;
 
-    /// <summary>Measures; with <paramref name="counters"/>, prints what one lifecycle cost the runtime (backlog excluded).</summary>
-    public static async Task<Throughput> MeasureAsync(ITaskBoard board, Settings settings, RuntimeCounters? counters = null)
+    /// <summary>
+    /// Measures; with <paramref name="counters"/>, prints what one lifecycle cost the runtime (backlog excluded); with
+    /// <paramref name="database"/>, also the database backends' CPU per lifecycle.
+    /// </summary>
+    public static async Task<Throughput> MeasureAsync(ITaskBoard board, Settings settings, RuntimeCounters? counters = null, string? database = null)
     {
         await Task.WhenAll(Enumerable.Range(0, Agents).Select(async agent =>
         {
@@ -35,7 +38,7 @@ internal static class TaskLifecycle
             var claimed = await board.ClaimAsync(agent) ?? throw new InvalidOperationException($"Agent {agent} found no ready task in a backlog of {Backlog}.");
             await board.CompleteAsync(agent, claimed);
             Interlocked.Increment(ref completed);
-        });
+        }, database is null ? null : () => PostgresBackendCpu.ReadAsync(database));
         if (counters is not null)
         {
             Console.Error.WriteLine(counters.Snapshot(Math.Max(1, Interlocked.Read(ref completed))));

@@ -21,7 +21,7 @@ internal static class DurableWriteBenchmark
         var storage = new NpgsqlConnectionStringBuilder(connectionString);
         storage.Remove("Maximum Pool Size");
         var writes = await GrainWritesAsync(
-            settings, builder => builder.UsePostgresStorage(storage.ConnectionString), () => ReportBackendsAsync(connectionString), () => BackendCpuAsync(connectionString));
+            settings, builder => builder.UsePostgresStorage(storage.ConnectionString), () => ReportBackendsAsync(connectionString), () => PostgresBackendCpu.ReadAsync(connectionString));
         return Result.Compare("grain.write.postgres", writes, "writes/s", "naive.autocommit.upsert.64conn", baseline)
             with { FsyncPerSecond = FsyncRate.Measure(Path.GetTempPath()) };
     }
@@ -69,31 +69,6 @@ internal static class DurableWriteBenchmark
         }
 
         Console.Error.WriteLine($"backends: {string.Join(", ", counts)}");
-    }
-
-    /// <summary>
-    /// The CPU time so far of the database's backends (the sampling connection's own excepted), from <c>/proc</c>: the
-    /// throwaway server runs on this machine. Background processes (WAL writer, checkpointer) are not counted.
-    /// </summary>
-    private static async Task<TimeSpan> BackendCpuAsync(string connectionString)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var ticks = 0L;
-        while (await reader.ReadAsync())
-        {
-            var path = $"/proc/{reader.GetInt32(0)}/stat";
-            if (File.Exists(path))
-            {
-                // After the command name in parentheses: state is field 3, utime and stime fields 14 and 15 (clock ticks).
-                var fields = (await File.ReadAllTextAsync(path)).Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                ticks += long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
-            }
-        }
-
-        return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ is 100 on Linux
     }
 
     private static async Task<double> NaivePostgresAsync(Settings settings, string connectionString)
