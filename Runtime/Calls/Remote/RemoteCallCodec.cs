@@ -27,9 +27,6 @@ internal static class RemoteCallCodec
     public static ReadOnlyMemory<byte> NotOwner { get; } =
         JsonSerializer.SerializeToUtf8Bytes(new RemoteCallResponse(RemoteCallOutcome.NotOwner), RemoteCallJsonContext.Default.RemoteCallResponse);
 
-    /// <summary>Finds the method a request names by its <see cref="GrainMethod.WireName"/>; null when there is none.</summary>
-    public delegate GrainMethod? MethodResolver(ReadOnlySpan<char> wireName);
-
     public static byte[] WriteRequest(
         GrainId target, System.Text.Json.JsonEncodedText method, IReadOnlyList<Type> parameterTypes, object?[] arguments, int timeoutMilliseconds, string? traceParent,
         JsonSerializerOptions options)
@@ -65,11 +62,11 @@ internal static class RemoteCallCodec
     }
 
     /// <summary>
-    /// Reads a request; its arguments are read as the parameter types of the method <paramref name="resolve"/> finds for
+    /// Reads a request; its arguments are read as the parameter types of the method <paramref name="names"/> finds for
     /// its wire name (null: no such method, which only a request without arguments may name). Throws only for an envelope
     /// that is not one; a call that cannot run here comes back with <see cref="RemoteCallRequest.Unreadable"/>.
     /// </summary>
-    public static RemoteCallRequest ReadRequest(ReadOnlySpan<byte> request, MethodResolver resolve, JsonSerializerOptions options)
+    public static RemoteCallRequest ReadRequest(ReadOnlySpan<byte> request, IRemoteCallNames names, JsonSerializerOptions options)
     {
         var reader = new Utf8JsonReader(request);
         Expect(reader.Read() && reader.TokenType == JsonTokenType.StartObject);
@@ -98,7 +95,8 @@ internal static class RemoteCallCodec
 
             if (Is(name, s_grainType))
             {
-                grainType = reader.GetString()!;
+                Expect(reader.TokenType == JsonTokenType.String);
+                grainType = reader.ValueIsEscaped ? ReadEscapedGrainType(ref reader, names) : names.GrainType(reader.ValueSpan);
             }
             else if (Is(name, s_grainKey))
             {
@@ -106,7 +104,8 @@ internal static class RemoteCallCodec
             }
             else if (Is(name, s_method))
             {
-                (resolved, method) = ReadMethod(ref reader, resolve);
+                Expect(reader.TokenType == JsonTokenType.String);
+                (resolved, method) = reader.ValueIsEscaped ? ReadEscapedMethod(ref reader, names) : ResolveMethod(reader.ValueSpan, names);
             }
             else if (Is(name, s_timeout))
             {
@@ -136,14 +135,26 @@ internal static class RemoteCallCodec
         return new RemoteCallRequest(grainType, grainKey, method, resolved, arguments, timeout, traceParent, unreadable);
     }
 
-    /// <summary>Resolves the method from the name's characters on the stack: the string is made only for a name this silo does not know.</summary>
-    private static (GrainMethod? Method, string WireName) ReadMethod(ref Utf8JsonReader reader, MethodResolver resolve)
+    /// <summary>The method a wire name names here; the name's string is made only for a name this silo does not know.</summary>
+    private static (GrainMethod? Method, string WireName) ResolveMethod(ReadOnlySpan<byte> wireName, IRemoteCallNames names)
+    {
+        var method = wireName.IsEmpty ? null : names.Method(wireName);
+        return (method, method?.WireName ?? System.Text.Encoding.UTF8.GetString(wireName));
+    }
+
+    // Escaped names (a nested interface's '+' is) are unescaped on the stack.
+    private static (GrainMethod? Method, string WireName) ReadEscapedMethod(ref Utf8JsonReader reader, IRemoteCallNames names)
     {
         var length = reader.ValueSpan.Length;
-        Span<char> chars = length <= 512 ? stackalloc char[length] : new char[length];
-        chars = chars[..reader.CopyString(chars)];
-        var method = chars.IsEmpty ? null : resolve(chars);
-        return (method, method?.WireName ?? new string(chars));
+        Span<byte> utf8 = length <= 512 ? stackalloc byte[length] : new byte[length];
+        return ResolveMethod(utf8[..reader.CopyString(utf8)], names);
+    }
+
+    private static string ReadEscapedGrainType(ref Utf8JsonReader reader, IRemoteCallNames names)
+    {
+        var length = reader.ValueSpan.Length;
+        Span<byte> utf8 = length <= 512 ? stackalloc byte[length] : new byte[length];
+        return names.GrainType(utf8[..reader.CopyString(utf8)]);
     }
 
     private static object?[] ReadArguments(ReadOnlySpan<byte> json, GrainMethod? method, string wireName, JsonSerializerOptions options)

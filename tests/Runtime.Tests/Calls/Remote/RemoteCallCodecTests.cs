@@ -18,7 +18,7 @@ public sealed class RemoteCallCodecTests
         var wire = RemoteCallCodec.WriteRequest(s_grain, s_method.EncodedWireName, s_method.ParameterTypes, [new Shape("square", [1, 2]), "<b>"], 1234,
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", s_json);
 
-        var request = RemoteCallCodec.ReadRequest(wire, name => name.SequenceEqual(s_method.WireName) ? s_method : null, s_json);
+        var request = RemoteCallCodec.ReadRequest(wire, new Names(s_method), s_json);
 
         Assert.Null(request.Unreadable);
         Assert.Same(s_method, request.Resolved);
@@ -34,7 +34,7 @@ public sealed class RemoteCallCodecTests
     {
         var wire = RemoteCallCodec.WriteRequest(s_grain, s_method.EncodedWireName, s_method.ParameterTypes, [new Shape("dot", []), "x"], 10, null, s_json);
 
-        var request = RemoteCallCodec.ReadRequest(wire, _ => null, s_json);
+        var request = RemoteCallCodec.ReadRequest(wire, new Names(null), s_json);
 
         Assert.IsType<ArgumentException>(request.Unreadable);
         Assert.Contains(s_method.WireName, request.Unreadable.Message, StringComparison.Ordinal);
@@ -64,6 +64,15 @@ public sealed class RemoteCallCodecTests
         var failed = RemoteCallCodec.WriteFailed(new InvalidOperationException("refused"), s_json);
         Assert.Equal(RemoteCallOutcome.Failed, RemoteCallCodec.ReadOutcome(failed, out _));
         Assert.Equal("refused", Assert.IsType<InvalidOperationException>(RemoteCallCodec.ReadFailure(failed, s_json)).Message);
+    }
+
+    /// <summary>Knows one method (or none) and no grain type.</summary>
+    internal sealed class Names(GrainMethod? method) : IRemoteCallNames
+    {
+        public string GrainType(ReadOnlySpan<byte> utf8) => System.Text.Encoding.UTF8.GetString(utf8);
+
+        public GrainMethod? Method(ReadOnlySpan<byte> utf8) =>
+            method is not null && System.Text.Encoding.UTF8.GetString(utf8) == method.WireName ? method : null;
     }
 
     public interface IShapes : IGrainWithStringKey
