@@ -144,7 +144,7 @@ internal static class RemoteGrainCallBenchmark
         var typeName = GrainClassInfo.ToTypeName(typeof(PingGrain));
         var method = registry.GetInterface(typeof(IPingGrain), typeName).Methods.Single();
         var json = new JsonSerializerOptions(JsonSerializerDefaults.Web);
-        var request = RemoteCallCodec.WriteRequest(new GrainId(typeName, "ping-123"), method.EncodedWireName, method.ParameterTypes, [12345],
+        var request = RemoteCallCodec.WriteRequest(new GrainId(typeName, "ping-123"), method, [12345],
             (int)s_timeout.TotalMilliseconds, traceParent: null, json);
         var response = RemoteCallCodec.WriteCompleted(12346, method.ResultType, json);
         return (request.Length, response.Length);
