@@ -120,7 +120,7 @@ internal static class RemoteGrainCallBenchmark
         {
             if (line == AllocatedQuery)
             {
-                Console.WriteLine($"{AllocatedQuery}{GC.GetTotalAllocatedBytes()}");
+                Console.WriteLine($"{AllocatedQuery}{GC.GetTotalAllocatedBytes(precise: true)}");
             }
         }
 

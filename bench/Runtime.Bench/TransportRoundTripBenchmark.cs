@@ -102,14 +102,14 @@ internal static class TransportRoundTripBenchmark
 
             var peerAllocatedBefore = peerAllocatedBytes?.Invoke() ?? 0;
             var before = (Count: Interlocked.Read(ref completed), Cpu: Process.GetCurrentProcess().TotalProcessorTime, PeerCpu: PeerCpu(peer),
-                Allocated: GC.GetTotalAllocatedBytes(), Time: started.Elapsed);
+                Allocated: GC.GetTotalAllocatedBytes(precise: true), Time: started.Elapsed);
             Volatile.Write(ref recording, 1);
             await Task.Delay(settings.Duration);
             Volatile.Write(ref recording, 0);
             var count = Interlocked.Read(ref completed) - before.Count;
             var cpu = Process.GetCurrentProcess().TotalProcessorTime - before.Cpu;
             var peerCpu = PeerCpu(peer) - before.PeerCpu;
-            var allocated = GC.GetTotalAllocatedBytes() - before.Allocated;
+            var allocated = GC.GetTotalAllocatedBytes(precise: true) - before.Allocated;
             var peerAllocated = peerAllocatedBytes?.Invoke() - peerAllocatedBefore;
             var elapsed = started.Elapsed - before.Time;
             await stop.CancelAsync();
