@@ -56,12 +56,12 @@ internal sealed class GrainMethod
         private init
         {
             field = value;
-            EncodedWireName = System.Text.Json.JsonEncodedText.Encode(value);
+            Utf8WireName = System.Text.Encoding.UTF8.GetBytes(value);
         }
     } = string.Empty;
 
-    /// <summary><see cref="WireName"/> as JSON, encoded once rather than per call.</summary>
-    public System.Text.Json.JsonEncodedText EncodedWireName { get; private set; }
+    /// <summary><see cref="WireName"/> in UTF-8, encoded once rather than per call.</summary>
+    public ReadOnlyMemory<byte> Utf8WireName { get; private set; }
 
     public IReadOnlyList<Type> ParameterTypes { get; private init; } = [];
 

@@ -51,7 +51,7 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
         try
         {
             var request = RemoteCallCodec.WriteRequest(
-                new GrainId(RemoteCallHandler.SiloStatusTarget, string.Empty), JsonEncodedText.Encode(string.Empty), [], [], (int)timeout.TotalMilliseconds, null, _runtime.Json);
+                new GrainId(RemoteCallHandler.SiloStatusTarget, string.Empty), method: null, [], (int)timeout.TotalMilliseconds, null, _runtime.Json);
             var answer = await _client.SendAsync(address, request, timeout);
             var response = JsonSerializer.Deserialize(answer.Span, RemoteCallJsonContext.Default.RemoteCallResponse)!;
             return response.Result?.Deserialize(Management.RuntimeContractsJsonContext.Default.SiloStatus);

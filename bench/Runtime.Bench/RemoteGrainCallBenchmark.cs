@@ -29,6 +29,9 @@ internal static class RemoteGrainCallBenchmark
     private const int Grains = 1000;
     private const int Callers = 64;
     private const string ReadyLine = "ready ";
+
+    // The parent writes this line to the child's standard input; the child answers with it and its bytes allocated so far.
+    private const string AllocatedQuery = "allocated ";
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);
 
     public static async Task<IReadOnlyList<Result>> RunAsync(Settings settings)
@@ -59,7 +62,7 @@ internal static class RemoteGrainCallBenchmark
                 {
                     throw new InvalidOperationException($"The empty handler answered {answer.Length} bytes, not {response}.");
                 }
-            }, silo);
+            }, silo, () => AllocatedBytes(silo));
             Report("tcp", request, bare);
 
             var next = 0;
@@ -70,7 +73,7 @@ internal static class RemoteGrainCallBenchmark
                 {
                     throw new InvalidOperationException("PingAsync answered the wrong value.");
                 }
-            }, silo);
+            }, silo, () => AllocatedBytes(silo));
             Report("grain", request, calls);
 
             var cell = $"tcp.{request}B.c{Callers}.crossprocess";
@@ -81,6 +84,8 @@ internal static class RemoteGrainCallBenchmark
                 Result.Compare($"{Name}.p99", calls.P99, "µs", $"transport.roundtrip.{cell}.p99", bare.P99),
                 Result.Compare($"{Name}.cpu.client", calls.CpuMicroseconds, "µs CPU/call", $"transport.roundtrip.{cell}.cpu.client", bare.CpuMicroseconds),
                 Result.Compare($"{Name}.cpu.silo", calls.PeerCpuMicroseconds!.Value, "µs CPU/call", $"transport.roundtrip.{cell}.cpu.server", bare.PeerCpuMicroseconds!.Value),
+                Result.Compare($"{Name}.alloc.client", calls.AllocatedKiB, "KiB/call", $"transport.roundtrip.{cell}.alloc.client", bare.AllocatedKiB),
+                Result.Compare($"{Name}.alloc.silo", calls.PeerAllocatedKiB!.Value, "KiB/call", $"transport.roundtrip.{cell}.alloc.server", bare.PeerAllocatedKiB!.Value),
             ];
         }
         finally
@@ -96,7 +101,8 @@ internal static class RemoteGrainCallBenchmark
     /// <summary>
     /// The child: a silo serving every partition for the bench's grains, and the baseline's transport server with an
     /// empty handler (a fixed answer of <c>RESPONSE_BYTES</c>). Prints <see cref="ReadyLine"/> and the baseline server's
-    /// address once the silo holds every partition; stops when its standard input closes (the parent is done or gone).
+    /// address once the silo holds every partition; answers each <see cref="AllocatedQuery"/> line with its bytes allocated
+    /// so far; stops when its standard input closes (the parent is done or gone).
     /// </summary>
     public static async Task ServeSiloAsync(string[] args)
     {
@@ -110,8 +116,12 @@ internal static class RemoteGrainCallBenchmark
         await using var empty = await SiloTransportServer.StartAsync(
             System.Net.IPAddress.Loopback, 0, (_, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(answer), NullLogger.Instance);
         Console.WriteLine($"{ReadyLine}{empty.Address}");
-        while (await Console.In.ReadLineAsync() is not null)
+        while (await Console.In.ReadLineAsync() is { } line)
         {
+            if (line == AllocatedQuery)
+            {
+                Console.WriteLine($"{AllocatedQuery}{GC.GetTotalAllocatedBytes(precise: true)}");
+            }
         }
 
         await silo.StopAsync(CancellationToken.None);
@@ -134,7 +144,7 @@ internal static class RemoteGrainCallBenchmark
         var typeName = GrainClassInfo.ToTypeName(typeof(PingGrain));
         var method = registry.GetInterface(typeof(IPingGrain), typeName).Methods.Single();
         var json = new JsonSerializerOptions(JsonSerializerDefaults.Web);
-        var request = RemoteCallCodec.WriteRequest(new GrainId(typeName, "ping-123"), method.EncodedWireName, method.ParameterTypes, [12345],
+        var request = RemoteCallCodec.WriteRequest(new GrainId(typeName, "ping-123"), method, [12345],
             (int)s_timeout.TotalMilliseconds, traceParent: null, json);
         var response = RemoteCallCodec.WriteCompleted(12346, method.ResultType, json);
         return (request.Length, response.Length);
@@ -169,6 +179,22 @@ internal static class RemoteGrainCallBenchmark
         throw new InvalidOperationException($"The silo process exited with {silo.ExitCode} before it was ready.");
     }
 
+    /// <summary>Asks the child for its bytes allocated so far (between measured windows: it waits for the answer).</summary>
+    private static long AllocatedBytes(Process silo)
+    {
+        silo.StandardInput.WriteLine(AllocatedQuery);
+        silo.StandardInput.Flush();
+        while (silo.StandardOutput.ReadLine() is { } line)
+        {
+            if (line.StartsWith(AllocatedQuery, StringComparison.Ordinal))
+            {
+                return long.Parse(line.AsSpan(AllocatedQuery.Length), System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        throw new InvalidOperationException("The silo process exited before it told its bytes allocated.");
+    }
+
     /// <summary>Until the client's map has an owner for every partition (its polling read the silo's leases).</summary>
     private static Task WhenMappedAsync(SiloRuntime client) =>
         Eventually.TrueAsync(
@@ -177,5 +203,6 @@ internal static class RemoteGrainCallBenchmark
 
     private static void Report(string what, int request, TransportRoundTripBenchmark.Sample sample) =>
         Console.Error.WriteLine(
-            $"{what,-5} {request,5} B x{Callers}: {sample.PerSecond,10:F0}/s  p50 {sample.P50,7:F1} µs  p99 {sample.P99,7:F1} µs  CPU {sample.CpuMicroseconds,5:F1} µs here + {sample.PeerCpuMicroseconds,5:F1} µs in the silo");
+            $"{what,-5} {request,5} B x{Callers}: {sample.PerSecond,10:F0}/s  p50 {sample.P50,7:F1} µs  p99 {sample.P99,7:F1} µs  CPU {sample.CpuMicroseconds,5:F1} µs here + {sample.PeerCpuMicroseconds,5:F1} µs in the silo"
+            + $"  alloc {sample.AllocatedKiB,5:F2} KiB here + {sample.PeerAllocatedKiB,5:F2} KiB in the silo");
 }

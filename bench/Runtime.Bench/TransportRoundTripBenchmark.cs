@@ -61,10 +61,12 @@ internal static class TransportRoundTripBenchmark
 
     /// <summary>
     /// Like <see cref="Measure.ThroughputAsync"/> (the same warm-up to a steady rate), but also times each round trip
-    /// and reads the process's CPU time over the measured window only; with a <c>peer</c> (the other side of a
-    /// cross-process call), that process's CPU time over the same window too.
+    /// and reads the process's CPU time and bytes allocated over the measured window only; with a <c>peer</c> (the other
+    /// side of a cross-process call), that process's CPU time over the same window too, and its bytes allocated if
+    /// <c>peerAllocatedBytes</c> can ask it.
     /// </summary>
-    public static async Task<Sample> ClosedLoopAsync(int callers, Settings settings, Func<Task> roundTrip, Process? peer = null)
+    public static async Task<Sample> ClosedLoopAsync(
+        int callers, Settings settings, Func<Task> roundTrip, Process? peer = null, Func<long>? peerAllocatedBytes = null)
     {
         long completed = 0;
         var recording = 0;
@@ -98,13 +100,17 @@ internal static class TransportRoundTripBenchmark
                 return rate;
             });
 
-            var before = (Count: Interlocked.Read(ref completed), Cpu: Process.GetCurrentProcess().TotalProcessorTime, PeerCpu: PeerCpu(peer), Time: started.Elapsed);
+            var peerAllocatedBefore = peerAllocatedBytes?.Invoke() ?? 0;
+            var before = (Count: Interlocked.Read(ref completed), Cpu: Process.GetCurrentProcess().TotalProcessorTime, PeerCpu: PeerCpu(peer),
+                Allocated: GC.GetTotalAllocatedBytes(precise: true), Time: started.Elapsed);
             Volatile.Write(ref recording, 1);
             await Task.Delay(settings.Duration);
             Volatile.Write(ref recording, 0);
             var count = Interlocked.Read(ref completed) - before.Count;
             var cpu = Process.GetCurrentProcess().TotalProcessorTime - before.Cpu;
             var peerCpu = PeerCpu(peer) - before.PeerCpu;
+            var allocated = GC.GetTotalAllocatedBytes(precise: true) - before.Allocated;
+            var peerAllocated = peerAllocatedBytes?.Invoke() - peerAllocatedBefore;
             var elapsed = started.Elapsed - before.Time;
             await stop.CancelAsync();
             await Task.WhenAll(loops);
@@ -112,6 +118,8 @@ internal static class TransportRoundTripBenchmark
             return new Sample(count / elapsed.TotalSeconds, percentiles.P50, percentiles.P99, cpu.TotalMicroseconds / count)
             {
                 PeerCpuMicroseconds = peer is null ? null : peerCpu.TotalMicroseconds / count,
+                AllocatedKiB = allocated / 1024.0 / count,
+                PeerAllocatedKiB = peerAllocated / 1024.0 / count,
             };
         }
         finally
@@ -132,9 +140,16 @@ internal static class TransportRoundTripBenchmark
         return peer.TotalProcessorTime;
     }
 
-    /// <summary>Round trips/s, latency percentiles (µs) and CPU per round trip (µs) of this process and of the peer, if any.</summary>
+    /// <summary>
+    /// Round trips/s, latency percentiles (µs), CPU per round trip (µs) and KiB allocated per round trip, of this process
+    /// and of the peer, if any. Allocation does not depend on the machine's load: a steadier measure of per-call cost.
+    /// </summary>
     internal sealed record Sample(double PerSecond, double P50, double P99, double CpuMicroseconds)
     {
         public double? PeerCpuMicroseconds { get; init; }
+
+        public double AllocatedKiB { get; init; }
+
+        public double? PeerAllocatedKiB { get; init; }
     }
 }

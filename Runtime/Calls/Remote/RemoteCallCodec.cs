@@ -1,21 +1,25 @@
 using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
 using System.Text.Json;
 
 namespace Orchestration.Runtime.Calls.Remote;
 
 /// <summary>
-/// The envelopes of remote calls, written and read by hand: each argument and the result go straight between the frame
-/// and its typed value, with no <see cref="JsonElement"/> (a <see cref="JsonDocument"/>) per value. Answers have the JSON
-/// shape of <see cref="RemoteCallResponse"/>, which still writes and reads the slow ones (failures, the silo status).
+/// The envelopes of remote calls, written and read by hand. A request is a binary head (format byte, timeout, then grain
+/// type, grain key, method wire name and trace parent, each as an int32 length and its UTF-8) followed by the arguments
+/// as a JSON array: the head is read with no JSON tokenizing and its known names with no string. A completed call's
+/// answer is a format byte followed by the result's JSON. Each argument and the result go straight between the frame
+/// and its typed value, with no <see cref="JsonElement"/> per value. The other answers (not mine, failed, the silo
+/// status) have the JSON shape of <see cref="RemoteCallResponse"/>, which writes and reads them.
 /// </summary>
 internal static class RemoteCallCodec
 {
-    private static readonly JsonEncodedText s_grainType = JsonEncodedText.Encode("grainType");
-    private static readonly JsonEncodedText s_grainKey = JsonEncodedText.Encode("grainKey");
-    private static readonly JsonEncodedText s_method = JsonEncodedText.Encode("method");
-    private static readonly JsonEncodedText s_timeout = JsonEncodedText.Encode("timeoutMilliseconds");
-    private static readonly JsonEncodedText s_traceParent = JsonEncodedText.Encode("traceParent");
-    private static readonly JsonEncodedText s_arguments = JsonEncodedText.Encode("arguments");
+    // Neither is '{', which every RemoteCallResponse answer starts with.
+    private const byte RequestFormat = 1;
+    private const byte CompletedFormat = 2;
+    private const int LengthPrefix = sizeof(int);
+
     private static readonly JsonEncodedText s_outcome = JsonEncodedText.Encode("outcome");
     private static readonly JsonEncodedText s_result = JsonEncodedText.Encode("result");
     private static readonly JsonEncodedText s_completed = JsonEncodedText.Encode(nameof(RemoteCallOutcome.Completed));
@@ -27,35 +31,31 @@ internal static class RemoteCallCodec
     public static ReadOnlyMemory<byte> NotOwner { get; } =
         JsonSerializer.SerializeToUtf8Bytes(new RemoteCallResponse(RemoteCallOutcome.NotOwner), RemoteCallJsonContext.Default.RemoteCallResponse);
 
-    /// <summary>Finds the method a request names by its <see cref="GrainMethod.WireName"/>; null when there is none.</summary>
-    public delegate GrainMethod? MethodResolver(ReadOnlySpan<char> wireName);
-
+    /// <summary>A request; <paramref name="method"/> null for one to the silo itself (<see cref="RemoteCallHandler.SiloStatusTarget"/>), without arguments.</summary>
     public static byte[] WriteRequest(
-        GrainId target, System.Text.Json.JsonEncodedText method, IReadOnlyList<Type> parameterTypes, object?[] arguments, int timeoutMilliseconds, string? traceParent,
-        JsonSerializerOptions options)
+        GrainId target, GrainMethod? method, object?[] arguments, int timeoutMilliseconds, string? traceParent, JsonSerializerOptions options)
     {
         var buffer = Buffer.Rent();
         try
         {
-            var writer = buffer.Writer;
-            writer.WriteStartObject();
-            writer.WriteString(s_grainType, target.Type);
-            writer.WriteString(s_grainKey, target.Key);
-            writer.WriteString(s_method, method);
-            writer.WriteNumber(s_timeout, timeoutMilliseconds);
-            if (traceParent is not null)
-            {
-                writer.WriteString(s_traceParent, traceParent);
-            }
+            var bytes = buffer.Bytes;
+            var head = bytes.GetSpan(1 + sizeof(int));
+            head[0] = RequestFormat;
+            BinaryPrimitives.WriteInt32LittleEndian(head[1..], timeoutMilliseconds);
+            bytes.Advance(1 + sizeof(int));
+            WriteField(bytes, target.Type);
+            WriteField(bytes, target.Key);
+            WriteField(bytes, method is null ? default : method.Utf8WireName.Span);
+            WriteField(bytes, traceParent ?? string.Empty);
 
-            writer.WriteStartArray(s_arguments);
+            var writer = buffer.Writer;
+            writer.WriteStartArray();
             for (var i = 0; i < arguments.Length; i++)
             {
-                JsonSerializer.Serialize(writer, arguments[i], parameterTypes[i], options);
+                JsonSerializer.Serialize(writer, arguments[i], method!.ParameterTypes[i], options);
             }
 
             writer.WriteEndArray();
-            writer.WriteEndObject();
             return buffer.ToArray();
         }
         finally
@@ -65,68 +65,28 @@ internal static class RemoteCallCodec
     }
 
     /// <summary>
-    /// Reads a request; its arguments are read as the parameter types of the method <paramref name="resolve"/> finds for
+    /// Reads a request; its arguments are read as the parameter types of the method <paramref name="names"/> finds for
     /// its wire name (null: no such method, which only a request without arguments may name). Throws only for an envelope
     /// that is not one; a call that cannot run here comes back with <see cref="RemoteCallRequest.Unreadable"/>.
     /// </summary>
-    public static RemoteCallRequest ReadRequest(ReadOnlySpan<byte> request, MethodResolver resolve, JsonSerializerOptions options)
+    public static RemoteCallRequest ReadRequest(ReadOnlySpan<byte> request, IRemoteCallNames names, JsonSerializerOptions options)
     {
-        var reader = new Utf8JsonReader(request);
-        Expect(reader.Read() && reader.TokenType == JsonTokenType.StartObject);
-        string grainType = string.Empty, grainKey = string.Empty, method = string.Empty;
-        string? traceParent = null;
-        var timeout = 0;
-        GrainMethod? resolved = null;
-        ReadOnlySpan<byte> argumentsJson = "[]"u8;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            if (reader.ValueTextEquals(s_arguments.EncodedUtf8Bytes))
-            {
-                Expect(reader.Read() && reader.TokenType == JsonTokenType.StartArray);
-                var start = (int)reader.TokenStartIndex;
-                reader.Skip();
-                argumentsJson = request[start..(int)reader.BytesConsumed];
-                continue;
-            }
-
-            var name = reader.ValueSpan;
-            reader.Read();
-            if (reader.TokenType == JsonTokenType.Null)
-            {
-                continue;
-            }
-
-            if (Is(name, s_grainType))
-            {
-                grainType = reader.GetString()!;
-            }
-            else if (Is(name, s_grainKey))
-            {
-                grainKey = reader.GetString()!;
-            }
-            else if (Is(name, s_method))
-            {
-                (resolved, method) = ReadMethod(ref reader, resolve);
-            }
-            else if (Is(name, s_timeout))
-            {
-                timeout = reader.GetInt32();
-            }
-            else if (Is(name, s_traceParent))
-            {
-                traceParent = reader.GetString();
-            }
-            else
-            {
-                reader.Skip();
-            }
-        }
+        Expect(request.Length >= 1 + sizeof(int) && request[0] == RequestFormat);
+        var timeout = BinaryPrimitives.ReadInt32LittleEndian(request[1..]);
+        var rest = request[(1 + sizeof(int))..];
+        var grainType = names.GrainType(ReadField(ref rest));
+        var grainKey = Encoding.UTF8.GetString(ReadField(ref rest));
+        var wireName = ReadField(ref rest);
+        var resolved = wireName.IsEmpty ? null : names.Method(wireName);
+        var method = resolved?.WireName ?? Encoding.UTF8.GetString(wireName);
+        var trace = ReadField(ref rest);
+        var traceParent = trace.IsEmpty ? null : Encoding.UTF8.GetString(trace);
 
         object?[] arguments = [];
         Exception? unreadable = null;
         try
         {
-            arguments = ReadArguments(argumentsJson, resolved, method, options);
+            arguments = ReadArguments(rest, resolved, method, options);
         }
         catch (Exception exception) when (exception is JsonException or ArgumentException or NotSupportedException)
         {
@@ -136,14 +96,30 @@ internal static class RemoteCallCodec
         return new RemoteCallRequest(grainType, grainKey, method, resolved, arguments, timeout, traceParent, unreadable);
     }
 
-    /// <summary>Resolves the method from the name's characters on the stack: the string is made only for a name this silo does not know.</summary>
-    private static (GrainMethod? Method, string WireName) ReadMethod(ref Utf8JsonReader reader, MethodResolver resolve)
+    private static void WriteField(ArrayBufferWriter<byte> bytes, string value)
     {
-        var length = reader.ValueSpan.Length;
-        Span<char> chars = length <= 512 ? stackalloc char[length] : new char[length];
-        chars = chars[..reader.CopyString(chars)];
-        var method = chars.IsEmpty ? null : resolve(chars);
-        return (method, method?.WireName ?? new string(chars));
+        var span = bytes.GetSpan(LengthPrefix + Encoding.UTF8.GetMaxByteCount(value.Length));
+        var length = Encoding.UTF8.GetBytes(value, span[LengthPrefix..]);
+        BinaryPrimitives.WriteInt32LittleEndian(span, length);
+        bytes.Advance(LengthPrefix + length);
+    }
+
+    private static void WriteField(ArrayBufferWriter<byte> bytes, ReadOnlySpan<byte> utf8)
+    {
+        var span = bytes.GetSpan(LengthPrefix + utf8.Length);
+        BinaryPrimitives.WriteInt32LittleEndian(span, utf8.Length);
+        utf8.CopyTo(span[LengthPrefix..]);
+        bytes.Advance(LengthPrefix + utf8.Length);
+    }
+
+    private static ReadOnlySpan<byte> ReadField(ref ReadOnlySpan<byte> rest)
+    {
+        Expect(rest.Length >= LengthPrefix);
+        var length = BinaryPrimitives.ReadInt32LittleEndian(rest);
+        Expect(length >= 0 && length <= rest.Length - LengthPrefix);
+        var field = rest.Slice(LengthPrefix, length);
+        rest = rest[(LengthPrefix + length)..];
+        return field;
     }
 
     private static object?[] ReadArguments(ReadOnlySpan<byte> json, GrainMethod? method, string wireName, JsonSerializerOptions options)
@@ -151,7 +127,11 @@ internal static class RemoteCallCodec
         var types = method?.ParameterTypes ?? [];
         var arguments = types.Count == 0 ? [] : new object?[types.Count];
         var reader = new Utf8JsonReader(json);
-        reader.Read();
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+        {
+            throw new JsonException("The request's arguments are not a JSON array.");
+        }
+
         var count = 0;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
@@ -175,16 +155,12 @@ internal static class RemoteCallCodec
         var buffer = Buffer.Rent();
         try
         {
-            var writer = buffer.Writer;
-            writer.WriteStartObject();
-            writer.WriteString(s_outcome, s_completed);
+            buffer.Bytes.Write([CompletedFormat]);
             if (resultType is not null)
             {
-                writer.WritePropertyName(s_result);
-                JsonSerializer.Serialize(writer, result, resultType, options);
+                JsonSerializer.Serialize(buffer.Writer, result, resultType, options);
             }
 
-            writer.WriteEndObject();
             return buffer.ToArray();
         }
         finally
@@ -196,25 +172,10 @@ internal static class RemoteCallCodec
     /// <summary>A completed call's answer carrying a result that is JSON already (a call this silo passed on to another).</summary>
     public static byte[] WriteCompleted(ReadOnlySpan<byte> resultJson)
     {
-        var buffer = Buffer.Rent();
-        try
-        {
-            var writer = buffer.Writer;
-            writer.WriteStartObject();
-            writer.WriteString(s_outcome, s_completed);
-            if (!resultJson.IsEmpty)
-            {
-                writer.WritePropertyName(s_result);
-                writer.WriteRawValue(resultJson, skipInputValidation: true);
-            }
-
-            writer.WriteEndObject();
-            return buffer.ToArray();
-        }
-        finally
-        {
-            buffer.Return();
-        }
+        var answer = new byte[1 + resultJson.Length];
+        answer[0] = CompletedFormat;
+        resultJson.CopyTo(answer.AsSpan(1));
+        return answer;
     }
 
     public static byte[] WriteFailed(Exception exception, JsonSerializerOptions options) =>
@@ -226,6 +187,12 @@ internal static class RemoteCallCodec
     /// </summary>
     public static RemoteCallOutcome ReadOutcome(ReadOnlySpan<byte> answer, out ReadOnlySpan<byte> result)
     {
+        if (answer is [CompletedFormat, ..])
+        {
+            result = answer[1..];
+            return RemoteCallOutcome.Completed;
+        }
+
         result = default;
         RemoteCallOutcome? outcome = null;
         var reader = new Utf8JsonReader(answer);
@@ -276,6 +243,9 @@ internal static class RemoteCallCodec
         private Buffer() => Writer = new Utf8JsonWriter(_bytes, new JsonWriterOptions { SkipValidation = true });
 
         public Utf8JsonWriter Writer { get; }
+
+        /// <summary>The buffer itself, for bytes written around the JSON (before the writer's first value only).</summary>
+        public ArrayBufferWriter<byte> Bytes => _bytes;
 
         public static Buffer Rent()
         {

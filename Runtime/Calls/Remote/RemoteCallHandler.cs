@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using Orchestration.Runtime.Transport;
@@ -24,15 +23,12 @@ internal sealed class RemoteCallHandler : ISiloRequestReceiver
 
     private static readonly ActivitySource s_source = new(RuntimeInstruments.Name);
     private readonly SiloRuntime _runtime;
-    private readonly ConcurrentDictionary<string, GrainMethod?> _methods = new();
-    private readonly ConcurrentDictionary<string, GrainMethod?>.AlternateLookup<ReadOnlySpan<char>> _methodsBySpan;
-    private readonly RemoteCallCodec.MethodResolver _resolve;
+    private readonly RemoteCallNames _names;
 
     public RemoteCallHandler(SiloRuntime runtime)
     {
         _runtime = runtime;
-        _methodsBySpan = _methods.GetAlternateLookup<ReadOnlySpan<char>>();
-        _resolve = Resolve;
+        _names = new RemoteCallNames(runtime.Registry, SiloStatusTarget);
     }
 
     public void Receive(ReadOnlyMemory<byte> request, SiloResponder responder)
@@ -65,7 +61,7 @@ internal sealed class RemoteCallHandler : ISiloRequestReceiver
         RemoteCallRequest request;
         try
         {
-            request = RemoteCallCodec.ReadRequest(requestBytes.Span, _resolve, json);
+            request = RemoteCallCodec.ReadRequest(requestBytes.Span, _names, json);
         }
         catch (Exception exception)
         {
@@ -91,8 +87,9 @@ internal sealed class RemoteCallHandler : ISiloRequestReceiver
             var call = new IncomingRemoteCall(request.Resolved!, request.Arguments, _runtime.TimeProvider.GetTimestamp(), StartSpan(request.TraceParent), responder, json);
             try
             {
-                // Arguments fresh from the wire are this call's own: no copy, unlike a call sent in this process.
-                _runtime.Dispatcher.Deliver(target, call);
+                // Arguments fresh from the wire are this call's own: no copy, unlike a call sent in this process. Local, as
+                // just checked: should the partition go in between, DeliverLocally finds no lease and forwards the call.
+                _runtime.Dispatcher.DeliverLocally(target, call);
             }
             catch (Exception exception)
             {
@@ -134,15 +131,4 @@ internal sealed class RemoteCallHandler : ISiloRequestReceiver
         Activity.Current = current;
         return span;
     }
-
-    private GrainMethod? Resolve(ReadOnlySpan<char> wireName) =>
-        _methodsBySpan.TryGetValue(wireName, out var method) ? method : _methods.GetOrAdd(new string(wireName), FindMethod);
-
-    private GrainMethod? FindMethod(string wireName) =>
-        _runtime.Registry.Classes
-            .SelectMany(grainClass => grainClass.ClassType.GetInterfaces()
-                .Where(interfaceType => typeof(IGrain).IsAssignableFrom(interfaceType) && interfaceType != typeof(IGrain))
-                .Select(interfaceType => _runtime.Registry.GetInterface(interfaceType, grainClass.TypeName)))
-            .SelectMany(grainInterface => grainInterface.Methods)
-            .FirstOrDefault(method => method.WireName == wireName);
 }

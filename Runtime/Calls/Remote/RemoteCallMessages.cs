@@ -9,7 +9,7 @@ namespace Orchestration.Runtime.Calls.Remote;
 /// the caller's trace context. <see cref="Unreadable"/> says why the call cannot run here (no such method, an argument
 /// that does not deserialize); the target is still known, so a silo that does not serve it answers "not mine" first.
 /// </summary>
-internal sealed record RemoteCallRequest(
+internal readonly record struct RemoteCallRequest(
     string GrainType, string GrainKey, string Method, GrainMethod? Resolved, object?[] Arguments, int TimeoutMilliseconds, string? TraceParent,
     Exception? Unreadable);
 

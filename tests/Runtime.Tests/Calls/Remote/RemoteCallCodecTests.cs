@@ -15,10 +15,10 @@ public sealed class RemoteCallCodecTests
     public void ReadRequest_WrittenRequest_SameTargetMethodArgumentsTimeoutAndTrace()
     {
         // A nested interface: its wire name has a '+', which JSON escapes.
-        var wire = RemoteCallCodec.WriteRequest(s_grain, s_method.EncodedWireName, s_method.ParameterTypes, [new Shape("square", [1, 2]), "<b>"], 1234,
+        var wire = RemoteCallCodec.WriteRequest(s_grain, s_method, [new Shape("square", [1, 2]), "<b>"], 1234,
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", s_json);
 
-        var request = RemoteCallCodec.ReadRequest(wire, name => name.SequenceEqual(s_method.WireName) ? s_method : null, s_json);
+        var request = RemoteCallCodec.ReadRequest(wire, new Names(s_method), s_json);
 
         Assert.Null(request.Unreadable);
         Assert.Same(s_method, request.Resolved);
@@ -32,13 +32,22 @@ public sealed class RemoteCallCodecTests
     [Fact]
     public void ReadRequest_MethodUnknownHere_UnreadableButTheTargetIsKnown()
     {
-        var wire = RemoteCallCodec.WriteRequest(s_grain, s_method.EncodedWireName, s_method.ParameterTypes, [new Shape("dot", []), "x"], 10, null, s_json);
+        var wire = RemoteCallCodec.WriteRequest(s_grain, s_method, [new Shape("dot", []), "x"], 10, null, s_json);
 
-        var request = RemoteCallCodec.ReadRequest(wire, _ => null, s_json);
+        var request = RemoteCallCodec.ReadRequest(wire, new Names(null), s_json);
 
         Assert.IsType<ArgumentException>(request.Unreadable);
         Assert.Contains(s_method.WireName, request.Unreadable.Message, StringComparison.Ordinal);
         Assert.Equal(s_grain.Key, request.GrainKey);
+    }
+
+    [Fact]
+    public void ReadRequest_TruncatedOrNotARequest_Throws()
+    {
+        var wire = RemoteCallCodec.WriteRequest(s_grain, s_method, [new Shape("dot", []), "x"], 10, null, s_json);
+
+        Assert.Throws<JsonException>(() => RemoteCallCodec.ReadRequest(wire.AsSpan(0, 12), new Names(s_method), s_json));
+        Assert.Throws<JsonException>(() => RemoteCallCodec.ReadRequest("""{"grainType":"shapes"}"""u8, new Names(s_method), s_json));
     }
 
     [Fact]
@@ -64,6 +73,15 @@ public sealed class RemoteCallCodecTests
         var failed = RemoteCallCodec.WriteFailed(new InvalidOperationException("refused"), s_json);
         Assert.Equal(RemoteCallOutcome.Failed, RemoteCallCodec.ReadOutcome(failed, out _));
         Assert.Equal("refused", Assert.IsType<InvalidOperationException>(RemoteCallCodec.ReadFailure(failed, s_json)).Message);
+    }
+
+    /// <summary>Knows one method (or none) and no grain type.</summary>
+    internal sealed class Names(GrainMethod? method) : IRemoteCallNames
+    {
+        public string GrainType(ReadOnlySpan<byte> utf8) => System.Text.Encoding.UTF8.GetString(utf8);
+
+        public GrainMethod? Method(ReadOnlySpan<byte> utf8) =>
+            method is not null && System.Text.Encoding.UTF8.GetString(utf8) == method.WireName ? method : null;
     }
 
     public interface IShapes : IGrainWithStringKey

@@ -240,7 +240,7 @@ public sealed class RemoteGrainCallerTests
         public void Send(string address, ReadOnlyMemory<byte> request, TimeSpan timeout, IAnswerReceiver receiver)
         {
             Sent.Enqueue(address);
-            var call = RemoteCallCodec.ReadRequest(request.Span, _ => null, s_json);
+            var call = RemoteCallCodec.ReadRequest(request.Span, new RemoteCallCodecTests.Names(null), s_json);
             RemoteCallResponse response;
             try
             {
