@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime;
 
 namespace Orchestration.Bench;
 
@@ -109,8 +108,8 @@ public static class Measure
     /// <remarks>
     /// Tiered compilation recompiles hot code twice (instrumented, then optimised) on a background thread: in the
     /// task lifecycle that kept half a core busy for 8 s of load while the rate looked steady at less than half its final
-    /// value, so a steady rate alone measured the JIT. A window counts as settled when the JIT worked less than
-    /// <see cref="JitSettledShare"/> of it.
+    /// value, so a steady rate alone measured the JIT. A window counts as settled when the JIT (here and in the
+    /// processes the benchmark started, see <see cref="JitActivity"/>) worked less than <see cref="JitSettledShare"/> of it.
     /// </remarks>
     public static async Task<WarmUp> WarmUpAsync(
         Stopwatch started, Settings settings, string unit, Func<TimeSpan, double> window, Func<double, double, bool>? steady = null)
@@ -120,14 +119,14 @@ public static class Measure
         var jitMilliseconds = new List<double>();
         var lastTime = TimeSpan.Zero;
         var settled = false;
-        var lastJit = JitInfo.GetCompilationTime();
+        var lastJit = JitActivity.Total();
         while (true)
         {
             await DelayUntilAsync(started, lastTime + s_window);
             var windowStart = lastTime;
             lastTime = started.Elapsed;
             windows.Add(window(lastTime));
-            var jit = JitInfo.GetCompilationTime();
+            var jit = JitActivity.Total();
             jitMilliseconds.Add((jit - lastJit).TotalMilliseconds);
             lastJit = jit;
             var jitSettled = jitMilliseconds[^1] < JitSettledShare * (lastTime - windowStart).TotalMilliseconds;

@@ -155,31 +155,11 @@ internal static class EventsSseLatencyBenchmark
         return events;
     }
 
-    /// <summary>CPU time of the Api child process (Linux: /proc), zero when it cannot be found.</summary>
+    /// <summary>CPU time of the Api child process, zero when it cannot be found.</summary>
     private static class ApiCpu
     {
-        public static TimeSpan Read()
-        {
-            foreach (var directory in Directory.EnumerateDirectories("/proc"))
-            {
-                try
-                {
-                    var stat = File.ReadAllText(Path.Combine(directory, "stat"));
-                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                    if (int.Parse(fields[1], CultureInfo.InvariantCulture) == Environment.ProcessId
-                        && File.ReadAllText(Path.Combine(directory, "cmdline")).Contains("Orchestration.Api.dll", StringComparison.Ordinal))
-                    {
-                        // utime + stime, in clock ticks of 1/100 s
-                        return TimeSpan.FromSeconds((long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0);
-                    }
-                }
-                catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or FormatException or ArgumentOutOfRangeException)
-                {
-                }
-            }
-
-            return TimeSpan.Zero;
-        }
+        public static TimeSpan Read() =>
+            ChildProcesses.All("Orchestration.Api.dll") is [var api, ..] ? ChildProcesses.CpuOf($"/proc/{api}/stat") : TimeSpan.Zero;
     }
 
     private sealed record LogEvent(long Sequence, string Subject, long OccurredTicks);
