@@ -39,7 +39,7 @@ public static class Measure
 
     /// <summary>
     /// Starts <paramref name="workers"/> loops of <paramref name="operation"/>. Warms up for at least
-    /// <see cref="Settings.Warmup"/> and until two consecutive one-second windows differ by less than 10 % (at most
+    /// <see cref="Settings.Warmup"/> and until two consecutive one-second windows differ by less than 10 % with the JIT quiet (at most
     /// <see cref="Settings.MaxWarmup"/>), then counts completions over <see cref="Settings.Duration"/>. The first
     /// window is kept: it is the rate of the first second after start, activations included. CPU time per operation
     /// is taken over the measured window: this process's, and the server's when <paramref name="serverCpu"/> samples
