@@ -1,4 +1,3 @@
-using System.Globalization;
 using Npgsql;
 
 namespace Orchestration.Bench;
@@ -17,18 +16,16 @@ public static class PostgresBackendCpu
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", connection);
         await using var reader = await command.ExecuteReaderAsync();
-        var ticks = 0L;
+        var total = TimeSpan.Zero;
         while (await reader.ReadAsync())
         {
             var path = $"/proc/{reader.GetInt32(0)}/stat";
             if (File.Exists(path))
             {
-                // After the command name in parentheses: state is field 3, utime and stime fields 14 and 15 (clock ticks).
-                var fields = (await File.ReadAllTextAsync(path)).Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+                total += ProcFs.CpuOf(path);
             }
         }
 
-        return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ is 100 on Linux
+        return total;
     }
 }

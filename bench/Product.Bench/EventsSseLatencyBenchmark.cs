@@ -159,7 +159,7 @@ internal static class EventsSseLatencyBenchmark
     private static class ApiCpu
     {
         public static TimeSpan Read() =>
-            ChildProcesses.All("Orchestration.Api.dll") is [var api, ..] ? ChildProcesses.CpuOf($"/proc/{api}/stat") : TimeSpan.Zero;
+            ProcFs.Children("Orchestration.Api.dll") is [var api, ..] ? ProcFs.CpuOf($"/proc/{api}/stat") : TimeSpan.Zero;
     }
 
     private sealed record LogEvent(long Sequence, string Subject, long OccurredTicks);
