@@ -26,6 +26,8 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
     /// <summary>The longest one claim call waits; callers that wait longer call again.</summary>
     public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(25);
 
+    private const int RebuildSlice = 256;
+
     private readonly SortedSet<ReadyTask> _ready = new(ClaimOrder.Instance);
     private readonly Dictionary<string, ReadyTask> _byId = new(StringComparer.Ordinal);
     private TaskCompletionSource _offered = NewSignal();
@@ -128,11 +130,20 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
 
     private void Add(ReadyTask task)
     {
+        Index(task);
+        WakeClaims();
+    }
+
+    private void Index(ReadyTask task)
+    {
         Remove(task.TaskId);
         _byId[task.TaskId] = task;
         _ready.Add(task);
+    }
 
-        // Wake every waiting claim; each looks for its own match and waits again if there is none.
+    /// <summary>Wakes every waiting claim; each looks for its own match and waits again if there is none.</summary>
+    private void WakeClaims()
+    {
         var offered = _offered;
         _offered = NewSignal();
         offered.TrySetResult();
@@ -146,12 +157,33 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
         }
     }
 
+    /// <summary>
+    /// Adds the ready tasks the index is missing. A resync finds almost every row indexed already, so only the missing
+    /// rows' documents are read; and it gives way to offers and claims every <see cref="RebuildSlice"/> additions, so a
+    /// long backlog (thousands of ready tasks) does not hold up creates for the length of a rebuild.
+    /// </summary>
     private async Task RebuildAsync(CancellationToken cancellationToken)
     {
+        var added = 0;
         foreach (var row in await projections.ReadAllAsync(new ProjectionQuery(TaskGrain.CollectionName, OrgId) { Status = "ready" }, cancellationToken))
         {
+            if (_byId.ContainsKey(row.Id))
+            {
+                continue;
+            }
+
             var view = JsonSerializer.Deserialize(row.Document, GrainContractsJsonContext.Default.TaskView)!;
-            Add(new ReadyTask(view.Id, view.Priority, view.RequiredCapabilities, view.CreatedAt));
+            Index(new ReadyTask(view.Id, view.Priority, view.RequiredCapabilities, view.CreatedAt));
+            if (++added % RebuildSlice == 0)
+            {
+                WakeClaims();
+                await Task.Yield();
+            }
+        }
+
+        if (added % RebuildSlice != 0)
+        {
+            WakeClaims();
         }
     }
 

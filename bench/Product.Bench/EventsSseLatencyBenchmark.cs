@@ -40,8 +40,10 @@ internal static class EventsSseLatencyBenchmark
         var warmup = Math.Round(started.Elapsed.TotalSeconds, 1);
         var from = DateTimeOffset.UtcNow.UtcTicks;
         var cpuBefore = ApiCpu.Read();
+        var clientPausedBefore = GC.GetTotalPauseDuration();
         await Task.Delay(settings.Duration);
         var cpu = ApiCpu.Read() - cpuBefore;
+        var clientPaused = GC.GetTotalPauseDuration() - clientPausedBefore;
         var to = DateTimeOffset.UtcNow.UtcTicks;
         await stop.CancelAsync();
         var (creates, failed) = await producing;
@@ -65,7 +67,8 @@ internal static class EventsSseLatencyBenchmark
         PrintAfterResponse(received, log, creates, from, to);
         var pairs = received.Sum(arrivals => arrivals.Count(arrival => arrival.OccurredTicks >= from && arrival.OccurredTicks < to));
         Console.Error.WriteLine($"{Name}: the Api process used {cpu.TotalSeconds:F2} s of CPU in the {TimeSpan.FromTicks(to - from).TotalSeconds:F1} s measured: "
-            + $"{cpu.TotalMicroseconds / Math.Max(1, pairs):F1} µs per (event, client) pair delivered, everything included");
+            + $"{cpu.TotalMicroseconds / Math.Max(1, pairs):F1} µs per (event, client) pair delivered, everything included; "
+            + $"this process (the clients that stamp arrivals) was paused by its GC for {clientPaused.TotalMilliseconds:F0} ms");
         CheckDelivery(received, clients, log, creates.Count);
 
         var fsync = FsyncRate.Measure(Path.GetTempPath());

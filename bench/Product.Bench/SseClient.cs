@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 
 namespace Orchestration.Product.Bench;
 
@@ -6,13 +7,14 @@ namespace Orchestration.Product.Bench;
 internal readonly record struct Arrival(long Sequence, long ArrivedTicks, long OccurredTicks);
 
 /// <summary>
-/// A Server-Sent Events client over a raw <see cref="HttpClient"/> stream with a minimal line parser: each frame's
-/// <c>id:</c> is stamped with the wall clock when read, its <c>data:</c> envelope gives <c>occurredAt</c> (found by text,
-/// not by parsing the whole JSON). A <c>reconnect</c> event (the server gave up on a slow client) is recorded.
+/// A Server-Sent Events client over a raw <see cref="HttpClient"/> stream with a minimal parser over the bytes: each
+/// frame is stamped with the wall clock when the read that completed it returned (before any parsing, so a hundred
+/// clients in one process do not delay each other's stamps), its <c>data:</c> envelope gives <c>occurredAt</c> (found by
+/// text, not by parsing the whole JSON). A <c>reconnect</c> event (the server gave up on a slow client) is recorded.
 /// </summary>
 internal sealed class SseClient
 {
-    private const string OccurredAt = "\"occurredAt\":\"";
+    private static ReadOnlySpan<byte> OccurredAt => "\"occurredAt\":\""u8;
 
     private readonly List<Arrival> _arrivals = [];
     private Task _reading = Task.CompletedTask;
@@ -67,35 +69,67 @@ internal sealed class SseClient
     private async Task ReadAsync(HttpResponseMessage response, Stream stream, CancellationToken cancellationToken)
     {
         using (response)
-        using (var reader = new StreamReader(stream))
         {
-            var (sequence, arrived, occurred) = (0L, 0L, 0L);
-            while (await reader.ReadLineAsync(cancellationToken) is { } line)
+            var buffer = new byte[64 * 1024];
+            var carried = 0; // the start of a frame whose end has not arrived yet
+            while (true)
             {
-                if (line.StartsWith("id: ", StringComparison.Ordinal))
+                if (carried == buffer.Length)
                 {
-                    arrived = DateTimeOffset.UtcNow.UtcTicks;
-                    sequence = long.Parse(line.AsSpan(4), CultureInfo.InvariantCulture);
+                    Array.Resize(ref buffer, buffer.Length * 2);
                 }
-                else if (line.StartsWith("event: reconnect", StringComparison.Ordinal))
-                {
-                    Reconnected = true;
-                    sequence = 0;
-                }
-                else if (line.StartsWith("data: ", StringComparison.Ordinal) && line.IndexOf(OccurredAt, StringComparison.Ordinal) is >= 0 and var at)
-                {
-                    var value = line.AsSpan(at + OccurredAt.Length);
-                    occurred = DateTimeOffset.Parse(value[..value.IndexOf('"')], CultureInfo.InvariantCulture).UtcTicks;
-                }
-                else if (line.Length == 0 && sequence != 0)
-                {
-                    lock (_arrivals)
-                    {
-                        _arrivals.Add(new Arrival(sequence, arrived, occurred));
-                    }
 
-                    sequence = 0;
+                var read = await stream.ReadAsync(buffer.AsMemory(carried), cancellationToken);
+                if (read == 0)
+                {
+                    return;
                 }
+
+                // Everything one read returns arrived together: stamped once, before any parsing.
+                var arrived = DateTimeOffset.UtcNow.UtcTicks;
+                var received = buffer.AsSpan(0, carried + read);
+                var consumed = 0;
+                while (received[consumed..].IndexOf("\n\n"u8) is >= 0 and var end)
+                {
+                    Take(received.Slice(consumed, end + 1), arrived);
+                    consumed += end + 2;
+                }
+
+                received[consumed..].CopyTo(buffer);
+                carried = received.Length - consumed;
+            }
+        }
+    }
+
+    /// <summary>One frame's lines (each ending in a newline); comments and frames without an id are not events.</summary>
+    private void Take(ReadOnlySpan<byte> frame, long arrived)
+    {
+        var (sequence, occurred) = (0L, 0L);
+        while (frame.IndexOf((byte)'\n') is >= 0 and var end)
+        {
+            var line = frame[..end];
+            frame = frame[(end + 1)..];
+            if (line.StartsWith("id: "u8))
+            {
+                sequence = long.Parse(line[4..], CultureInfo.InvariantCulture);
+            }
+            else if (line.StartsWith("event: reconnect"u8))
+            {
+                Reconnected = true;
+                return;
+            }
+            else if (line.StartsWith("data: "u8) && line.IndexOf(OccurredAt) is >= 0 and var at)
+            {
+                var value = line[(at + OccurredAt.Length)..];
+                occurred = DateTimeOffset.Parse(Encoding.UTF8.GetString(value[..value.IndexOf((byte)'"')]), CultureInfo.InvariantCulture).UtcTicks;
+            }
+        }
+
+        if (sequence != 0)
+        {
+            lock (_arrivals)
+            {
+                _arrivals.Add(new Arrival(sequence, arrived, occurred));
             }
         }
     }

@@ -419,6 +419,28 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Queue_RestartWithMoreReadyTasksThanOneRebuildSlice_RebuildsEveryOneInClaimOrder()
+    {
+        const int tasks = 300; // more than one slice of the rebuild, which gives way to other calls between slices
+        await Agent("a1").RegisterAsync(new RegisterAgent("a1", [], "test-model", tasks + 1, null), new EventActor("agent", "a1"));
+        for (var i = 0; i < tasks; i++)
+        {
+            await CreateAsync($"t{i:D3}", priority: i % 5);
+        }
+
+        await _cluster.RestartAsync();
+        var claimed = new List<string>();
+        while (await ClaimAsync("a1") is { } task)
+        {
+            claimed.Add(task.Id);
+        }
+
+        // Created at one instant (the test clock stands still): highest priority first, then by id.
+        var expected = Enumerable.Range(0, tasks).OrderByDescending(i => i % 5).ThenBy(i => i).Select(i => $"t{i:D3}");
+        Assert.Equal(expected, claimed);
+    }
+
+    [Fact]
     public async Task Projection_Tasks_ListedByStatusAndOwnerWithoutActivatingGrains()
     {
         await RegisterAsync("a1");
