@@ -9,8 +9,24 @@ public static class TenantKey
     /// <summary>The tenant of <paramref name="key"/>: the part before the first <c>/</c>, or the whole key.</summary>
     public static string Of(string key)
     {
+        var tenant = TenantPart(key);
+        return tenant.Length == key.Length ? key : tenant.ToString();
+    }
+
+    /// <summary>
+    /// Whether <see cref="Of"/>(<paramref name="key"/>) is <paramref name="tenant"/>, without making the string: live
+    /// subscriptions test every event they are offered, so the test must not allocate.
+    /// </summary>
+    public static bool Belongs(string key, string tenant)
+    {
+        ArgumentNullException.ThrowIfNull(tenant);
+        return TenantPart(key).SequenceEqual(tenant);
+    }
+
+    private static ReadOnlySpan<char> TenantPart(string key)
+    {
         ArgumentNullException.ThrowIfNull(key);
         var slash = key.IndexOf('/', StringComparison.Ordinal);
-        return slash < 0 ? key : key[..slash];
+        return slash < 0 ? key : key.AsSpan(0, slash);
     }
 }

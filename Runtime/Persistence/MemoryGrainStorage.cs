@@ -117,7 +117,7 @@ internal sealed class MemoryGrainStorage : IGrainStorage
         lock (_gate)
         {
             var start = (int)Math.Min(Math.Max(afterSequence, 0), _events.Count);
-            IReadOnlyList<StreamEvent> events = _events.Skip(start).Where(e => TenantKey.Of(e.StreamId.Key) == tenant).Take(limit).ToList();
+            IReadOnlyList<StreamEvent> events = _events.Skip(start).Where(e => TenantKey.Belongs(e.StreamId.Key, tenant)).Take(limit).ToList();
             return Task.FromResult(events);
         }
     }

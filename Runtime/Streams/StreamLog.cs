@@ -297,7 +297,7 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
 
         public bool Matches(StreamEvent streamEvent) =>
             (streamNamespace is null || streamEvent.StreamId.Namespace == streamNamespace)
-            && (tenant is null || TenantKey.Of(streamEvent.StreamId.Key) == tenant);
+            && (tenant is null || TenantKey.Belongs(streamEvent.StreamId.Key, tenant));
 
         public void Offer(StreamEvent streamEvent)
         {
