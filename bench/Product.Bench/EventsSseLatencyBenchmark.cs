@@ -7,7 +7,8 @@ namespace Orchestration.Product.Bench;
 
 /// <summary>
 /// events.sse.latency: how long a committed event takes to reach Server-Sent Events clients. The Api as shipped
-/// (<see cref="TaskLifecycleBenchmark.StartApiAsync"/>) with <see cref="Clients"/> streams of <c>types=task.*</c> open, while
+/// (<see cref="TaskLifecycleBenchmark.StartApiAsync"/>) with <see cref="Clients"/> streams of <c>types=task.*</c> open (read
+/// by <see cref="SseReaderProcess"/>, a process of their own), while
 /// a paced producer creates tasks through the HTTP API at <see cref="EventsPerSecond"/> (each create commits
 /// <c>task.created</c> and <c>task.ready</c>). Per (event, client) pair: arrival of the frame − the envelope's
 /// <c>occurredAt</c> (the grain's clock when raised, before its commit: the commit's own latency is included, so slightly
@@ -24,18 +25,14 @@ internal static class EventsSseLatencyBenchmark
     {
         await using var api = await TaskLifecycleBenchmark.StartApiAsync(await postgres.CreateDatabaseAsync());
         await using var board = await HttpBoard.CreateAsync(api.Address, api.Client);
-        using var reader = HttpBoard.Client(api.Address, await HttpBoard.IssueKeyAsync(api.Client, "operator", agentId: null));
-        reader.Timeout = Timeout.InfiniteTimeSpan;
+        await using var readers = await SseReaderProcess.StartAsync(
+            api.Address, await HttpBoard.IssueKeyAsync(api.Client, "operator", agentId: null), "/api/v1/events/stream?types=task.*", Clients);
         using var stop = new CancellationTokenSource();
-        using var disconnect = new CancellationTokenSource();
-        var clients = await Task.WhenAll(Enumerable.Range(0, Clients).Select(_ => SseClient.ConnectAsync(reader, "/api/v1/events/stream?types=task.*", disconnect.Token)));
 
         var producer = new PacedProducer(board, EventsPerSecond / EventsPerCreate);
         var started = Stopwatch.StartNew();
         var producing = producer.RunAsync(started, stop.Token);
-        var taken = new int[Clients];
-        await Measure.WarmUpAsync(started, settings, "ms, p50 occurredAt→client", _ =>
-            Percentiles.Of(clients.SelectMany((client, i) => client.Take(ref taken[i])).Select(Milliseconds)).P50,
+        await Measure.WarmUpAsync(started, settings, "ms, p50 occurredAt→client", _ => readers.WindowMedian(),
             (previous, current) => Math.Abs(current - previous) <= Math.Max(1, 0.10 * Math.Max(previous, current)));
         var warmup = Math.Round(started.Elapsed.TotalSeconds, 1);
         var from = DateTimeOffset.UtcNow.UtcTicks;
@@ -54,12 +51,9 @@ internal static class EventsSseLatencyBenchmark
 
         // Every task.* event in the log, as the list endpoint pages it: what each client must have received, once, in order.
         var log = await ReadLogAsync(api.Client);
-        await DrainAsync(clients, log.Count == 0 ? 0 : log[^1].Sequence);
-        await disconnect.CancelAsync();
-        await Task.WhenAll(clients.Select(client => client.StopAsync()));
-        var received = clients.Select((client, i) => { var all = 0; return client.Take(ref all); }).ToArray();
+        var (received, reconnected) = await readers.StopAsync(log.Count == 0 ? 0 : log[^1].Sequence);
         var measured = Percentiles.Of(received.SelectMany(arrivals => arrivals)
-            .Where(arrival => arrival.OccurredTicks >= from && arrival.OccurredTicks < to).Select(Milliseconds));
+            .Where(arrival => arrival.OccurredTicks >= from && arrival.OccurredTicks < to).Select(Arrival.Milliseconds));
         var baseline = Percentiles.Of(creates.Where(create => create.SentTicks >= from && create.SentTicks < to)
             .Select(create => TimeSpan.FromTicks(create.RespondedTicks - create.SentTicks).TotalMilliseconds));
         var rate = log.Count(item => item.OccurredTicks >= from && item.OccurredTicks < to) / TimeSpan.FromTicks(to - from).TotalSeconds;
@@ -68,8 +62,8 @@ internal static class EventsSseLatencyBenchmark
         var pairs = received.Sum(arrivals => arrivals.Count(arrival => arrival.OccurredTicks >= from && arrival.OccurredTicks < to));
         Console.Error.WriteLine($"{Name}: the Api process used {cpu.TotalSeconds:F2} s of CPU in the {TimeSpan.FromTicks(to - from).TotalSeconds:F1} s measured: "
             + $"{cpu.TotalMicroseconds / Math.Max(1, pairs):F1} µs per (event, client) pair delivered, everything included; "
-            + $"this process (the clients that stamp arrivals) was paused by its GC for {clientPaused.TotalMilliseconds:F0} ms");
-        CheckDelivery(received, clients, log, creates.Count);
+            + $"this process (the producer) was paused by its GC for {clientPaused.TotalMilliseconds:F0} ms");
+        CheckDelivery(received, reconnected, log, creates.Count);
 
         var fsync = FsyncRate.Measure(Path.GetTempPath());
         return
@@ -80,25 +74,13 @@ internal static class EventsSseLatencyBenchmark
         ];
     }
 
-    private static double Milliseconds(Arrival arrival) => TimeSpan.FromTicks(arrival.ArrivedTicks - arrival.OccurredTicks).TotalMilliseconds;
-
-    /// <summary>Waits until every client has received <paramref name="last"/> (at most 30 s: a client missing events never will).</summary>
-    private static async Task DrainAsync(SseClient[] clients, long last)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (clients.Any(client => client.LastSequence < last) && deadline.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            await Task.Delay(50);
-        }
-    }
-
     /// <summary>Every client got every task.* event of the log exactly once, in sequence order; prints the check and throws when it fails.</summary>
-    private static void CheckDelivery(List<Arrival>[] received, SseClient[] clients, IReadOnlyList<LogEvent> log, int creates)
+    private static void CheckDelivery(List<Arrival>[] received, bool[] reconnected, IReadOnlyList<LogEvent> log, int creates)
     {
         var expected = log.Select(item => item.Sequence).ToArray();
         var failures = received.Select((arrivals, i) => (i, arrivals))
-            .Where(client => clients[client.i].Reconnected || !client.arrivals.Select(arrival => arrival.Sequence).SequenceEqual(expected))
-            .Select(client => $"client {client.i}: {Difference(client.arrivals, expected)}{(clients[client.i].Reconnected ? ", told to reconnect" : "")}")
+            .Where(client => reconnected[client.i] || !client.arrivals.Select(arrival => arrival.Sequence).SequenceEqual(expected))
+            .Select(client => $"client {client.i}: {Difference(client.arrivals, expected)}{(reconnected[client.i] ? ", told to reconnect" : "")}")
             .ToList();
         Console.Error.WriteLine(
             $"{Name} delivery: {creates} creates → {expected.Length} task.* events in the log ({EventsPerCreate * creates} expected); " +

@@ -5,6 +5,13 @@ using Orchestration.Testing;
 // Prints one JSON object per line: {"benchmark","value","unit","baseline","baselineValue","ratio"}, as bench/Runtime.Bench.
 // --quick: short runs; default: longer, steadier runs. --trace: where the first second goes. --only PREFIX: a subset.
 // Postgres: ConnectionStrings__postgres, or a throwaway server started here with durable settings (fsync on).
+if (args.FirstOrDefault() == SseReaderProcess.ServeArgument)
+{
+    // events.sse.latency's clients: this program, re-launched as a child process.
+    await SseReaderProcess.ServeAsync(args[1..]);
+    return;
+}
+
 var settings = Settings.FromArgs(args);
 var lifecycle = settings.Selected("task.lifecycle.grains.postgres") || settings.Selected("task.lifecycle.http.postgres");
 var events = settings.Selected(EventsSseLatencyBenchmark.Name);

@@ -4,7 +4,11 @@ using System.Text;
 namespace Orchestration.Product.Bench;
 
 /// <summary>One event as a client received it: its sequence, when its frame's <c>id:</c> line was read, its <c>occurredAt</c> (UTC ticks).</summary>
-internal readonly record struct Arrival(long Sequence, long ArrivedTicks, long OccurredTicks);
+internal readonly record struct Arrival(long Sequence, long ArrivedTicks, long OccurredTicks)
+{
+    /// <summary>occurredAt → client, in milliseconds.</summary>
+    public static double Milliseconds(Arrival arrival) => TimeSpan.FromTicks(arrival.ArrivedTicks - arrival.OccurredTicks).TotalMilliseconds;
+}
 
 /// <summary>
 /// A Server-Sent Events client over a raw <see cref="HttpClient"/> stream with a minimal parser over the bytes: each
