@@ -17,11 +17,7 @@ public static class TenantKey
     /// Whether <see cref="Of"/>(<paramref name="key"/>) is <paramref name="tenant"/>, without making the string: live
     /// subscriptions test every event they are offered, so the test must not allocate.
     /// </summary>
-    public static bool Belongs(string key, string tenant)
-    {
-        ArgumentNullException.ThrowIfNull(tenant);
-        return TenantPart(key).SequenceEqual(tenant);
-    }
+    public static bool Belongs(string key, string? tenant) => tenant is not null && TenantPart(key).SequenceEqual(tenant);
 
     private static ReadOnlySpan<char> TenantPart(string key)
     {

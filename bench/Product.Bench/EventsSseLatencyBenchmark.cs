@@ -51,7 +51,7 @@ internal static class EventsSseLatencyBenchmark
 
         // Every task.* event in the log, as the list endpoint pages it: what each client must have received, once, in order.
         var log = await ReadLogAsync(api.Client);
-        var (received, reconnected) = await readers.StopAsync(log.Count == 0 ? 0 : log[^1].Sequence);
+        var (received, reconnected, readersPaused) = await readers.StopAsync(log.Count == 0 ? 0 : log[^1].Sequence);
         var measured = Percentiles.Of(received.SelectMany(arrivals => arrivals)
             .Where(arrival => arrival.OccurredTicks >= from && arrival.OccurredTicks < to).Select(Arrival.Milliseconds));
         var baseline = Percentiles.Of(creates.Where(create => create.SentTicks >= from && create.SentTicks < to)
@@ -62,7 +62,7 @@ internal static class EventsSseLatencyBenchmark
         var pairs = received.Sum(arrivals => arrivals.Count(arrival => arrival.OccurredTicks >= from && arrival.OccurredTicks < to));
         Console.Error.WriteLine($"{Name}: the Api process used {cpu.TotalSeconds:F2} s of CPU in the {TimeSpan.FromTicks(to - from).TotalSeconds:F1} s measured: "
             + $"{cpu.TotalMicroseconds / Math.Max(1, pairs):F1} µs per (event, client) pair delivered, everything included; "
-            + $"this process (the producer) was paused by its GC for {clientPaused.TotalMilliseconds:F0} ms");
+            + $"GC pauses: the producer {clientPaused.TotalMilliseconds:F0} ms while measured, the readers' process {readersPaused.TotalMilliseconds:F0} ms since it started");
         CheckDelivery(received, reconnected, log, creates.Count);
 
         var fsync = FsyncRate.Measure(Path.GetTempPath());

@@ -80,7 +80,8 @@ internal sealed class SseClient
             {
                 if (carried == buffer.Length)
                 {
-                    Array.Resize(ref buffer, buffer.Length * 2);
+                    // The server's frames are a few hundred bytes, ended by a blank line ("\n\n"): this is no SSE stream of ours.
+                    throw new InvalidDataException($"No end of frame in {carried} bytes of the event stream.");
                 }
 
                 var read = await stream.ReadAsync(buffer.AsMemory(carried), cancellationToken);

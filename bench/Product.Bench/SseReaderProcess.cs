@@ -43,8 +43,16 @@ internal sealed class SseReaderProcess : IAsyncDisposable
         }
 
         var readers = new SseReaderProcess(Process.Start(start)!, output);
-        await readers.ExpectAsync("connected");
-        return readers;
+        try
+        {
+            await readers.ExpectAsync("connected");
+            return readers;
+        }
+        catch
+        {
+            await readers.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>The median occurredAt→client latency (ms) of what arrived since the previous call; NaN when nothing did.</summary>
@@ -54,12 +62,16 @@ internal sealed class SseReaderProcess : IAsyncDisposable
         return double.Parse(_process.StandardOutput.ReadLine()!, CultureInfo.InvariantCulture);
     }
 
-    /// <summary>Waits until every client has received <paramref name="last"/>; then each client's arrivals and whether it was told to reconnect.</summary>
-    public async Task<(List<Arrival>[] Received, bool[] Reconnected)> StopAsync(long last)
+    /// <summary>
+    /// Waits until every client has received <paramref name="last"/>; then each client's arrivals, whether it was told to
+    /// reconnect, and how long the readers' process was paused by its GC since it started.
+    /// </summary>
+    public async Task<(List<Arrival>[] Received, bool[] Reconnected, TimeSpan Paused)> StopAsync(long last)
     {
         await _process.StandardInput.WriteLineAsync($"stop {last.ToString(CultureInfo.InvariantCulture)}");
         await ExpectAsync("done");
         using var file = new BinaryReader(File.OpenRead(_output));
+        var paused = TimeSpan.FromTicks(file.ReadInt64());
         var clients = file.ReadInt32();
         var received = new List<Arrival>[clients];
         var reconnected = new bool[clients];
@@ -74,7 +86,7 @@ internal sealed class SseReaderProcess : IAsyncDisposable
             }
         }
 
-        return (received, reconnected);
+        return (received, reconnected, paused);
     }
 
     public async ValueTask DisposeAsync()
@@ -128,6 +140,7 @@ internal sealed class SseReaderProcess : IAsyncDisposable
                 await Task.WhenAll(clients.Select(client => client.StopAsync()));
                 await using (var file = new BinaryWriter(File.Create(arguments[4])))
                 {
+                    file.Write(GC.GetTotalPauseDuration().Ticks);
                     file.Write(count);
                     foreach (var client in clients)
                     {

@@ -14,7 +14,9 @@ public sealed class TenantKeyTests
     [InlineData("acm/tasks", "acme", false)]
     [InlineData("acme/tasks", "acme/tasks", false)]
     [InlineData("acme/tasks", "ACME", false)]
-    public void Belongs_AgreesWithOf(string key, string tenant, bool belongs)
+    [InlineData("", "", true)]
+    [InlineData("acme", null, false)]
+    public void Belongs_AgreesWithOf(string key, string? tenant, bool belongs)
     {
         Assert.Equal(belongs, TenantKey.Of(key) == tenant);
         Assert.Equal(belongs, TenantKey.Belongs(key, tenant));
