@@ -19,4 +19,11 @@ public sealed record ProjectionQuery(string Collection, string? Tenant)
 
     /// <summary>The page size, 1 to 1,000. Default: 100.</summary>
     public int Limit { get; init; } = 100;
+
+    /// <summary>
+    /// Whether rows carry their <see cref="ProjectionRow.Document"/>. Default: yes. Without, each row's document is an
+    /// empty string and storage reads only the key and filter columns: for readers that check which rows exist (an
+    /// in-memory index catching up) and fetch the few documents they lack one by one.
+    /// </summary>
+    public bool IncludeDocuments { get; init; } = true;
 }

@@ -137,6 +137,7 @@ internal sealed class MemoryGrainStorage : IGrainStorage
                 .OrderBy(row => row.Id, StringComparer.Ordinal)
                 .ThenBy(row => row.Tenant, StringComparer.Ordinal)
                 .Take(query.Limit + 1)
+                .Select(row => query.IncludeDocuments ? row : row with { Document = string.Empty })
                 .ToList();
             return Task.FromResult(ProjectionCursor.Page(rows, query));
         }

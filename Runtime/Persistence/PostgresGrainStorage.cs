@@ -907,8 +907,8 @@ internal sealed class PostgresGrainStorage : IGrainStorage
     {
         var cursor = ProjectionCursor.Parse(query);
         var command = new NpgsqlBatchCommand();
-        var sql = new System.Text.StringBuilder(
-            "SELECT tenant, collection, id, status, owner, grp, document::text FROM orch_projections WHERE collection = $1");
+        var sql = new System.Text.StringBuilder("SELECT tenant, collection, id, status, owner, grp, ")
+            .Append(query.IncludeDocuments ? "document::text" : "''").Append(" FROM orch_projections WHERE collection = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = query.Collection });
         // Only the filters that are set, so each shape gets a plan that uses its index.
         Filter("tenant", query.Tenant);

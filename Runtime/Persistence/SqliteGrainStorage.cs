@@ -299,7 +299,8 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
         var cursor = ProjectionCursor.Parse(query);
         await using var connection = await OpenAsync(cancellationToken);
         using var command = Command(connection, string.Empty);
-        var sql = new System.Text.StringBuilder("SELECT tenant, collection, id, status, owner, grp, document FROM orch_projections WHERE collection = $c");
+        var sql = new System.Text.StringBuilder("SELECT tenant, collection, id, status, owner, grp, ")
+            .Append(query.IncludeDocuments ? "document" : "''").Append(" FROM orch_projections WHERE collection = $c");
         command.Parameters.AddWithValue("$c", query.Collection);
         Filter("tenant", "$tn", query.Tenant);
         Filter("status", "$st", query.Status);

@@ -156,18 +156,27 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
     }
 
     /// <summary>
-    /// Adds the ready tasks the index is missing (offers lost to a crash, or everything on activation). Ready tasks never
-    /// change their claim order, so a row already indexed is skipped without deserializing its document: a resync over
-    /// a backlog of thousands of ready tasks used to hold the claim path for hundreds of milliseconds every 30 s.
+    /// Adds the ready tasks the index is missing. On activation that is all of them, read with their documents. A resync
+    /// (covering offers lost to a crash) reads only the ready rows' ids and fetches the few documents it lacks: a ready
+    /// task's claim order never changes, and a backlog of thousands of ready tasks used to cost a read of every
+    /// document, and holding the claim path while they were deserialized, every 30 s.
     /// </summary>
     private async Task RebuildAsync(CancellationToken cancellationToken)
     {
+        var resync = _byId.Count > 0;
+        var ready = new ProjectionQuery(TaskGrain.CollectionName, OrgId) { Status = "ready", IncludeDocuments = !resync };
         var added = false;
-        foreach (var row in await projections.ReadAllAsync(new ProjectionQuery(TaskGrain.CollectionName, OrgId) { Status = "ready" }, cancellationToken))
+        foreach (var row in await projections.ReadAllAsync(ready, cancellationToken))
         {
-            if (!_byId.ContainsKey(row.Id))
+            if (_byId.ContainsKey(row.Id))
             {
-                var view = JsonSerializer.Deserialize(row.Document, GrainContractsJsonContext.Default.TaskView)!;
+                continue;
+            }
+
+            var document = resync ? (await projections.GetAsync(TaskGrain.CollectionName, OrgId, row.Id, cancellationToken))?.Document : row.Document;
+            var view = document is null ? null : JsonSerializer.Deserialize(document, GrainContractsJsonContext.Default.TaskView)!;
+            if (view?.Status == TaskLifecycleStatus.Ready && !_byId.ContainsKey(view.Id))
+            {
                 Index(new ReadyTask(view.Id, view.Priority, view.RequiredCapabilities, view.CreatedAt));
                 added = true;
             }

@@ -118,6 +118,24 @@ public abstract class ProjectionStoreConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Query_WithoutDocuments_SameRowsAndPagesWithEmptyDocuments()
+    {
+        await CommitAsync(Alone(Enumerable.Range(1, 5).Select(i => ProjectionChange.Set(Row("acme", $"t{i}", i % 2 == 0 ? "ready" : "done") with { Owner = $"o{i}" })).ToArray()));
+
+        var first = await _sut.QueryAsync(new ProjectionQuery(Tasks, "acme") { Limit = 2, IncludeDocuments = false });
+        var rest = await _sut.QueryAsync(new ProjectionQuery(Tasks, "acme") { Limit = 2, IncludeDocuments = false, Cursor = first.NextCursor });
+        var ready = await _sut.QueryAsync(new ProjectionQuery(Tasks, "acme") { Status = "ready", IncludeDocuments = false });
+
+        Assert.Equal(["t1", "t2"], first.Items.Select(row => row.Id));
+        Assert.Equal(["t3", "t4"], rest.Items.Select(row => row.Id));
+        Assert.Equal(["t2", "t4"], ready.Items.Select(row => row.Id));
+        Assert.All(first.Items.Concat(rest.Items).Concat(ready.Items), row => Assert.Equal(string.Empty, row.Document));
+        Assert.Equal(("ready", "o4"), (ready.Items[1].Status, ready.Items[1].Owner));
+        var full = await _sut.QueryAsync(new ProjectionQuery(Tasks, "acme") { Limit = 2 });
+        Assert.All(full.Items, row => Assert.NotEqual(string.Empty, row.Document));
+    }
+
+    [Fact]
     public async Task Query_PageEndsExactlyAtTheLastRow_HasNoCursor()
     {
         await CommitAsync(Alone(ProjectionChange.Set(Row("acme", "a")), ProjectionChange.Set(Row("acme", "b"))));

@@ -444,11 +444,9 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     public async Task Queue_ResyncFindsATaskWhoseOfferWasLost_AndServesTheWaitingClaim()
     {
         await RegisterAsync("a1");
-        await CreateAsync("indexed");
+        await CreateAsync("indexed", capabilities: ["gpu"]); // stays in the index (a1 cannot take it): the resync reads ids only
         await CreateAsync("lost");
         await Queue.TaskWithdrawnAsync("lost"); // the index forgets it, as when an offer is lost to a crash; its row says ready
-        Assert.Equal("indexed", (await ClaimAsync("a1"))!.Id);
-        await TaskGrain("indexed").CompleteAsync(new LeaseHolderCall("a1", 1), null);
         Assert.Null(await ClaimAsync("a1"));
 
         _cluster.Time.Advance(TaskQueueGrain.ResyncInterval - TimeSpan.FromSeconds(10));
