@@ -37,10 +37,10 @@ internal static class EventsSseLatencyBenchmark
         var warmup = Math.Round(started.Elapsed.TotalSeconds, 1);
         var from = DateTimeOffset.UtcNow.UtcTicks;
         var cpuBefore = ApiCpu.Read();
-        var clientPausedBefore = GC.GetTotalPauseDuration();
+        var producerPausedBefore = GC.GetTotalPauseDuration();
         await Task.Delay(settings.Duration);
         var cpu = ApiCpu.Read() - cpuBefore;
-        var clientPaused = GC.GetTotalPauseDuration() - clientPausedBefore;
+        var producerPaused = GC.GetTotalPauseDuration() - producerPausedBefore;
         var to = DateTimeOffset.UtcNow.UtcTicks;
         await stop.CancelAsync();
         var (creates, failed) = await producing;
@@ -62,7 +62,7 @@ internal static class EventsSseLatencyBenchmark
         var pairs = received.Sum(arrivals => arrivals.Count(arrival => arrival.OccurredTicks >= from && arrival.OccurredTicks < to));
         Console.Error.WriteLine($"{Name}: the Api process used {cpu.TotalSeconds:F2} s of CPU in the {TimeSpan.FromTicks(to - from).TotalSeconds:F1} s measured: "
             + $"{cpu.TotalMicroseconds / Math.Max(1, pairs):F1} µs per (event, client) pair delivered, everything included; "
-            + $"GC pauses: the producer {clientPaused.TotalMilliseconds:F0} ms while measured, the readers' process {readersPaused.TotalMilliseconds:F0} ms since it started");
+            + $"GC pauses: the producer {producerPaused.TotalMilliseconds:F0} ms while measured, the readers' process {readersPaused.TotalMilliseconds:F0} ms since it started");
         CheckDelivery(received, reconnected, log, creates.Count);
 
         var fsync = FsyncRate.Measure(Path.GetTempPath());

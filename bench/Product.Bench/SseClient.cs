@@ -96,7 +96,7 @@ internal sealed class SseClient
                 var consumed = 0;
                 while (received[consumed..].IndexOf("\n\n"u8) is >= 0 and var end)
                 {
-                    Take(received.Slice(consumed, end + 1), arrived);
+                    Record(received.Slice(consumed, end + 1), arrived);
                     consumed += end + 2;
                 }
 
@@ -107,7 +107,7 @@ internal sealed class SseClient
     }
 
     /// <summary>One frame's lines (each ending in a newline); comments and frames without an id are not events.</summary>
-    private void Take(ReadOnlySpan<byte> frame, long arrived)
+    private void Record(ReadOnlySpan<byte> frame, long arrived)
     {
         var (sequence, occurred) = (0L, 0L);
         while (frame.IndexOf((byte)'\n') is >= 0 and var end)

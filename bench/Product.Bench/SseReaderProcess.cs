@@ -29,20 +29,9 @@ internal sealed class SseReaderProcess : IAsyncDisposable
     /// <summary>Starts the child and returns once its <paramref name="clients"/> streams are open.</summary>
     public static async Task<SseReaderProcess> StartAsync(Uri address, string key, string pathAndQuery, int clients)
     {
-        var self = Environment.ProcessPath!;
-        var start = new ProcessStartInfo(self) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
-        {
-            start.ArgumentList.Add(typeof(SseReaderProcess).Assembly.Location);
-        }
-
         var output = Path.Combine(Path.GetTempPath(), $"sse-arrivals-{Guid.NewGuid():N}.bin");
-        foreach (var argument in new[] { ServeArgument, address.ToString(), key, pathAndQuery, clients.ToString(CultureInfo.InvariantCulture), output })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var readers = new SseReaderProcess(Process.Start(start)!, output);
+        var process = ChildProcess.StartSelf(ServeArgument, address.ToString(), key, pathAndQuery, clients.ToString(CultureInfo.InvariantCulture), output);
+        var readers = new SseReaderProcess(process, output);
         try
         {
             await readers.ExpectAsync("connected");

@@ -150,20 +150,8 @@ internal static class RemoteGrainCallBenchmark
         return (request.Length, response.Length);
     }
 
-    private static Process StartSiloProcess(string connectionString, int responseLength)
-    {
-        var self = Environment.ProcessPath!;
-        var start = new ProcessStartInfo(self) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
-        {
-            start.ArgumentList.Add(typeof(RemoteGrainCallBenchmark).Assembly.Location);
-        }
-
-        start.ArgumentList.Add(ServeSiloArgument);
-        start.ArgumentList.Add(connectionString);
-        start.ArgumentList.Add(responseLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        return Process.Start(start)!;
-    }
+    private static Process StartSiloProcess(string connectionString, int responseLength) =>
+        ChildProcess.StartSelf(ServeSiloArgument, connectionString, responseLength.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     private static async Task<string> ReadyAsync(Process silo)
     {
