@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Npgsql;
 using Orchestration.Bench;
 using Orchestration.Testing;
 
@@ -10,9 +11,11 @@ namespace Orchestration.Product.Bench;
 /// (<see cref="TaskLifecycleBenchmark.StartApiAsync"/>) with <see cref="Clients"/> streams of <c>types=task.*</c> open (read
 /// by <see cref="SseReaderProcess"/>, a process of their own), while
 /// a paced producer creates tasks through the HTTP API at <see cref="EventsPerSecond"/> (each create commits
-/// <c>task.created</c> and <c>task.ready</c>). Per (event, client) pair: arrival of the frame − the envelope's
-/// <c>occurredAt</c> (the grain's clock when raised, before its commit: the commit's own latency is included, so slightly
-/// pessimistic). Baseline, same run: the create request's round trip (send → response, its durable commit included).
+/// <c>task.created</c> and <c>task.ready</c>). Per (event, client) pair: arrival of the frame − the commit of the event's
+/// transaction, as PostgreSQL recorded it (<c>pg_xact_commit_timestamp</c>, taken as the commit record is written, so the
+/// flush is included). Printed beside it: arrival − the envelope's <c>occurredAt</c> (the grain's clock when raised, so the
+/// wait for a commit slot is included too). Baseline, same run: the create request's round trip (send → response, its
+/// durable commit included). Every clock here is the machine's one wall clock.
 /// </summary>
 internal static class EventsSseLatencyBenchmark
 {
@@ -23,7 +26,8 @@ internal static class EventsSseLatencyBenchmark
 
     public static async Task<IReadOnlyList<Result>> RunAsync(Settings settings, EphemeralPostgres postgres)
     {
-        await using var api = await TaskLifecycleBenchmark.StartApiAsync(await postgres.CreateDatabaseAsync());
+        var database = await postgres.CreateDatabaseAsync();
+        await using var api = await TaskLifecycleBenchmark.StartApiAsync(database);
         await using var board = await HttpBoard.CreateAsync(api.Address, api.Client);
         await using var readers = await SseReaderProcess.StartAsync(
             api.Address, await HttpBoard.IssueKeyAsync(api.Client, "operator", agentId: null), "/api/v1/events/stream?types=task.*", Clients);
@@ -52,12 +56,23 @@ internal static class EventsSseLatencyBenchmark
         // Every task.* event in the log, as the list endpoint pages it: what each client must have received, once, in order.
         var log = await ReadLogAsync(api.Client);
         var (received, reconnected, readersPaused) = await readers.StopAsync(log.Count == 0 ? 0 : log[^1].Sequence);
+        var committed = await CommitTicksAsync(database, log);
         var measured = Percentiles.Of(received.SelectMany(arrivals => arrivals)
+            .Select(arrival => (arrival.ArrivedTicks, Committed: committed.GetValueOrDefault(arrival.Sequence))) // strays: CheckDelivery
+            .Where(pair => pair.Committed >= from && pair.Committed < to)
+            .Select(pair => TimeSpan.FromTicks(pair.ArrivedTicks - pair.Committed).TotalMilliseconds));
+        if (settings.Trace)
+        {
+            PrintLateArrivals(received, committed, from, to);
+        }
+
+        var afterRaised = Percentiles.Of(received.SelectMany(arrivals => arrivals)
             .Where(arrival => arrival.OccurredTicks >= from && arrival.OccurredTicks < to).Select(Arrival.Milliseconds));
         var baseline = Percentiles.Of(creates.Where(create => create.SentTicks >= from && create.SentTicks < to)
             .Select(create => TimeSpan.FromTicks(create.RespondedTicks - create.SentTicks).TotalMilliseconds));
         var rate = log.Count(item => item.OccurredTicks >= from && item.OccurredTicks < to) / TimeSpan.FromTicks(to - from).TotalSeconds;
-        Console.Error.WriteLine($"{Name}: {rate:F0} events/s committed while measured, {Clients} clients; occurredAt→client {measured}; create round trip {baseline} (ms)");
+        Console.Error.WriteLine($"{Name}: {rate:F0} events/s committed while measured, {Clients} clients; commit→client {measured}; "
+            + $"occurredAt→client {afterRaised}; create round trip {baseline} (ms)");
         PrintAfterResponse(received, log, creates, from, to);
         var pairs = received.Sum(arrivals => arrivals.Count(arrival => arrival.OccurredTicks >= from && arrival.OccurredTicks < to));
         Console.Error.WriteLine($"{Name}: the Api process used {cpu.TotalSeconds:F2} s of CPU in the {TimeSpan.FromTicks(to - from).TotalSeconds:F1} s measured: "
@@ -118,6 +133,50 @@ internal static class EventsSseLatencyBenchmark
     }
 
     private static string TaskId(LogEvent item) => item.Subject.StartsWith("tasks/", StringComparison.Ordinal) ? item.Subject["tasks/".Length..] : item.Subject;
+
+    /// <summary>
+    /// --trace: the pairs that arrived over 60 ms after their commit, per 100 ms of arrival, with the commits they came
+    /// from; a stall shows as one window of arrivals whose commits span the stall.
+    /// </summary>
+    private static void PrintLateArrivals(List<Arrival>[] received, Dictionary<long, long> committed, long from, long to)
+    {
+        const long window = 100 * TimeSpan.TicksPerMillisecond;
+        var late = received.SelectMany(arrivals => arrivals)
+            .Select(arrival => (arrival.Sequence, arrival.ArrivedTicks, Committed: committed.GetValueOrDefault(arrival.Sequence)))
+            .Where(pair => pair.Committed >= from && pair.Committed < to && pair.ArrivedTicks - pair.Committed > 60 * TimeSpan.TicksPerMillisecond);
+        foreach (var group in late.GroupBy(pair => pair.ArrivedTicks / window).OrderBy(group => group.Key))
+        {
+            Console.Error.WriteLine(
+                $"{Name} late: arrived {new DateTime(group.Key * window):HH:mm:ss.f}, {group.Count()} pairs of {group.Select(pair => pair.Sequence).Distinct().Count()} events "
+                + $"committed {new DateTime(group.Min(pair => pair.Committed)):HH:mm:ss.fff}–{new DateTime(group.Max(pair => pair.Committed)):HH:mm:ss.fff}, "
+                + $"at most {TimeSpan.FromTicks(group.Max(pair => pair.ArrivedTicks - pair.Committed)).TotalMilliseconds:F0} ms after");
+        }
+    }
+
+    /// <summary>When each logged event's transaction committed (UTC ticks), by sequence, read from the database itself.</summary>
+    private static async Task<Dictionary<long, long>> CommitTicksAsync(string database, IReadOnlyList<LogEvent> log)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using (var setting = new NpgsqlCommand("SELECT current_setting('track_commit_timestamp')::bool", connection))
+        {
+            if (await setting.ExecuteScalarAsync() is not true)
+            {
+                throw new InvalidOperationException($"{Name} measures from each event's commit: the server needs track_commit_timestamp = on.");
+            }
+        }
+
+        await using var command = new NpgsqlCommand("SELECT sequence, pg_xact_commit_timestamp(xmin) FROM orch_events WHERE sequence = ANY($1)", connection);
+        command.Parameters.Add(new NpgsqlParameter { Value = log.Select(item => item.Sequence).ToArray() });
+        var committed = new Dictionary<long, long>(log.Count);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            committed.Add(reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1).UtcTicks);
+        }
+
+        return committed;
+    }
 
     private static async Task<IReadOnlyList<LogEvent>> ReadLogAsync(HttpClient http)
     {

@@ -22,7 +22,7 @@ if (!lifecycle && !events && !failover && !lifecycleCluster)
     return;
 }
 
-await using var postgres = await EphemeralPostgres.StartAsync(durable: true);
+await using var postgres = await EphemeralPostgres.StartAsync(durable: true, commitTimestamps: events);
 if (lifecycle)
 {
     foreach (var result in await TaskLifecycleBenchmark.RunAsync(settings, postgres))

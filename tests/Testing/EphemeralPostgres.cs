@@ -32,7 +32,11 @@ public sealed class EphemeralPostgres : IAsyncDisposable
     /// False (tests): fsync off, for speed; a killed client still loses nothing, since the server keeps running.
     /// True (benchmarks): the server's durable defaults, so commit costs are real.
     /// </param>
-    public static async Task<EphemeralPostgres> StartAsync(bool durable = false)
+    /// <param name="commitTimestamps">
+    /// Records each transaction's commit time (<c>track_commit_timestamp</c>), so a benchmark can measure from the commit
+    /// itself (<c>pg_xact_commit_timestamp(xmin)</c>). A configured server must have it on already.
+    /// </param>
+    public static async Task<EphemeralPostgres> StartAsync(bool durable = false, bool commitTimestamps = false)
     {
         var external = Environment.GetEnvironmentVariable("ConnectionStrings__postgres");
         if (!string.IsNullOrWhiteSpace(external))
@@ -61,7 +65,8 @@ public sealed class EphemeralPostgres : IAsyncDisposable
         var user = asRoot ? "postgres" : null;
         await RunAsync(Path.Combine(bin, "initdb"), ["-D", dataDirectory, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"], user);
         var settings = $"-p {port} -c listen_addresses=127.0.0.1 -k {dataDirectory} -c max_connections=200"
-            + (durable ? string.Empty : " -c fsync=off -c full_page_writes=off");
+            + (durable ? string.Empty : " -c fsync=off -c full_page_writes=off")
+            + (commitTimestamps ? " -c track_commit_timestamp=on" : string.Empty);
         await RunAsync(Path.Combine(bin, "pg_ctl"), ["start", "-w", "-t", "60", "-D", dataDirectory, "-l", Path.Combine(dataDirectory, "server.log"), "-o", settings], user);
 
         var connectionString = new NpgsqlConnectionStringBuilder
