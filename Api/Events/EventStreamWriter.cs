@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
-using System.Threading.Channels;
 using Microsoft.AspNetCore.Http.Features;
 using Orchestration.Api.Contracts;
 using Orchestration.Api.Extensions;
@@ -12,15 +11,17 @@ using Orchestration.Runtime.Streams;
 namespace Orchestration.Api.Events;
 
 /// <summary>
-/// Serves one Server-Sent Events client. A producer follows the log into a bounded buffer; this writer drains it,
-/// flushing after each batch and sending a <c>:</c> comment when idle. A client too slow to keep the buffer from
-/// filling gets a final <c>event: reconnect</c> naming the last id it was sent, and the stream ends, so it resumes
-/// with <c>Last-Event-ID</c> and misses nothing.
+/// Serves one Server-Sent Events client: follows the log in batches, writes each batch's frames and flushes once per
+/// batch, and sends a <c>:</c> comment when idle. The log holds at most <see cref="ApiOptions.SseBufferSize"/> events for
+/// a client that does not keep up; when it would hold more, the stream ends with an <c>event: reconnect</c> naming the
+/// last id it was sent, so the client resumes with <c>Last-Event-ID</c> and misses nothing.
 /// </summary>
+/// <remarks>
+/// The client's own loop reads the log's live buffer directly: no task and no second buffer in between, so a commit
+/// wakes one task per client, not two.
+/// </remarks>
 internal sealed class EventStreamWriter(IStreamLog log, TimeProvider timeProvider, ApiOptions options)
 {
-    private const int BatchSize = 256;
-
     public async Task WriteAsync(HttpContext context, string orgId, long after, EventFilter filter)
     {
         var response = context.Response;
@@ -32,39 +33,48 @@ internal sealed class EventStreamWriter(IStreamLog log, TimeProvider timeProvide
         await response.Body.FlushAsync(context.RequestAborted);
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        var buffer = Channel.CreateBounded<SseFrame>(new BoundedChannelOptions(options.SseBufferSize) { SingleReader = true, SingleWriter = true });
-        var overflowed = false;
-        var producer = Task.Run(async () =>
+        var batches = log.FollowUntilBehindAsync(after, null, orgId, options.SseBufferSize, stop.Token).GetAsyncEnumerator(stop.Token);
+        var next = batches.MoveNextAsync().AsTask();
+        try
         {
-            try
+            var lastId = after;
+            while (true)
             {
-                await foreach (var entry in log.FollowAsync(after, null, orgId, stop.Token))
+                if (!next.IsCompleted)
                 {
-                    if (SseFrame.For(entry, orgId) is { } frame && filter.Matches(frame.Item) && !buffer.Writer.TryWrite(frame))
+                    using var idle = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                    var heartbeat = Task.Delay(options.SseHeartbeatInterval, timeProvider, idle.Token);
+                    if (await Task.WhenAny(next, heartbeat) == heartbeat)
                     {
-                        overflowed = true;
-                        break;
+                        await response.WriteAsync(":\n\n", stop.Token);
+                        await response.Body.FlushAsync(stop.Token);
+                        continue;
+                    }
+
+                    await idle.CancelAsync();
+                }
+
+                if (!await next)
+                {
+                    break; // the client fell behind by more than its buffer
+                }
+
+                foreach (var entry in batches.Current)
+                {
+                    if (SseFrame.For(entry, orgId) is { } frame && filter.Matches(frame.Item))
+                    {
+                        response.BodyWriter.Write(frame.Bytes.Span);
+                        lastId = frame.Item.Sequence;
                     }
                 }
 
-                buffer.Writer.TryComplete();
+                await response.BodyWriter.FlushAsync(stop.Token);
+                next = batches.MoveNextAsync().AsTask();
             }
-            catch (Exception exception)
-            {
-                buffer.Writer.TryComplete(exception is OperationCanceledException ? null : exception);
-            }
-        }, CancellationToken.None);
 
-        var lastId = after;
-        try
-        {
-            lastId = await DrainAsync(response, buffer.Reader, lastId, stop.Token);
-            if (Volatile.Read(ref overflowed))
-            {
-                var data = $"{{\"lastEventId\":{lastId.ToString(CultureInfo.InvariantCulture)}}}";
-                await response.WriteAsync($"id: {lastId}\nevent: reconnect\ndata: {data}\n\n", stop.Token);
-                await response.Body.FlushAsync(stop.Token);
-            }
+            var data = $"{{\"lastEventId\":{lastId.ToString(CultureInfo.InvariantCulture)}}}";
+            await response.WriteAsync($"id: {lastId}\nevent: reconnect\ndata: {data}\n\n", stop.Token);
+            await response.Body.FlushAsync(stop.Token);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -72,45 +82,10 @@ internal sealed class EventStreamWriter(IStreamLog log, TimeProvider timeProvide
         }
         finally
         {
+            // An async iterator cannot be disposed while a MoveNextAsync is pending: cancel it and let it finish first.
             await stop.CancelAsync();
-            await producer;
-        }
-    }
-
-    private async Task<long> DrainAsync(HttpResponse response, ChannelReader<SseFrame> reader, long lastId, CancellationToken cancellationToken)
-    {
-        var waiting = reader.WaitToReadAsync(cancellationToken).AsTask();
-        while (true)
-        {
-            if (!waiting.IsCompleted)
-            {
-                using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                var heartbeat = Task.Delay(options.SseHeartbeatInterval, timeProvider, idle.Token);
-                if (await Task.WhenAny(waiting, heartbeat) == heartbeat)
-                {
-                    await response.WriteAsync(":\n\n", cancellationToken);
-                    await response.Body.FlushAsync(cancellationToken);
-                    continue;
-                }
-
-                await idle.CancelAsync();
-            }
-
-            if (!await waiting)
-            {
-                return lastId; // the producer ended (overflow, or the log closed)
-            }
-
-            var count = 0;
-            while (count < BatchSize && reader.TryRead(out var frame))
-            {
-                response.BodyWriter.Write(frame.Bytes.Span);
-                lastId = frame.Item.Sequence;
-                count++;
-            }
-
-            await response.BodyWriter.FlushAsync(cancellationToken);
-            waiting = reader.WaitToReadAsync(cancellationToken).AsTask();
+            await next.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            await batches.DisposeAsync();
         }
     }
 }

@@ -25,4 +25,18 @@ public interface IStreamLog
     /// <param name="tenant">Only events of this tenant; <c>null</c> for all.</param>
     /// <param name="cancellationToken">Stops following.</param>
     IAsyncEnumerable<StreamEvent> FollowAsync(long afterSequence, string? streamNamespace = null, string? tenant = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Like <see cref="FollowAsync"/>, in batches (a page of history, or whatever committed since the previous batch), for
+    /// a consumer that passes each batch on at once, such as a network stream flushed once per batch. At most
+    /// <paramref name="liveBufferSize"/> live events wait for the consumer; a consumer that falls further behind sees the
+    /// enumeration end after the last event it was given, and resumes from there with a new follow when it can.
+    /// </summary>
+    /// <param name="afterSequence">Start after this sequence; 0 for the whole log.</param>
+    /// <param name="streamNamespace">Only events of this namespace; <c>null</c> for all.</param>
+    /// <param name="tenant">Only events of this tenant; <c>null</c> for all.</param>
+    /// <param name="liveBufferSize">The most live events held for this consumer.</param>
+    /// <param name="cancellationToken">Stops following.</param>
+    IAsyncEnumerable<IReadOnlyList<StreamEvent>> FollowUntilBehindAsync(
+        long afterSequence, string? streamNamespace, string? tenant, int liveBufferSize, CancellationToken cancellationToken = default);
 }

@@ -178,13 +178,26 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
     /// <summary>
     /// Like <see cref="FollowAsync"/>, in batches: a page of history, or whatever arrived live since the last batch.
     /// A batch may be empty when only events of other namespaces went by. With a tenant, history and catch-up pages are
-    /// that tenant's only (filtered by storage); live events are filtered here.
+    /// that tenant's only (filtered by storage); live events are filtered here. A follower whose live buffer overflows
+    /// catches up from storage.
     /// </summary>
-    internal async IAsyncEnumerable<IReadOnlyList<StreamEvent>> FollowBatchesAsync(
-        long afterSequence, string? streamNamespace, string? tenant, [EnumeratorCancellation] CancellationToken cancellationToken)
+    internal IAsyncEnumerable<IReadOnlyList<StreamEvent>> FollowBatchesAsync(
+        long afterSequence, string? streamNamespace, string? tenant, CancellationToken cancellationToken) =>
+        FollowCoreAsync(afterSequence, streamNamespace, tenant, _options.SubscriberBufferSize, endWhenBehind: false, cancellationToken);
+
+    public IAsyncEnumerable<IReadOnlyList<StreamEvent>> FollowUntilBehindAsync(
+        long afterSequence, string? streamNamespace, string? tenant, int liveBufferSize, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(liveBufferSize, 1);
+        return FollowCoreAsync(afterSequence, streamNamespace, tenant, liveBufferSize, endWhenBehind: true, cancellationToken);
+    }
+
+    private async IAsyncEnumerable<IReadOnlyList<StreamEvent>> FollowCoreAsync(
+        long afterSequence, string? streamNamespace, string? tenant, int liveBufferSize, bool endWhenBehind,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         // Subscribe before reading history: whatever commits during the read arrives live and is de-duplicated by sequence.
-        var subscription = Subscribe(streamNamespace, tenant);
+        var subscription = Subscribe(streamNamespace, tenant, liveBufferSize);
         try
         {
             var last = afterSequence;
@@ -225,6 +238,11 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
 
                     if (subscription.ResetOverflow())
                     {
+                        if (endWhenBehind)
+                        {
+                            yield break; // everything before the drop was handed out: the consumer resumes after it
+                        }
+
                         break; // fell behind: what the buffer dropped is read from storage
                     }
 
@@ -239,9 +257,9 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
     }
 
     /// <summary>Subscribes to events as they are published; the subscriber must read on or be marked overflowed.</summary>
-    internal Subscription Subscribe(string? streamNamespace, string? tenant = null)
+    internal Subscription Subscribe(string? streamNamespace, string? tenant = null, int? capacity = null)
     {
-        var subscription = new Subscription(streamNamespace, tenant, _options.SubscriberBufferSize);
+        var subscription = new Subscription(streamNamespace, tenant, capacity ?? _options.SubscriberBufferSize);
         ImmutableInterlocked.Update(ref _subscriptions, static (list, item) => list.Add(item), subscription);
         return subscription;
     }

@@ -67,6 +67,43 @@ public sealed class StreamTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FollowUntilBehindAsync_ConsumerFallsBehindItsBuffer_EndsAfterWhatItWasGivenAndResumesWithoutLoss()
+    {
+        var stream = _cluster.Silos[0].Services.GetRequiredService<IStreamProvider>().GetStream<int>(new StreamId("behind", "k"));
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var start = Log.LastSequence;
+        await using var follower = Log.FollowUntilBehindAsync(start, "behind", null, liveBufferSize: 4, stop.Token).GetAsyncEnumerator(stop.Token);
+        var first = follower.MoveNextAsync();
+        await stream.OnNextAsync(1);
+        Assert.True(await first);
+        var given = follower.Current.Select(e => e.Sequence).ToList();
+
+        // The consumer stalls while ten more commit: four fit its buffer, the fifth overflows it.
+        for (var i = 2; i <= 11; i++)
+        {
+            await stream.OnNextAsync(i);
+        }
+
+        while (await follower.MoveNextAsync())
+        {
+            given.AddRange(follower.Current.Select(e => e.Sequence));
+        }
+
+        Assert.Equal(Enumerable.Range(1, 5).Select(i => start + i), given);
+        var resumed = new List<long>();
+        await foreach (var batch in Log.FollowUntilBehindAsync(given[^1], "behind", null, liveBufferSize: 4, stop.Token))
+        {
+            resumed.AddRange(batch.Select(e => e.Sequence));
+            if (resumed.Count >= 6)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(Enumerable.Range(6, 6).Select(i => start + i), resumed);
+    }
+
+    [Fact]
     public async Task ReadAsync_AfterAndLimit_ReturnsThatPage()
     {
         var streams = _cluster.Silos[0].Services.GetRequiredService<IStreamProvider>();
