@@ -140,23 +140,31 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
         }
     }
 
+    /// <param name="events">In sequence order; those published already (a catch-up read can overlap a local commit) are skipped.</param>
     private void Publish(IReadOnlyList<StreamEvent> events)
     {
-        var subscriptions = _subscriptions;
-        foreach (var streamEvent in events)
+        var first = 0;
+        while (first < events.Count && events[first].Sequence <= _published)
         {
-            if (streamEvent.Sequence <= _published)
-            {
-                continue;
-            }
-
-            foreach (var subscription in subscriptions)
-            {
-                subscription.Offer(streamEvent);
-            }
-
-            Volatile.Write(ref _published, streamEvent.Sequence);
+            first++;
         }
+
+        if (first == events.Count)
+        {
+            return;
+        }
+
+        // Subscriber by subscriber, each given the whole batch: a reader woken by the first event then finds the rest
+        // already there and passes them on at once (one flush per commit for a network client, not one per event).
+        foreach (var subscription in _subscriptions)
+        {
+            for (var i = first; i < events.Count; i++)
+            {
+                subscription.Offer(events[i]);
+            }
+        }
+
+        Volatile.Write(ref _published, events[^1].Sequence);
     }
 
     public Task<IReadOnlyList<StreamEvent>> ReadAsync(long afterSequence, int limit, string? tenant = null, CancellationToken cancellationToken = default) =>
