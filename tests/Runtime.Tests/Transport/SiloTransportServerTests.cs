@@ -65,6 +65,9 @@ public sealed class SiloTransportServerTests
         var handled = new List<string>();
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // A grace period that outlasts the guards: its timer runs ahead of queued work, so on a busy machine a 10 s one can
+        // close the connection before the thread pool has run the write loop that sends GoAway.
+        var options = new SiloTransportOptions { ShutdownGracePeriod = TimeSpan.FromMinutes(2) };
         await using var server = await TransportSut.StartServerAsync(async (request, _) =>
         {
             lock (handled)
@@ -75,7 +78,7 @@ public sealed class SiloTransportServerTests
             started.TrySetResult();
             await release.Task;
             return request;
-        }, port: 0);
+        }, port: 0, options);
         using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await peer.ConnectAsync(new IPEndPoint(IPAddress.Loopback, server.Port));
         byte[] opening = [.. FrameProtocol.Preface, .. Frame(FrameKind.Request, 1, "first")];
