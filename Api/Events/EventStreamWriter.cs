@@ -35,23 +35,28 @@ internal sealed class EventStreamWriter(IStreamLog log, TimeProvider timeProvide
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         var batches = log.FollowUntilBehindAsync(after, null, orgId, options.SseBufferSize, stop.Token).GetAsyncEnumerator(stop.Token);
         var next = batches.MoveNextAsync().AsTask();
+        // One timer per heartbeat interval, not one per wait: a commit wakes every client, so waits are many and short.
+        var lastWrite = timeProvider.GetTimestamp();
+        var heartbeat = Task.Delay(options.SseHeartbeatInterval, timeProvider, stop.Token);
         try
         {
             var lastId = after;
             while (true)
             {
-                if (!next.IsCompleted)
+                if (!next.IsCompleted && await Task.WhenAny(next, heartbeat) == heartbeat)
                 {
-                    using var idle = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
-                    var heartbeat = Task.Delay(options.SseHeartbeatInterval, timeProvider, idle.Token);
-                    if (await Task.WhenAny(next, heartbeat) == heartbeat)
+                    stop.Token.ThrowIfCancellationRequested();
+                    var idle = timeProvider.GetElapsedTime(lastWrite);
+                    if (idle >= options.SseHeartbeatInterval)
                     {
                         await response.WriteAsync(":\n\n", stop.Token);
                         await response.Body.FlushAsync(stop.Token);
-                        continue;
+                        lastWrite = timeProvider.GetTimestamp();
+                        idle = TimeSpan.Zero;
                     }
 
-                    await idle.CancelAsync();
+                    heartbeat = Task.Delay(options.SseHeartbeatInterval - idle, timeProvider, stop.Token);
+                    continue;
                 }
 
                 if (!await next)
@@ -59,16 +64,23 @@ internal sealed class EventStreamWriter(IStreamLog log, TimeProvider timeProvide
                     break; // the client fell behind by more than its buffer
                 }
 
+                var written = 0;
                 foreach (var entry in batches.Current)
                 {
                     if (SseFrame.For(entry, orgId) is { } frame && filter.Matches(frame.Item))
                     {
                         response.BodyWriter.Write(frame.Bytes.Span);
                         lastId = frame.Item.Sequence;
+                        written++;
                     }
                 }
 
-                await response.BodyWriter.FlushAsync(stop.Token);
+                if (written > 0)
+                {
+                    await response.BodyWriter.FlushAsync(stop.Token);
+                    lastWrite = timeProvider.GetTimestamp();
+                }
+
                 next = batches.MoveNextAsync().AsTask();
             }
 
