@@ -1,3 +1,7 @@
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Orchestration.Grains.Events;
+using Orchestration.Runtime.Streams;
 using Orchestration.Testing;
 
 namespace Orchestration.Api.Tests.Apis;
@@ -26,6 +30,30 @@ public abstract class EventStreamHeartbeatTests : ApiTestBase
 
         var heartbeat = await next;
         Assert.Equal("stream", opening!.Comment);
+        Assert.NotNull(heartbeat!.Comment);
+        Assert.Null(heartbeat.Event);
+    }
+
+    [Fact]
+    public async Task Stream_OnlyOtherEventsFlowing_StillSendsCommentLine()
+    {
+        await using var stream = await SseClient.ConnectAsync(Platform, "/api/v1/events/stream?types=test.wanted");
+        await stream.NextAsync();
+        var streams = Factory.Services.GetRequiredService<IStreamProvider>();
+
+        // Events the client filters out keep arriving every 5 s of the clock: they are no activity on its stream.
+        var next = stream.NextAsync();
+        for (var i = 0; i < 40 && !next.IsCompleted; i++)
+        {
+            using var payload = JsonDocument.Parse("{}");
+            var envelope = new EventEnvelope($"e-{i}", "test.unwanted", DateTimeOffset.UnixEpoch, "default", new EventActor("system", "test"),
+                "tasks/h", null, null, payload.RootElement.Clone());
+            await streams.GetStream<EventEnvelope>(new StreamId(StreamNamespaces.Events, "default/tasks/h")).OnNextAsync(envelope);
+            _time.Advance(TimeSpan.FromSeconds(5));
+            await Task.WhenAny(next, Task.Delay(10, CancellationToken.None));
+        }
+
+        var heartbeat = await next.WaitAsync(TimeSpan.FromSeconds(20));
         Assert.NotNull(heartbeat!.Comment);
         Assert.Null(heartbeat.Event);
     }
