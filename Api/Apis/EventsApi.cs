@@ -39,7 +39,7 @@ internal static class EventsApi
 
     private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> StreamEventsAsync(
         HttpContext context, string? after, string? types, string? subject, string? correlationId, Caller caller,
-        IStreamLog log, TimeProvider timeProvider, IOptions<ApiOptions> options)
+        IStreamLog log, TimeProvider timeProvider, IOptions<ApiOptions> options, ILogger<EventStreamWriter> logger)
     {
         var validator = new RequestValidator();
         var lastEventId = context.Request.Headers["Last-Event-ID"].ToString();
@@ -52,7 +52,7 @@ internal static class EventsApi
 
         // Neither given: the live end. LastSequence may trail storage a little, never lead it, so nothing committed
         // after the client connected can be skipped (at worst it also sees a few events from just before).
-        await new EventStreamWriter(log, timeProvider, options.Value).WriteAsync(context, caller.OrgId, start ?? log.LastSequence, filter);
+        await new EventStreamWriter(log, timeProvider, options.Value, logger).WriteAsync(context, caller.OrgId, start ?? log.LastSequence, filter);
         return TypedResults.Empty;
     }
 

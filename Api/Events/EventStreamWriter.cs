@@ -13,14 +13,15 @@ namespace Orchestration.Api.Events;
 /// <summary>
 /// Serves one Server-Sent Events client: follows the log in batches, writes each batch's frames and flushes once per
 /// batch, and sends a <c>:</c> comment when idle. The log holds at most <see cref="ApiOptions.SseBufferSize"/> events for
-/// a client that does not keep up; when it would hold more, the stream ends with an <c>event: reconnect</c> naming the
-/// last id it was sent, so the client resumes with <c>Last-Event-ID</c> and misses nothing.
+/// a client that does not keep up; when it would hold more, or the log cannot be read, the stream ends with an
+/// <c>event: reconnect</c> whose id is the newest event the client was sent or its filter passed over, so the client
+/// resumes with <c>Last-Event-ID</c> and misses nothing it asked for.
 /// </summary>
 /// <remarks>
 /// The client's own loop reads the log's live buffer directly: no task and no second buffer in between, so a commit
 /// wakes one task per client, not two.
 /// </remarks>
-internal sealed class EventStreamWriter(IStreamLog log, TimeProvider timeProvider, ApiOptions options)
+internal sealed partial class EventStreamWriter(IStreamLog log, TimeProvider timeProvider, ApiOptions options, ILogger logger)
 {
     public async Task WriteAsync(HttpContext context, string orgId, long after, EventFilter filter)
     {
@@ -38,12 +39,14 @@ internal sealed class EventStreamWriter(IStreamLog log, TimeProvider timeProvide
         // One timer per heartbeat interval, not one per wait: a commit wakes every client, so waits are many and short.
         var lastWrite = timeProvider.GetTimestamp();
         var heartbeat = Task.Delay(options.SseHeartbeatInterval, timeProvider, stop.Token);
+        // Where the client resumes: the newest event it was given or that its filter passed over. Resuming from the last
+        // event sent instead would make a narrow filter replay everything it skipped, and fall behind again doing so.
+        var resumeAfter = after;
         try
         {
-            var lastId = after;
             while (true)
             {
-                if (!next.IsCompleted && await Task.WhenAny(next, heartbeat) == heartbeat)
+                if (heartbeat.IsCompleted || (!next.IsCompleted && await Task.WhenAny(next, heartbeat) == heartbeat))
                 {
                     stop.Token.ThrowIfCancellationRequested();
                     var idle = timeProvider.GetElapsedTime(lastWrite);
@@ -59,9 +62,9 @@ internal sealed class EventStreamWriter(IStreamLog log, TimeProvider timeProvide
                     continue;
                 }
 
-                if (!await next)
+                if (!await NextOrEndAsync(next))
                 {
-                    break; // the client fell behind by more than its buffer
+                    break; // behind by more than its buffer, or the log could not be read: the client resumes
                 }
 
                 var written = 0;
@@ -70,9 +73,10 @@ internal sealed class EventStreamWriter(IStreamLog log, TimeProvider timeProvide
                     if (SseFrame.For(entry, orgId) is { } frame && filter.Matches(frame.Item))
                     {
                         response.BodyWriter.Write(frame.Bytes.Span);
-                        lastId = frame.Item.Sequence;
                         written++;
                     }
+
+                    resumeAfter = entry.Sequence;
                 }
 
                 if (written > 0)
@@ -84,8 +88,8 @@ internal sealed class EventStreamWriter(IStreamLog log, TimeProvider timeProvide
                 next = batches.MoveNextAsync().AsTask();
             }
 
-            var data = $"{{\"lastEventId\":{lastId.ToString(CultureInfo.InvariantCulture)}}}";
-            await response.WriteAsync($"id: {lastId}\nevent: reconnect\ndata: {data}\n\n", stop.Token);
+            var data = $"{{\"lastEventId\":{resumeAfter.ToString(CultureInfo.InvariantCulture)}}}";
+            await response.WriteAsync($"id: {resumeAfter}\nevent: reconnect\ndata: {data}\n\n", stop.Token);
             await response.Body.FlushAsync(stop.Token);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
@@ -94,12 +98,30 @@ internal sealed class EventStreamWriter(IStreamLog log, TimeProvider timeProvide
         }
         finally
         {
-            // An async iterator cannot be disposed while a MoveNextAsync is pending: cancel it and let it finish first.
+            // An async iterator cannot be disposed while a MoveNextAsync is pending: cancel it and let it finish first
+            // (its error, if any, was reported or no longer matters: the client is gone).
             await stop.CancelAsync();
-            await next.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            await next.ContinueWith(static task => _ = task.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             await batches.DisposeAsync();
         }
     }
+
+    /// <summary>The next batch's outcome; a failure to read the log ends the stream like falling behind, logged.</summary>
+    private async Task<bool> NextOrEndAsync(Task<bool> next)
+    {
+        try
+        {
+            return await next;
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            LogFollowFailed(logger, exception);
+            return false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Following the event log for a stream client failed; the client is told to reconnect")]
+    private static partial void LogFollowFailed(ILogger logger, Exception exception);
 }
 
 /// <summary>

@@ -314,6 +314,9 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
     /// </summary>
     internal sealed class Subscription(string? streamNamespace, string? tenant, int capacity)
     {
+        /// <summary>Sequence 0: what an overflowed buffer may hold last, so that a reader waiting on it wakes up.</summary>
+        internal static readonly StreamEvent WakeUp = new(0, new StreamId(string.Empty, string.Empty), string.Empty, DateTimeOffset.MinValue, string.Empty);
+
         private readonly Channel<StreamEvent> _channel = Channel.CreateBounded<StreamEvent>(
             new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
 
@@ -327,10 +330,17 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
 
         public void Offer(StreamEvent streamEvent)
         {
-            if (!_overflowed && Matches(streamEvent) && !_channel.Writer.TryWrite(streamEvent))
+            if (_overflowed || !Matches(streamEvent) || _channel.Writer.TryWrite(streamEvent))
             {
-                _overflowed = true;
+                return;
             }
+
+            _overflowed = true;
+
+            // The reader may have emptied the buffer between the failed write and the flag, found no flag, and gone to
+            // wait: nothing else would wake it now that offers stop. An event before every sequence (which readers skip)
+            // wakes it; if the buffer is still full, the reader finds the flag when it has drained it.
+            _channel.Writer.TryWrite(WakeUp);
         }
 
         /// <summary>Clears the overflow flag; true when it was set (the reader must then re-read from storage).</summary>
