@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using Orchestration.Runtime.Activations;
 
@@ -20,34 +19,36 @@ internal interface IRemoteCallNames
 /// <summary>A silo's <see cref="IRemoteCallNames"/>: its registry's grain types (and the silo status target) and their interfaces' methods.</summary>
 internal sealed class RemoteCallNames : IRemoteCallNames
 {
-    private readonly GrainTypeRegistry _registry;
-    // Written only here, then only read (safe from any thread); not frozen, as frozen tables take no alternate key of ours.
+    // Both tables are written only here, then only read (safe from any thread), and hold what the registry knows and
+    // nothing else: an unknown name is never kept, so they stay the registry's size whatever peers send. Not frozen, as
+    // frozen tables take no alternate key of ours.
     private readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<byte>> _types;
-    private readonly ConcurrentDictionary<string, GrainMethod?> _methods = new(Utf8NameComparer.Instance);
-    private readonly ConcurrentDictionary<string, GrainMethod?>.AlternateLookup<ReadOnlySpan<byte>> _methodsByUtf8;
+    private readonly Dictionary<string, GrainMethod>.AlternateLookup<ReadOnlySpan<byte>> _methods;
 
     public RemoteCallNames(GrainTypeRegistry registry, params IEnumerable<string> otherTypes)
     {
-        _registry = registry;
         _types = registry.Classes.Select(grainClass => grainClass.TypeName).Concat(otherTypes).Distinct()
             .ToDictionary(name => name, Utf8NameComparer.Instance)
             .GetAlternateLookup<ReadOnlySpan<byte>>();
-        _methodsByUtf8 = _methods.GetAlternateLookup<ReadOnlySpan<byte>>();
-    }
-
-    // An unknown type is not kept: the table stays the registry's size whatever peers send.
-    public string GrainType(ReadOnlySpan<byte> utf8) => _types.TryGetValue(utf8, out var name) ? name : Encoding.UTF8.GetString(utf8);
-
-    public GrainMethod? Method(ReadOnlySpan<byte> utf8) =>
-        _methodsByUtf8.TryGetValue(utf8, out var method) ? method : _methods.GetOrAdd(Encoding.UTF8.GetString(utf8), FindMethod);
-
-    private GrainMethod? FindMethod(string wireName) =>
-        _registry.Classes
+        var methods = new Dictionary<string, GrainMethod>(Utf8NameComparer.Instance);
+        foreach (var method in registry.Classes
             .SelectMany(grainClass => grainClass.ClassType.GetInterfaces()
                 .Where(interfaceType => typeof(IGrain).IsAssignableFrom(interfaceType) && interfaceType != typeof(IGrain))
-                .Select(interfaceType => _registry.GetInterface(interfaceType, grainClass.TypeName)))
-            .SelectMany(grainInterface => grainInterface.Methods)
-            .FirstOrDefault(method => method.WireName == wireName);
+                .Select(interfaceType => registry.GetInterface(interfaceType, grainClass.TypeName)))
+            .SelectMany(grainInterface => grainInterface.Methods))
+        {
+            methods.TryAdd(method.WireName, method); // one interface implemented by several classes: one entry
+        }
+
+        _methods = methods.GetAlternateLookup<ReadOnlySpan<byte>>();
+    }
+
+    /// <summary>How many method names the table holds: fixed when it is built.</summary>
+    internal int MethodCount => _methods.Dictionary.Count;
+
+    public string GrainType(ReadOnlySpan<byte> utf8) => _types.TryGetValue(utf8, out var name) ? name : Encoding.UTF8.GetString(utf8);
+
+    public GrainMethod? Method(ReadOnlySpan<byte> utf8) => _methods.TryGetValue(utf8, out var method) ? method : null;
 }
 
 /// <summary>Ordinal string keys that can also be looked up by their UTF-8 bytes: both hash the UTF-8 form.</summary>

@@ -54,6 +54,21 @@ public sealed class RemoteCallNamesTests
     }
 
     [Fact]
+    public void Method_ManyUnknownNames_TheTableDoesNotGrow()
+    {
+        var sut = CreateSut();
+        var known = sut.MethodCount;
+
+        for (var i = 0; i < 1_000; i++)
+        {
+            Assert.Null(sut.Method(Encoding.UTF8.GetBytes($"IPeerSent.Junk{i}()")));
+        }
+
+        Assert.True(known > 0);
+        Assert.Equal(known, sut.MethodCount);
+    }
+
+    [Fact]
     public void Utf8NameComparer_StringAndItsUtf8_SameHashAndEqual()
     {
         var comparer = Utf8NameComparer.Instance;
