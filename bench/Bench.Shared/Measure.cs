@@ -17,6 +17,18 @@ public sealed record Throughput(double PerSecond, TimeSpan Warmup, IReadOnlyList
     /// <summary>The first second's rate ÷ the steady rate: how cold the start is.</summary>
     public double Ramp => Windows[0] / PerSecond;
 
+    /// <summary>
+    /// Two measurements of one workload taken apart (see the write benchmarks' alternating order) as one: the mean rate and
+    /// CPU, and the first one's start (its first second, warm-up and windows).
+    /// </summary>
+    public static Throughput Combine(Throughput first, Throughput second) =>
+        first with
+        {
+            PerSecond = (first.PerSecond + second.PerSecond) / 2,
+            CpuMicroseconds = (first.CpuMicroseconds + second.CpuMicroseconds) / 2,
+            ServerCpuMicroseconds = (first.ServerCpuMicroseconds + second.ServerCpuMicroseconds) / 2,
+        };
+
     /// <summary>Seconds from start to the end of the first window at ≥ 90 % of the steady rate; null if none got there.</summary>
     public int? RampSeconds => Windows.Select((rate, index) => (rate, index)).FirstOrDefault(window => window.rate >= 0.9 * PerSecond) is { rate: > 0 } reached
         ? reached.index + 1
@@ -40,12 +52,13 @@ public static class Measure
     /// <summary>
     /// Starts <paramref name="workers"/> loops of <paramref name="operation"/>. Warms up for at least
     /// <see cref="Settings.Warmup"/> and until two consecutive one-second windows differ by less than 10 % with the JIT quiet (at most
-    /// <see cref="Settings.MaxWarmup"/>), then counts completions over <see cref="Settings.Duration"/>. The first
+    /// <see cref="Settings.MaxWarmup"/>), then counts completions over <see cref="Settings.Duration"/> (or the duration given). The first
     /// window is kept: it is the rate of the first second after start, activations included. CPU time per operation
     /// is taken over the measured window: this process's, and the server's when <paramref name="serverCpu"/> samples
     /// its cumulative CPU time (on a shared machine, steadier than the rate).
     /// </summary>
-    public static async Task<Throughput> ThroughputAsync(int workers, Settings settings, Func<int, Task> operation, Func<Task<TimeSpan>>? serverCpu = null)
+    public static async Task<Throughput> ThroughputAsync(
+        int workers, Settings settings, Func<int, Task> operation, Func<Task<TimeSpan>>? serverCpu = null, TimeSpan? duration = null)
     {
         long completed = 0;
         using var stop = new CancellationTokenSource();
@@ -80,7 +93,7 @@ public static class Measure
             var warmup = lastTime;
             var clientCpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
             var serverCpuBefore = serverCpu is null ? TimeSpan.Zero : await serverCpu();
-            await DelayUntilAsync(started, lastTime + settings.Duration);
+            await DelayUntilAsync(started, lastTime + (duration ?? settings.Duration));
             var counted = Interlocked.Read(ref completed) - lastCount;
             var elapsed = started.Elapsed - lastTime;
             var clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpuBefore;
