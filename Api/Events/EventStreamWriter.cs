@@ -67,19 +67,19 @@ internal sealed partial class EventStreamWriter(IStreamLog log, TimeProvider tim
                     break; // behind by more than its buffer, or the log could not be read: the client resumes
                 }
 
-                var written = 0;
+                var wrote = false;
                 foreach (var entry in batches.Current)
                 {
                     if (SseFrame.For(entry, orgId) is { } frame && filter.Matches(frame.Item))
                     {
                         response.BodyWriter.Write(frame.Bytes.Span);
-                        written++;
+                        wrote = true;
                     }
 
                     resumeAfter = entry.Sequence;
                 }
 
-                if (written > 0)
+                if (wrote)
                 {
                     await response.BodyWriter.FlushAsync(stop.Token);
                     lastWrite = timeProvider.GetTimestamp();

@@ -315,7 +315,7 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
     internal sealed class Subscription(string? streamNamespace, string? tenant, int capacity)
     {
         /// <summary>Sequence 0: what an overflowed buffer may hold last, so that a reader waiting on it wakes up.</summary>
-        internal static readonly StreamEvent WakeUp = new(0, new StreamId(string.Empty, string.Empty), string.Empty, DateTimeOffset.MinValue, string.Empty);
+        private static readonly StreamEvent s_wakeUp = new(0, new StreamId(string.Empty, string.Empty), string.Empty, DateTimeOffset.MinValue, string.Empty);
 
         private readonly Channel<StreamEvent> _channel = Channel.CreateBounded<StreamEvent>(
             new BoundedChannelOptions(capacity) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
@@ -340,7 +340,7 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
             // The reader may have emptied the buffer between the failed write and the flag, found no flag, and gone to
             // wait: nothing else would wake it now that offers stop. An event before every sequence (which readers skip)
             // wakes it; if the buffer is still full, the reader finds the flag when it has drained it.
-            _channel.Writer.TryWrite(WakeUp);
+            _channel.Writer.TryWrite(s_wakeUp);
         }
 
         /// <summary>Clears the overflow flag; true when it was set (the reader must then re-read from storage).</summary>
