@@ -140,7 +140,7 @@ internal sealed class PostgresCommitBatch
         Add(_stateTypes.ToArray());
         Add(_stateKeys.ToArray());
         Add(_stateNames.ToArray());
-        Add(_stateData.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
+        Add(_stateData.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Json);
         Add(_expectedVersions.ToArray());
         Add(_deletes.ToArray());
         Add(_eventOrdinals.ToArray());
@@ -163,7 +163,7 @@ internal sealed class PostgresCommitBatch
         Add(_projectionStatuses.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text);
         Add(_projectionOwners.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text);
         Add(_projectionGroups.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text);
-        Add(_projectionDocuments.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Jsonb);
+        Add(_projectionDocuments.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Json);
 
         void Add(object value, NpgsqlDbType? type = null)
         {

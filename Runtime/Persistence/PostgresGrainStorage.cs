@@ -7,9 +7,10 @@ using Orchestration.Runtime.Streams;
 namespace Orchestration.Runtime.Persistence;
 
 /// <summary>
-/// Storage in PostgreSQL: JSONB state with a version column, the event log, reminders and stream cursors. Event payloads
-/// are <c>json</c>, not <c>jsonb</c>: kept byte for byte as published (what a live follower saw is what a resuming one
-/// reads) and cheaper to append, which is the hot path; they remain queryable with the JSON operators.
+/// Storage in PostgreSQL: JSON state with a version column, the event log, reminders, stream cursors and projections.
+/// Documents (state, projections, event payloads) are <c>json</c>, not <c>jsonb</c>: nothing queries inside them, so the
+/// database only checks their syntax and keeps them byte for byte (what a live follower saw is what a resuming one reads);
+/// <c>jsonb</c> would parse each into a tree on every write and print it again on every read.
 /// A batch is one statement calling <c>orch_commit</c>, in a transaction of its own: it checks every row's version and
 /// writes the survivors, then appends the survivors' events under a transaction-scoped advisory lock, which makes
 /// event sequences follow commit order across processes (a reader that saw sequence N never later finds a smaller one).
@@ -57,6 +58,7 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         TenantsAndProjectionsSql + CommitFunctionV3Sql,
         ClusterSql,
         ListIndexesSql + ApplyRemindersPlpgsqlSql + CommitFunctionV4Sql,
+        JsonDocumentsSql + CommitFunctionV5Sql,
     ];
 
     /// <summary>
@@ -721,6 +723,25 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         END
         $$;
         """;
+
+    /// <summary>
+    /// Migration 8: state and projection documents become <c>json</c>, like event payloads since migration 1. Measured
+    /// on a 462-byte task document: 5.0 µs to store as <c>jsonb</c> against 1.8 µs as <c>json</c>, 6.7 against 2.3 µs to
+    /// read back as text; a task transition stores two documents and a list reads one per row. The casts both ways are
+    /// assignment casts, so the V4 overload keeps working for silos of the previous release during a rolling upgrade.
+    /// Rewrites both tables once.
+    /// </summary>
+    private const string JsonDocumentsSql = """
+        ALTER TABLE orch_grain_state ALTER COLUMN data TYPE json;
+        ALTER TABLE orch_projections ALTER COLUMN document TYPE json;
+
+        """;
+
+    /// <summary>
+    /// Migration 8: <see cref="CommitFunctionV4Sql"/> with <c>json</c> documents, as an overload: the same rules, lock
+    /// order and results. Derived from V4's text, which is released and never changes, so the two cannot drift.
+    /// </summary>
+    private static string CommitFunctionV5Sql => CommitFunctionV4Sql.Replace("jsonb", "json", StringComparison.Ordinal);
 
     // Parameters in PostgresCommitBatch's order: state ($1-$7), events ($8-$14), reminders ($15-$20), projections
     // ($21-$28), then the lock and channel, then the fences ($31-$32). orch_fence is an argument of orch_commit, so it runs

@@ -74,6 +74,19 @@ public abstract class GrainStorageConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Commit_State_ReadsBackByteForByteWhenInsertedAndWhenUpdated()
+    {
+        // What a parsed form would change: spacing, key order, a repeated key, escapes, number spelling.
+        const string first = """{ "z":1,  "a":"\u00e9", "a":2 }""";
+        const string second = """{"n":1.50E+2,   "m":[ ]}""";
+
+        await CommitAsync(StorageWrite.State(s_key, first, 0, []));
+        Assert.Equal(first, (await _storage.ReadStateAsync(s_key, CancellationToken.None))!.Data);
+        await CommitAsync(StorageWrite.State(s_key, second, 1, []));
+        Assert.Equal(second, (await _storage.ReadStateAsync(s_key, CancellationToken.None))!.Data);
+    }
+
+    [Fact]
     public async Task Commit_UpdateWithCurrentVersion_IncrementsVersion()
     {
         await CommitAsync(StorageWrite.State(s_key, """{"n":1}""", 0, []));

@@ -77,6 +77,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
         "8a0cb4d563a75436188f4233f5d04eabeecc0e62a398e62b36735b71e5d6288a", // event tenants, projections, row-level security
         "571d707a5f8361aee4e5ebf8690da1b849f777d1e24b17fd604fb598ae7d8f1f", // cluster membership, partition leases, orch_fence
         "523304ec5d1929c27e95aa3e92410eaf70b23a6c2c0c610da77c39b44cafde1a", // partial list indexes; orch_apply_reminders in PL/pgSQL; orch_commit: rows by key and address, new rows without a join back, events last
+        "1d9a7ccfef4fa9df7890f9276dd4701a002a4d8ffa284d0c67bc7801c914f4dc", // json documents; orch_commit V5 (V4 with json)
     ];
 
     [Fact]
@@ -90,6 +91,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
     [InlineData(4)]
     [InlineData(5)]
     [InlineData(6)]
+    [InlineData(7)]
     public async Task Initialize_DatabaseFromOlderMigrations_UpgradesInPlaceAndKeepsData(int olderMigrations)
     {
         var connectionString = await postgres.Server.CreateDatabaseAsync();
@@ -122,6 +124,41 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
         await check.OpenAsync();
         await using var applied = new NpgsqlCommand("SELECT max(version) FROM orch_schema_migrations", check);
         Assert.Equal(PostgresGrainStorage.Migrations.Count, (int)(await applied.ExecuteScalarAsync())!);
+    }
+
+    [Fact]
+    public async Task Initialize_Latest_PreviousReleaseCommitStillStoresItsJsonbDocuments()
+    {
+        // A silo of the previous release, during a rolling upgrade, calls orch_commit with jsonb documents (V4's
+        // overload); since migration 8 the columns are json, and the assignment casts must carry its writes.
+        var connectionString = await postgres.Server.CreateDatabaseAsync();
+        await using (var storage = CreateSut(connectionString))
+        {
+            await storage.InitializeAsync(CancellationToken.None);
+        }
+
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var commit = new NpgsqlCommand(
+            """
+            SELECT c.stored_versions FROM orch_commit(
+                ARRAY[0], ARRAY['T'], ARRAY['acme/k'], ARRAY['s'], ARRAY['{"n":1}'::jsonb], ARRAY[0::bigint], ARRAY[false],
+                ARRAY[0], ARRAY['ns'], ARRAY['acme/k'], ARRAY['acme'], ARRAY['old.release'], ARRAY[now()], ARRAY['{}'::json],
+                ARRAY[0], ARRAY['tasks'], ARRAY['acme'], ARRAY['t1'], ARRAY['ready'], ARRAY[NULL::text], ARRAY[NULL::text], ARRAY['{"id":"t1"}'::jsonb],
+                '{}'::int[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::timestamptz[], '{}'::interval[], 1, 'orch_events') AS c
+            """, connection);
+        var storedVersions = (long[])(await commit.ExecuteScalarAsync())!;
+        Assert.Equal(new[] { 1L }, storedVersions);
+
+        await using var read = new NpgsqlCommand(
+            """
+            SELECT (SELECT data::text FROM orch_grain_state WHERE grain_key = 'acme/k'),
+                   (SELECT document::text FROM orch_projections WHERE id = 't1'),
+                   (SELECT count(*) FROM orch_events WHERE event_type = 'old.release')
+            """, connection);
+        await using var reader = await read.ExecuteReaderAsync();
+        Assert.True(await reader.ReadAsync());
+        Assert.Equal(("""{"n": 1}""", """{"id": "t1"}""", 1L), (reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
     }
 
     private static PostgresGrainStorage CreateSut(string connectionString) => new(connectionString);
