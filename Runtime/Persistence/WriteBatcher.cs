@@ -8,10 +8,21 @@ namespace Orchestration.Runtime.Persistence;
 /// <summary>
 /// Group commit: writes from many activations queue here and leave together in one storage transaction; each writer is
 /// completed only after that transaction commits. While a commit is in flight the next batch gathers, so batches grow
-/// with load and a lone write waits for nothing.
+/// with load and a lone write waits for nothing. A provider may allow commits side by side; a further commit starts
+/// beside one in flight only once <see cref="ConcurrentCommitMinWrites"/> writes wait, and otherwise when the one in
+/// flight ends.
 /// </summary>
 internal sealed partial class WriteBatcher : IAsyncDisposable
 {
+    /// <summary>
+    /// Writes that must be waiting before a commit starts beside one in flight. Every commit has a fixed cost (on
+    /// Postgres a round trip, the commit function's statements, a WAL flush, and the event lock it takes after the one in
+    /// flight), so a handful of writes do better to join the batch that gathers behind it. Measured on Postgres: with
+    /// 32 agents (batches of ~10) a second commit at once cost 35 % more database CPU per task and 18 % of the rate;
+    /// with 1,024 writers (batches of ~300) the second commit is worth 25 % of the rate.
+    /// </summary>
+    internal const int ConcurrentCommitMinWrites = 64;
+
     private readonly Channel<PendingWrite> _queue;
     private readonly IGrainStorage _storage;
     private readonly StreamLog _streamLog;
@@ -21,6 +32,8 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     private readonly int _maxBatchSize;
     private readonly SemaphoreSlim _commitSlots;
     private readonly List<PendingWrite> _deferred = [];
+    private int _commitsInFlight;
+    private TaskCompletionSource? _roomForConcurrentCommit; // set while a batch waits for volume or for the commit in flight
     private Task? _loop;
 
     public WriteBatcher(IGrainStorage storage, StreamLog streamLog, SiloOptions options, TimeProvider timeProvider, RuntimeInstruments instruments, ILogger logger)
@@ -59,7 +72,21 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         }
 
         var pending = new PendingWrite(write);
-        return _queue.Writer.TryWrite(pending) ? pending.Task : SubmitWhenRoomAsync(pending);
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            return SubmitWhenRoomAsync(pending);
+        }
+
+        SignalIfEnoughQueued();
+        return pending.Task;
+    }
+
+    private void SignalIfEnoughQueued()
+    {
+        if (Volatile.Read(ref _roomForConcurrentCommit) is { } waiting && _queue.Reader.Count >= ConcurrentCommitMinWrites)
+        {
+            waiting.TrySetResult();
+        }
     }
 
     private async Task SubmitWhenRoomAsync(PendingWrite pending)
@@ -67,6 +94,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         try
         {
             await _queue.Writer.WriteAsync(pending).ConfigureAwait(false);
+            SignalIfEnoughQueued();
         }
         catch (ChannelClosedException)
         {
@@ -88,7 +116,13 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         while (_deferred.Count > 0 || await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             await _commitSlots.WaitAsync().ConfigureAwait(false);
+            if (Volatile.Read(ref _commitsInFlight) > 0)
+            {
+                await WaitForVolumeOrCommitEndAsync(reader).ConfigureAwait(false);
+            }
+
             var batch = TakeBatch(reader);
+            Interlocked.Increment(ref _commitsInFlight);
             _ = CommitAsync(batch);
         }
 
@@ -97,6 +131,22 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         {
             await _commitSlots.WaitAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Holding a free slot beside a commit in flight: waits until the batch is worth a commit of its own.</summary>
+    private async Task WaitForVolumeOrCommitEndAsync(ChannelReader<PendingWrite> reader)
+    {
+        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Published with a full fence before reading the counts; a submitter or an ending commit changes its count (also
+        // fenced) before reading this field, so at least one side sees the other and no signal is lost.
+        Interlocked.Exchange(ref _roomForConcurrentCommit, waiting);
+        if (Volatile.Read(ref _commitsInFlight) == 0 || reader.Count + _deferred.Count >= ConcurrentCommitMinWrites)
+        {
+            waiting.TrySetResult();
+        }
+
+        await waiting.Task.ConfigureAwait(false);
+        Volatile.Write(ref _roomForConcurrentCommit, null);
     }
 
     /// <summary>
@@ -179,6 +229,8 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         }
         finally
         {
+            Interlocked.Decrement(ref _commitsInFlight);
+            Volatile.Read(ref _roomForConcurrentCommit)?.TrySetResult();
             _commitSlots.Release();
         }
     }

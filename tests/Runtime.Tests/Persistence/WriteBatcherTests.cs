@@ -163,6 +163,75 @@ public sealed class WriteBatcherTests : IAsyncLifetime
         Assert.Equal(readsBefore, _storage.EventReads);
     }
 
+    [Fact]
+    public async Task SubmitAsync_FewWritesBesideACommitInFlight_WaitForItAndShareTheNextCommit()
+    {
+        await using var twoSlots = await TwoSlotBatcher.StartAsync();
+        var first = twoSlots.Batcher.SubmitAsync(Write("first"));
+        await twoSlots.Storage.FirstCommitStarted;
+
+        var few = Enumerable.Range(0, 5).Select(i => twoSlots.Batcher.SubmitAsync(Write($"few{i}"))).ToList();
+        // The second slot is free: give the batcher time to start a commit beside the first, which it must not.
+        await Task.Delay(200);
+
+        Assert.Equal([1], twoSlots.Storage.BatchSizes);
+        twoSlots.Storage.Open();
+        await Task.WhenAll(few.Append(first));
+        Assert.Equal([1, 5], twoSlots.Storage.BatchSizes);
+    }
+
+    [Fact]
+    public async Task SubmitAsync_EnoughWritesBesideACommitInFlight_StartASecondCommitAtOnce()
+    {
+        await using var twoSlots = await TwoSlotBatcher.StartAsync();
+        var first = twoSlots.Batcher.SubmitAsync(Write("first"));
+        await twoSlots.Storage.FirstCommitStarted;
+
+        var many = Enumerable.Range(0, WriteBatcher.ConcurrentCommitMinWrites)
+            .Select(i => twoSlots.Batcher.SubmitAsync(Write($"many{i}")))
+            .ToList();
+
+        await Eventually.TrueAsync(() => Task.FromResult(twoSlots.Storage.BatchSizes.Count == 2), "a second commit beside the first");
+        Assert.Equal([1, WriteBatcher.ConcurrentCommitMinWrites], twoSlots.Storage.BatchSizes);
+        twoSlots.Storage.Open();
+        await Task.WhenAll(many.Append(first));
+    }
+
+    /// <summary>A batcher over gated memory storage that allows two commits side by side, as Postgres does.</summary>
+    private sealed class TwoSlotBatcher : IAsyncDisposable
+    {
+        private readonly StreamLog _streamLog;
+
+        private TwoSlotBatcher(GatedStorage storage, StreamLog streamLog, WriteBatcher batcher)
+        {
+            Storage = storage;
+            _streamLog = streamLog;
+            Batcher = batcher;
+        }
+
+        public GatedStorage Storage { get; }
+
+        public WriteBatcher Batcher { get; }
+
+        public static async Task<TwoSlotBatcher> StartAsync()
+        {
+            var storage = new GatedStorage { MaxConcurrentCommits = 2 };
+            var options = new SiloOptions { EventPollInterval = TimeSpan.FromHours(1) };
+            var streamLog = new StreamLog(storage, options, TimeProvider.System, NullLogger.Instance);
+            await streamLog.StartAsync(CancellationToken.None);
+            var batcher = new WriteBatcher(storage, streamLog, options, TimeProvider.System, new RuntimeInstruments(), NullLogger.Instance);
+            batcher.Start();
+            return new TwoSlotBatcher(storage, streamLog, batcher);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Storage.Open();
+            await Batcher.DisposeAsync();
+            await _streamLog.DisposeAsync();
+        }
+    }
+
     private WriteBatcher CreateSut(SiloOptions options) =>
         new(_storage, _streamLog, options, TimeProvider.System, new RuntimeInstruments(), NullLogger.Instance);
 
@@ -286,7 +355,7 @@ internal sealed class GatedStorage(IGrainStorage? inner = null) : IGrainStorage
 
     public string ProviderName => "Gated";
 
-    public int MaxConcurrentCommits => 1;
+    public int MaxConcurrentCommits { get; init; } = 1;
 
     public void Open() => _gate.TrySetResult();
 
