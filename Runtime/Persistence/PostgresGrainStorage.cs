@@ -728,8 +728,9 @@ internal sealed class PostgresGrainStorage : IGrainStorage
     /// Migration 8: state and projection documents become <c>json</c>, like event payloads since migration 1. Measured
     /// on a 462-byte task document: 5.0 µs to store as <c>jsonb</c> against 1.8 µs as <c>json</c>, 6.7 against 2.3 µs to
     /// read back as text; a task transition stores two documents and a list reads one per row. The casts both ways are
-    /// assignment casts, so the V4 overload keeps working for silos of the previous release during a rolling upgrade.
-    /// Rewrites both tables once.
+    /// assignment casts, so the V4 overload keeps working for silos of the previous release once the migration is done
+    /// (and after a rollback). While it runs it rewrites both tables and their indexes under an exclusive lock: every
+    /// read and commit, of either release, waits for it (seconds per million rows).
     /// </summary>
     private const string JsonDocumentsSql = """
         ALTER TABLE orch_grain_state ALTER COLUMN data TYPE json;

@@ -19,7 +19,9 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     /// Postgres a round trip, the commit function's statements, a WAL flush, and the event lock it takes after the one in
     /// flight), so a handful of writes do better to join the batch that gathers behind it. Measured on Postgres: with
     /// 32 agents (batches of ~10) a second commit at once cost 35 % more database CPU per task and 18 % of the rate;
-    /// with 1,024 writers (batches of ~300) the second commit is worth 25 % of the rate.
+    /// with 1,024 writers (batches of ~300) the second commit is worth 25 % of the rate. The price: while a commit hangs
+    /// (a lock wait, a dead connection until its timeout), fewer writes than this wait for it instead of passing it, as
+    /// they already did for its event lock.
     /// </summary>
     internal const int ConcurrentCommitMinWrites = 64;
 
@@ -30,6 +32,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly int _maxBatchSize;
+    private readonly int _concurrentCommitMinWrites; // never more than a batch can take or the queue can hold
     private readonly SemaphoreSlim _commitSlots;
     private readonly List<PendingWrite> _deferred = [];
     private int _commitsInFlight;
@@ -44,6 +47,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         _instruments = instruments;
         _logger = logger;
         _maxBatchSize = options.MaxWriteBatchSize;
+        _concurrentCommitMinWrites = Math.Min(ConcurrentCommitMinWrites, Math.Min(options.MaxWriteBatchSize, options.MaxPendingWrites));
         _queue = Channel.CreateBounded<PendingWrite>(new BoundedChannelOptions(options.MaxPendingWrites)
         {
             SingleReader = true,
@@ -83,7 +87,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
 
     private void SignalIfEnoughQueued()
     {
-        if (Volatile.Read(ref _roomForConcurrentCommit) is { } waiting && _queue.Reader.Count >= ConcurrentCommitMinWrites)
+        if (Volatile.Read(ref _roomForConcurrentCommit) is { } waiting && _queue.Reader.Count >= _concurrentCommitMinWrites)
         {
             waiting.TrySetResult();
         }
@@ -140,7 +144,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         // Published with a full fence before reading the counts; a submitter or an ending commit changes its count (also
         // fenced) before reading this field, so at least one side sees the other and no signal is lost.
         Interlocked.Exchange(ref _roomForConcurrentCommit, waiting);
-        if (Volatile.Read(ref _commitsInFlight) == 0 || reader.Count + _deferred.Count >= ConcurrentCommitMinWrites)
+        if (Volatile.Read(ref _commitsInFlight) == 0 || reader.Count + _deferred.Count >= _concurrentCommitMinWrites)
         {
             waiting.TrySetResult();
         }

@@ -139,16 +139,21 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
 
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
-        await using var commit = new NpgsqlCommand(
-            """
-            SELECT c.stored_versions FROM orch_commit(
-                ARRAY[0], ARRAY['T'], ARRAY['acme/k'], ARRAY['s'], ARRAY['{"n":1}'::jsonb], ARRAY[0::bigint], ARRAY[false],
-                ARRAY[0], ARRAY['ns'], ARRAY['acme/k'], ARRAY['acme'], ARRAY['old.release'], ARRAY[now()], ARRAY['{}'::json],
-                ARRAY[0], ARRAY['tasks'], ARRAY['acme'], ARRAY['t1'], ARRAY['ready'], ARRAY[NULL::text], ARRAY[NULL::text], ARRAY['{"id":"t1"}'::jsonb],
-                '{}'::int[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::timestamptz[], '{}'::interval[], 1, 'orch_events') AS c
-            """, connection);
-        var storedVersions = (long[])(await commit.ExecuteScalarAsync())!;
-        Assert.Equal(new[] { 1L }, storedVersions);
+        // First an insert of each, then an update of each (version 1 expected, the projection over its row).
+        for (var version = 0; version < 2; version++)
+        {
+            await using var commit = new NpgsqlCommand(
+                """
+                SELECT c.stored_versions FROM orch_commit(
+                    ARRAY[0], ARRAY['T'], ARRAY['acme/k'], ARRAY['s'], ARRAY[format('{"n":%s}', $1)::jsonb], ARRAY[$1::bigint], ARRAY[false],
+                    ARRAY[0], ARRAY['ns'], ARRAY['acme/k'], ARRAY['acme'], ARRAY['old.release'], ARRAY[now()], ARRAY['{}'::json],
+                    ARRAY[0], ARRAY['tasks'], ARRAY['acme'], ARRAY['t1'], ARRAY['ready'], ARRAY[NULL::text], ARRAY[NULL::text], ARRAY[format('{"v":%s}', $1)::jsonb],
+                    '{}'::int[], '{}'::text[], '{}'::text[], '{}'::text[], '{}'::timestamptz[], '{}'::interval[], 1, 'orch_events') AS c
+                """, connection);
+            commit.Parameters.Add(new NpgsqlParameter { Value = version });
+            var storedVersions = (long[])(await commit.ExecuteScalarAsync())!;
+            Assert.Equal(new[] { version + 1L }, storedVersions);
+        }
 
         await using var read = new NpgsqlCommand(
             """
@@ -158,7 +163,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
             """, connection);
         await using var reader = await read.ExecuteReaderAsync();
         Assert.True(await reader.ReadAsync());
-        Assert.Equal(("""{"n": 1}""", """{"id": "t1"}""", 1L), (reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
+        Assert.Equal(("""{"n": 1}""", """{"v": 1}""", 2L), (reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
     }
 
     private static PostgresGrainStorage CreateSut(string connectionString) => new(connectionString);

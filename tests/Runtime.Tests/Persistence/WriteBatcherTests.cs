@@ -197,6 +197,21 @@ public sealed class WriteBatcherTests : IAsyncLifetime
         await Task.WhenAll(many.Append(first));
     }
 
+    [Fact]
+    public async Task SubmitAsync_QueueSmallerThanTheThreshold_AFullQueueStartsASecondCommit()
+    {
+        await using var twoSlots = await TwoSlotBatcher.StartAsync(maxPendingWrites: 8);
+        var first = twoSlots.Batcher.SubmitAsync(Write("first"));
+        await twoSlots.Storage.FirstCommitStarted;
+
+        var full = Enumerable.Range(0, 8).Select(i => twoSlots.Batcher.SubmitAsync(Write($"full{i}"))).ToList();
+
+        await Eventually.TrueAsync(() => Task.FromResult(twoSlots.Storage.BatchSizes.Count == 2), "a second commit beside the first");
+        Assert.Equal([1, 8], twoSlots.Storage.BatchSizes);
+        twoSlots.Storage.Open();
+        await Task.WhenAll(full.Append(first));
+    }
+
     /// <summary>A batcher over gated memory storage that allows two commits side by side, as Postgres does.</summary>
     private sealed class TwoSlotBatcher : IAsyncDisposable
     {
@@ -213,10 +228,10 @@ public sealed class WriteBatcherTests : IAsyncLifetime
 
         public WriteBatcher Batcher { get; }
 
-        public static async Task<TwoSlotBatcher> StartAsync()
+        public static async Task<TwoSlotBatcher> StartAsync(int maxPendingWrites = 10_000)
         {
             var storage = new GatedStorage { MaxConcurrentCommits = 2 };
-            var options = new SiloOptions { EventPollInterval = TimeSpan.FromHours(1) };
+            var options = new SiloOptions { EventPollInterval = TimeSpan.FromHours(1), MaxPendingWrites = maxPendingWrites };
             var streamLog = new StreamLog(storage, options, TimeProvider.System, NullLogger.Instance);
             await streamLog.StartAsync(CancellationToken.None);
             var batcher = new WriteBatcher(storage, streamLog, options, TimeProvider.System, new RuntimeInstruments(), NullLogger.Instance);
@@ -330,14 +345,16 @@ internal sealed class GatedStorage(IGrainStorage? inner = null) : IGrainStorage
     private readonly TaskCompletionSource _firstCommit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Exception? _failure;
     private int _eventReads;
+    private int _commits;
+    private int _writesCommitted;
 
     public Task FirstCommitStarted => _firstCommit.Task;
 
     public bool HintArrivesFirst { get; set; }
 
-    public int Commits { get; private set; }
+    public int Commits => Volatile.Read(ref _commits);
 
-    public int WritesCommitted { get; private set; }
+    public int WritesCommitted => Volatile.Read(ref _writesCommitted);
 
     /// <summary>Every batch handed to the storage, in order, including those that failed.</summary>
     public IReadOnlyList<IReadOnlyList<StorageWrite>> Batches
@@ -377,8 +394,8 @@ internal sealed class GatedStorage(IGrainStorage? inner = null) : IGrainStorage
             throw failure;
         }
 
-        Commits++;
-        WritesCommitted += writes.Count;
+        Interlocked.Increment(ref _commits);
+        Interlocked.Add(ref _writesCommitted, writes.Count);
         await _inner.CommitAsync(writes, cancellationToken);
         if (HintArrivesFirst)
         {
