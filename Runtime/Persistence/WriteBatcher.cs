@@ -18,8 +18,8 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     /// Writes that must be waiting before a commit starts beside one in flight. Every commit has a fixed cost (on
     /// Postgres a round trip, the commit function's statements, a WAL flush, and the event lock it takes after the one in
     /// flight), so a handful of writes do better to join the batch that gathers behind it. Measured on Postgres: with
-    /// 32 agents (batches of ~10) a second commit at once cost 35 % more database CPU per task and 18 % of the rate;
-    /// with 1,024 writers (batches of ~300) the second commit is worth 25 % of the rate. The price: while a commit hangs
+    /// 32 agents (batches of ~10) a second commit at once cost 1.6 times the database CPU per task and 16 % of the rate;
+    /// with 1,024 writers (batches of ~300) the second commit adds a fifth to the rate. The price: while a commit hangs
     /// (a lock wait, a dead connection until its timeout), fewer writes than this wait for it instead of passing it, as
     /// they already did for its event lock.
     /// </summary>
