@@ -87,7 +87,7 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
 
     private void SignalIfEnoughQueued()
     {
-        if (Volatile.Read(ref _roomForConcurrentCommit) is { } waiting && _queue.Reader.Count >= _concurrentCommitMinWrites)
+        if (Volatile.Read(ref _roomForConcurrentCommit) is { Task.IsCompleted: false } waiting && _queue.Reader.Count >= _concurrentCommitMinWrites)
         {
             waiting.TrySetResult();
         }

@@ -166,7 +166,7 @@ public sealed class WriteBatcherTests : IAsyncLifetime
     [Fact]
     public async Task SubmitAsync_FewWritesBesideACommitInFlight_WaitForItAndShareTheNextCommit()
     {
-        await using var twoSlots = await TwoSlotBatcher.StartAsync();
+        await using var twoSlots = await StartTwoSlotBatcherAsync();
         var first = twoSlots.Batcher.SubmitAsync(Write("first"));
         await twoSlots.Storage.FirstCommitStarted;
 
@@ -183,7 +183,7 @@ public sealed class WriteBatcherTests : IAsyncLifetime
     [Fact]
     public async Task SubmitAsync_EnoughWritesBesideACommitInFlight_StartASecondCommitAtOnce()
     {
-        await using var twoSlots = await TwoSlotBatcher.StartAsync();
+        await using var twoSlots = await StartTwoSlotBatcherAsync();
         var first = twoSlots.Batcher.SubmitAsync(Write("first"));
         await twoSlots.Storage.FirstCommitStarted;
 
@@ -200,7 +200,7 @@ public sealed class WriteBatcherTests : IAsyncLifetime
     [Fact]
     public async Task SubmitAsync_QueueSmallerThanTheThreshold_AFullQueueStartsASecondCommit()
     {
-        await using var twoSlots = await TwoSlotBatcher.StartAsync(maxPendingWrites: 8);
+        await using var twoSlots = await StartTwoSlotBatcherAsync(maxPendingWrites: 8);
         var first = twoSlots.Batcher.SubmitAsync(Write("first"));
         await twoSlots.Storage.FirstCommitStarted;
 
@@ -213,39 +213,8 @@ public sealed class WriteBatcherTests : IAsyncLifetime
     }
 
     /// <summary>A batcher over gated memory storage that allows two commits side by side, as Postgres does.</summary>
-    private sealed class TwoSlotBatcher : IAsyncDisposable
-    {
-        private readonly StreamLog _streamLog;
-
-        private TwoSlotBatcher(GatedStorage storage, StreamLog streamLog, WriteBatcher batcher)
-        {
-            Storage = storage;
-            _streamLog = streamLog;
-            Batcher = batcher;
-        }
-
-        public GatedStorage Storage { get; }
-
-        public WriteBatcher Batcher { get; }
-
-        public static async Task<TwoSlotBatcher> StartAsync(int maxPendingWrites = 10_000)
-        {
-            var storage = new GatedStorage { MaxConcurrentCommits = 2 };
-            var options = new SiloOptions { EventPollInterval = TimeSpan.FromHours(1), MaxPendingWrites = maxPendingWrites };
-            var streamLog = new StreamLog(storage, options, TimeProvider.System, NullLogger.Instance);
-            await streamLog.StartAsync(CancellationToken.None);
-            var batcher = new WriteBatcher(storage, streamLog, options, TimeProvider.System, new RuntimeInstruments(), NullLogger.Instance);
-            batcher.Start();
-            return new TwoSlotBatcher(storage, streamLog, batcher);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            Storage.Open();
-            await Batcher.DisposeAsync();
-            await _streamLog.DisposeAsync();
-        }
-    }
+    private static Task<RunningBatcher> StartTwoSlotBatcherAsync(int maxPendingWrites = 10_000) =>
+        RunningBatcher.StartAsync(new GatedStorage { MaxConcurrentCommits = 2 }, maxPendingWrites);
 
     private WriteBatcher CreateSut(SiloOptions options) =>
         new(_storage, _streamLog, options, TimeProvider.System, new RuntimeInstruments(), NullLogger.Instance);
@@ -265,8 +234,7 @@ public sealed class WriteBatcherTests : IAsyncLifetime
 public abstract class WriteBatcherProviderTests : IAsyncLifetime
 {
     private GatedStorage _storage = null!;
-    private StreamLog _streamLog = null!;
-    private WriteBatcher _batcher = null!;
+    private RunningBatcher _running = null!;
 
     private protected abstract Task<IGrainStorage> CreateStorageAsync();
 
@@ -274,18 +242,12 @@ public abstract class WriteBatcherProviderTests : IAsyncLifetime
     {
         _storage = new GatedStorage(await CreateStorageAsync());
         await _storage.InitializeAsync(CancellationToken.None);
-        var options = new SiloOptions { EventPollInterval = TimeSpan.FromHours(1) };
-        _streamLog = new StreamLog(_storage, options, TimeProvider.System, NullLogger.Instance);
-        await _streamLog.StartAsync(CancellationToken.None);
-        _batcher = new WriteBatcher(_storage, _streamLog, options, TimeProvider.System, new RuntimeInstruments(), NullLogger.Instance);
-        _batcher.Start();
+        _running = await RunningBatcher.StartAsync(_storage);
     }
 
     public virtual async Task DisposeAsync()
     {
-        _storage.Open();
-        await _batcher.DisposeAsync();
-        await _streamLog.DisposeAsync();
+        await _running.DisposeAsync();
         await _storage.DisposeAsync();
     }
 
@@ -293,11 +255,11 @@ public abstract class WriteBatcherProviderTests : IAsyncLifetime
     public async Task SubmitAsync_SameRowTwiceWhileQueued_SecondGoesInALaterBatchAndBuildsOnTheFirst()
     {
         var key = new GrainStateKey("t", "same", "s");
-        var blocker = _batcher.SubmitAsync(StorageWrite.State(new GrainStateKey("t", "blocker", "s"), "{}", 0, []));
+        var blocker = _running.Batcher.SubmitAsync(StorageWrite.State(new GrainStateKey("t", "blocker", "s"), "{}", 0, []));
         await _storage.FirstCommitStarted;
         var first = StorageWrite.State(key, """{"n":1}""", 0, []);
         var second = StorageWrite.State(key, """{"n":2}""", 1, []);
-        var submissions = new[] { blocker, _batcher.SubmitAsync(first), _batcher.SubmitAsync(second) };
+        var submissions = new[] { blocker, _running.Batcher.SubmitAsync(first), _running.Batcher.SubmitAsync(second) };
 
         _storage.Open();
         await Task.WhenAll(submissions);
@@ -334,6 +296,40 @@ public sealed class PostgresWriteBatcherTests(PostgresServerFixture postgres) : 
 {
     private protected override async Task<IGrainStorage> CreateStorageAsync() =>
         new PostgresGrainStorage(await postgres.Server.CreateDatabaseAsync());
+}
+
+/// <summary>A started write batcher and its stream log over a gated storage; disposing opens the gate and stops both.</summary>
+internal sealed class RunningBatcher : IAsyncDisposable
+{
+    private readonly StreamLog _streamLog;
+
+    private RunningBatcher(GatedStorage storage, StreamLog streamLog, WriteBatcher batcher)
+    {
+        Storage = storage;
+        _streamLog = streamLog;
+        Batcher = batcher;
+    }
+
+    public GatedStorage Storage { get; }
+
+    public WriteBatcher Batcher { get; }
+
+    public static async Task<RunningBatcher> StartAsync(GatedStorage storage, int maxPendingWrites = 10_000)
+    {
+        var options = new SiloOptions { EventPollInterval = TimeSpan.FromHours(1), MaxPendingWrites = maxPendingWrites };
+        var streamLog = new StreamLog(storage, options, TimeProvider.System, NullLogger.Instance);
+        await streamLog.StartAsync(CancellationToken.None);
+        var batcher = new WriteBatcher(storage, streamLog, options, TimeProvider.System, new RuntimeInstruments(), NullLogger.Instance);
+        batcher.Start();
+        return new RunningBatcher(storage, streamLog, batcher);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Storage.Open();
+        await Batcher.DisposeAsync();
+        await _streamLog.DisposeAsync();
+    }
 }
 
 /// <summary>A storage (memory unless given) whose commits wait for a gate, recording every batch.</summary>
