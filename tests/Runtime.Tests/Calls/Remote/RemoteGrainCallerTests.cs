@@ -164,15 +164,16 @@ public sealed class RemoteGrainCallerTests
         using var release = new ManualResetEventSlim();
         var first = Send(caller);
         // ExecuteSynchronously: had the answer completed the call's task inline, this would block the read loop itself.
+        // Bounded, and released on every way out of the test: a continuation that ran late must not hold its thread (maybe
+        // the read loop) past the test, or disposing the client waits for it forever.
         var blocked = first.ContinueWith(_ =>
         {
             entered.Set();
-            release.Wait();
+            release.Wait(TimeSpan.FromMinutes(1));
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        Assert.True(await Task.Run(() => entered.Wait(TimeSpan.FromSeconds(10))), "the first call's continuation never ran");
-
         try
         {
+            Assert.True(await Task.Run(() => entered.Wait(TimeSpan.FromSeconds(10))), "the first call's continuation never ran");
             Assert.Equal(7, await Send(caller).WaitAsync(TimeSpan.FromSeconds(10)));
         }
         finally
