@@ -118,8 +118,7 @@ public sealed class RemoteGrainCallerTests
     {
         await OwnAsync("self");
         var servesHere = false;
-        var method = GrainMethod.ForInterfaceMethod(typeof(IAlarmGrain).GetMethod(nameof(IAlarmGrain.GetTimerTicksAsync))!);
-        var message = new GrainMessage<int>(method, [], TimeProvider.System.GetTimestamp());
+        var message = NewMessage();
         new RemoteGrainCaller(_network, _map, s_json, TimeProvider.System, TimeSpan.FromSeconds(5), "self:1", (_, call) =>
         {
             if (Volatile.Read(ref servesHere))
@@ -162,15 +161,17 @@ public sealed class RemoteGrainCallerTests
 
         using var entered = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
-        var first = Send(caller);
-        // ExecuteSynchronously: had the answer completed the call's task inline, this would block the read loop itself.
-        // Bounded, and released on every way out of the test: a continuation that ran late must not hold its thread (maybe
-        // the read loop) past the test, or disposing the client waits for it forever.
-        var blocked = first.ContinueWith(_ =>
+        // The continuation is attached before the call is sent: attached to a call already answered, it would run inline
+        // on this thread and block the test itself (a hang dump showed exactly that). ExecuteSynchronously: had the answer
+        // completed the call's task inline, this would block the read loop itself. Bounded, and released on every way out
+        // of the test, so a continuation that blocked the read loop cannot hold it past the test.
+        var first = NewMessage();
+        var blocked = first.Task.ContinueWith(_ =>
         {
             entered.Set();
             release.Wait(TimeSpan.FromMinutes(1));
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        caller.Send(s_grain, first);
         try
         {
             Assert.True(await Task.Run(() => entered.Wait(TimeSpan.FromSeconds(10))), "the first call's continuation never ran");
@@ -187,19 +188,20 @@ public sealed class RemoteGrainCallerTests
 
     private static Task<int> Send(RemoteGrainCaller caller)
     {
-        var method = GrainMethod.ForInterfaceMethod(typeof(IAlarmGrain).GetMethod(nameof(IAlarmGrain.GetTimerTicksAsync))!);
-        var message = new GrainMessage<int>(method, [], TimeProvider.System.GetTimestamp());
+        var message = NewMessage();
         caller.Send(s_grain, message);
         return message.Task;
     }
+
+    private static GrainMessage<int> NewMessage() =>
+        new(GrainMethod.ForInterfaceMethod(typeof(IAlarmGrain).GetMethod(nameof(IAlarmGrain.GetTimerTicksAsync))!), [], TimeProvider.System.GetTimestamp());
 
     private static RemoteCallResponse Completed(int value) =>
         new(RemoteCallOutcome.Completed, JsonSerializer.SerializeToElement(value, s_json));
 
     private Task<int> SendAsync(TimeSpan responseTimeout, string? selfAddress = null)
     {
-        var method = GrainMethod.ForInterfaceMethod(typeof(IAlarmGrain).GetMethod(nameof(IAlarmGrain.GetTimerTicksAsync))!);
-        var message = new GrainMessage<int>(method, [], TimeProvider.System.GetTimestamp());
+        var message = NewMessage();
         new RemoteGrainCaller(_network, _map, s_json, TimeProvider.System, responseTimeout, selfAddress, (_, _) => false).Send(s_grain, message);
         return message.Task;
     }
