@@ -15,7 +15,7 @@ namespace Orchestration.Runtime.Persistence;
 /// writes the survivors, then appends the survivors' events under a transaction-scoped advisory lock, which makes
 /// event sequences follow commit order across processes (a reader that saw sequence N never later finds a smaller one).
 /// </summary>
-internal sealed class PostgresGrainStorage : IGrainStorage
+internal sealed partial class PostgresGrainStorage : IGrainStorage
 {
     /// <summary>The NOTIFY channel that hints other processes about new events.</summary>
     public const string EventChannel = "orch_events";
@@ -791,11 +791,46 @@ internal sealed class PostgresGrainStorage : IGrainStorage
         }
     }
 
+    /// <summary>
+    /// How long a migration waits for a table lock before it rolls back and tries again. A step's DDL takes strong locks
+    /// (<c>ALTER TABLE</c> an exclusive one), and a lock request queued behind a long transaction holds up every later
+    /// query of that table, of every silo of every release, for as long as it waits: during a rolling upgrade the running
+    /// release would stall behind the new one's start-up. Waiting briefly and retrying bounds that stall.
+    /// </summary>
+    internal TimeSpan MigrationLockTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The pause after a migration gave up on a lock; doubled after each try, up to 30 s.</summary>
+    internal TimeSpan MigrationRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    private static readonly TimeSpan s_maxMigrationRetryDelay = TimeSpan.FromSeconds(30);
+
+    /// <summary>Migrates, retrying for as long as start-up allows while another transaction holds a lock a step needs.</summary>
     private async Task MigrateAsync(int migrationCount, CancellationToken cancellationToken)
+    {
+        for (var delay = MigrationRetryDelay; ; delay = delay * 2 < s_maxMigrationRetryDelay ? delay * 2 : s_maxMigrationRetryDelay)
+        {
+            try
+            {
+                await MigrateOnceAsync(migrationCount, cancellationToken);
+                return;
+            }
+            catch (PostgresException locked) when (locked.SqlState == PostgresErrorCodes.LockNotAvailable)
+            {
+                LogMigrationLockTimeout(_logger, MigrationLockTimeout.TotalSeconds, delay.TotalSeconds, locked);
+                await Task.Delay(delay, _timeProvider, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>All pending steps in one transaction: a database is at one release or the next, never between.</summary>
+    private async Task MigrateOnceAsync(int migrationCount, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // Waiting for another silo's migration is fine (nothing else queues behind an advisory lock); only the steps'
+        // table locks are bounded.
         await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock({MigrationLockKey})", cancellationToken);
+        await ExecuteAsync(connection, $"SET LOCAL lock_timeout = {(long)MigrationLockTimeout.TotalMilliseconds}", cancellationToken);
         await ExecuteAsync(connection, "CREATE TABLE IF NOT EXISTS orch_schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())", cancellationToken);
         await using var current = new NpgsqlCommand("SELECT coalesce(max(version), 0) FROM orch_schema_migrations", connection);
         var applied = (int)(await current.ExecuteScalarAsync(cancellationToken))!;
@@ -809,6 +844,9 @@ internal sealed class PostgresGrainStorage : IGrainStorage
 
         await transaction.CommitAsync(cancellationToken);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A schema migration waited {LockTimeoutSeconds} s for a table lock another transaction holds; rolled back, trying again in {RetrySeconds} s")]
+    private static partial void LogMigrationLockTimeout(ILogger logger, double lockTimeoutSeconds, double retrySeconds, Exception exception);
 
     public Task<GrainStateRecord?> ReadStateAsync(GrainStateKey key, CancellationToken cancellationToken) => _reads.ReadAsync(key, cancellationToken);
 

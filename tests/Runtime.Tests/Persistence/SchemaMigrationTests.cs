@@ -166,6 +166,63 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
         Assert.Equal(("""{"n": 1}""", """{"v": 1}""", 2L), (reader.GetString(0), reader.GetString(1), reader.GetInt64(2)));
     }
 
+    [Fact]
+    public async Task Initialize_TableHeldByALongTransaction_MigrationRetriesWithoutStallingOtherQueriesAndFinishesOnceReleased()
+    {
+        // Migration 8 alters orch_grain_state, which takes an exclusive lock. A long transaction of the running release
+        // holds a share lock on the table. Every later query of the table queues behind a waiting lock request, so the
+        // migration must not keep one queued for as long as that transaction lasts.
+        var connectionString = await postgres.Server.CreateDatabaseAsync();
+        await using (var older = CreateSut(connectionString))
+        {
+            await older.InitializeAsync(7, CancellationToken.None);
+        }
+
+        await using var longReader = new NpgsqlConnection(connectionString);
+        await longReader.OpenAsync();
+        await using var longTransaction = await longReader.BeginTransactionAsync();
+        await using (var read = new NpgsqlCommand("SELECT count(*) FROM orch_grain_state", longReader, longTransaction))
+        {
+            await read.ExecuteScalarAsync();
+        }
+
+        await using var storage = new PostgresGrainStorage(connectionString)
+        {
+            MigrationLockTimeout = TimeSpan.FromMilliseconds(200),
+            MigrationRetryDelay = TimeSpan.FromMilliseconds(100),
+        };
+        var migrating = storage.InitializeAsync(CancellationToken.None);
+        await using var observer = new NpgsqlConnection(connectionString);
+        await observer.OpenAsync();
+        await WaitForMigrationLockWaitAsync(observer);
+
+        // A query of the running release, while the migration tries: answered within its timeout, not stuck behind it.
+        await using (var query = new NpgsqlCommand("SET statement_timeout = 5000; SELECT count(*) FROM orch_grain_state", observer))
+        {
+            Assert.Equal(0L, await query.ExecuteScalarAsync());
+        }
+
+        Assert.False(migrating.IsCompleted, "the migration finished while its table was locked");
+        await longTransaction.CommitAsync();
+        await migrating.WaitAsync(TimeSpan.FromSeconds(30));
+        await using var applied = new NpgsqlCommand("SELECT max(version) FROM orch_schema_migrations", observer);
+        Assert.Equal(PostgresGrainStorage.Migrations.Count, (int)(await applied.ExecuteScalarAsync())!);
+    }
+
+    /// <summary>Until a backend waits for a table lock inside the migration's <c>ALTER TABLE</c>: the case under test has begun.</summary>
+    private static async Task WaitForMigrationLockWaitAsync(NpgsqlConnection observer)
+    {
+        await using var waiting = new NpgsqlCommand(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ALTER TABLE orch_grain_state%'",
+            observer);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while ((long)(await waiting.ExecuteScalarAsync())! == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the migration never waited for its table lock");
+            await Task.Delay(5);
+        }
+    }
+
     private static PostgresGrainStorage CreateSut(string connectionString) => new(connectionString);
 }
 
