@@ -9,8 +9,8 @@ namespace Orchestration.Runtime.Persistence;
 /// Group commit: writes from many activations queue here and leave together in one storage transaction; each writer is
 /// completed only after that transaction commits. While a commit is in flight the next batch gathers, so batches grow
 /// with load and a lone write waits for nothing. A provider may allow commits side by side; a further commit starts
-/// beside one in flight only once <see cref="ConcurrentCommitMinWrites"/> writes wait, and otherwise when the one in
-/// flight ends.
+/// beside one in flight only once <see cref="ConcurrentCommitMinWrites"/> writes wait, or once the wait has lasted
+/// <see cref="StalledCommitAfter"/>, and otherwise when the one in flight ends.
 /// </summary>
 internal sealed partial class WriteBatcher : IAsyncDisposable
 {
@@ -19,11 +19,17 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
     /// Postgres a round trip, the commit function's statements, a WAL flush, and the event lock it takes after the one in
     /// flight), so a handful of writes do better to join the batch that gathers behind it. Measured on Postgres: with
     /// 32 agents (batches of ~10) a second commit at once cost 1.6 times the database CPU per task and 16 % of the rate;
-    /// with 1,024 writers (batches of ~300) the second commit adds a fifth to the rate. The price: while a commit hangs
-    /// (a lock wait, a dead connection until its timeout), fewer writes than this wait for it instead of passing it, as
-    /// they already did for its event lock.
+    /// with 1,024 writers (batches of ~300) the second commit adds a fifth to the rate.
     /// </summary>
     internal const int ConcurrentCommitMinWrites = 64;
+
+    /// <summary>
+    /// How long fewer than <see cref="ConcurrentCommitMinWrites"/> writes wait for the commit in flight before they start
+    /// one beside it anyway: a commit that hangs (a lock wait, a dead connection until its command timeout) must not
+    /// hold every write of the silo behind it. Far above a healthy commit (a few milliseconds, tens under a heavy
+    /// load), so it costs nothing otherwise.
+    /// </summary>
+    internal static readonly TimeSpan StalledCommitAfter = TimeSpan.FromMilliseconds(250);
 
     private readonly Channel<PendingWrite> _queue;
     private readonly IGrainStorage _storage;
@@ -137,7 +143,10 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
         }
     }
 
-    /// <summary>Holding a free slot beside a commit in flight: waits until the batch is worth a commit of its own.</summary>
+    /// <summary>
+    /// Holding a free slot beside a commit in flight: waits until the batch is worth a commit of its own, or the commit in
+    /// flight has stalled.
+    /// </summary>
     private async Task WaitForVolumeOrCommitEndAsync(ChannelReader<PendingWrite> reader)
     {
         var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -149,7 +158,15 @@ internal sealed partial class WriteBatcher : IAsyncDisposable
             waiting.TrySetResult();
         }
 
-        await waiting.Task.ConfigureAwait(false);
+        try
+        {
+            await waiting.Task.WaitAsync(StalledCommitAfter, _timeProvider).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The commit in flight has stalled: these writes go beside it.
+        }
+
         Volatile.Write(ref _roomForConcurrentCommit, null);
     }
 

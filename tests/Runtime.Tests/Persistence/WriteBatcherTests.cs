@@ -181,6 +181,29 @@ public sealed class WriteBatcherTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SubmitAsync_FewWritesBesideACommitThatHangs_StartASecondCommitOnceItHasStalled()
+    {
+        var clock = new ManualTimeProvider();
+        await using var twoSlots = await StartTwoSlotBatcherAsync(clock: clock);
+        var first = twoSlots.Batcher.SubmitAsync(Write("first"));
+        await twoSlots.Storage.FirstCommitStarted;
+
+        var few = Enumerable.Range(0, 5).Select(i => twoSlots.Batcher.SubmitAsync(Write($"few{i}"))).ToList();
+        await Task.Delay(100);
+        Assert.Equal([1], twoSlots.Storage.BatchSizes); // not yet: the first commit has not run for long
+
+        // The first commit stays held: once it has run too long, the few go beside it.
+        await Eventually.TrueAsync(() =>
+        {
+            clock.Advance(WriteBatcher.StalledCommitAfter);
+            return Task.FromResult(twoSlots.Storage.BatchSizes.Count == 2);
+        }, "a second commit beside the stalled one");
+        Assert.Equal([1, 5], twoSlots.Storage.BatchSizes);
+        twoSlots.Storage.Open();
+        await Task.WhenAll(few.Append(first));
+    }
+
+    [Fact]
     public async Task SubmitAsync_EnoughWritesBesideACommitInFlight_StartASecondCommitAtOnce()
     {
         await using var twoSlots = await StartTwoSlotBatcherAsync();
@@ -213,8 +236,9 @@ public sealed class WriteBatcherTests : IAsyncLifetime
     }
 
     /// <summary>A batcher over gated memory storage that allows two commits side by side, as Postgres does.</summary>
-    private static Task<RunningBatcher> StartTwoSlotBatcherAsync(int maxPendingWrites = 10_000) =>
-        RunningBatcher.StartAsync(new GatedStorage { MaxConcurrentCommits = 2 }, maxPendingWrites);
+    /// <summary>On a manual clock, so a held commit counts as stalled only when a test moves the time.</summary>
+    private static Task<RunningBatcher> StartTwoSlotBatcherAsync(int maxPendingWrites = 10_000, ManualTimeProvider? clock = null) =>
+        RunningBatcher.StartAsync(new GatedStorage { MaxConcurrentCommits = 2 }, maxPendingWrites, clock ?? new ManualTimeProvider());
 
     private WriteBatcher CreateSut(SiloOptions options) =>
         new(_storage, _streamLog, options, TimeProvider.System, new RuntimeInstruments(), NullLogger.Instance);
@@ -314,12 +338,13 @@ internal sealed class RunningBatcher : IAsyncDisposable
 
     public WriteBatcher Batcher { get; }
 
-    public static async Task<RunningBatcher> StartAsync(GatedStorage storage, int maxPendingWrites = 10_000)
+    /// <summary>The batcher's clock is the system's unless given: a manual one decides when a commit in flight has stalled.</summary>
+    public static async Task<RunningBatcher> StartAsync(GatedStorage storage, int maxPendingWrites = 10_000, TimeProvider? clock = null)
     {
         var options = new SiloOptions { EventPollInterval = TimeSpan.FromHours(1), MaxPendingWrites = maxPendingWrites };
         var streamLog = new StreamLog(storage, options, TimeProvider.System, NullLogger.Instance);
         await streamLog.StartAsync(CancellationToken.None);
-        var batcher = new WriteBatcher(storage, streamLog, options, TimeProvider.System, new RuntimeInstruments(), NullLogger.Instance);
+        var batcher = new WriteBatcher(storage, streamLog, options, clock ?? TimeProvider.System, new RuntimeInstruments(), NullLogger.Instance);
         batcher.Start();
         return new RunningBatcher(storage, streamLog, batcher);
     }
