@@ -21,7 +21,7 @@ internal sealed partial class PostgresGrainStorage : IGrainStorage
     public const string EventChannel = "orch_events";
 
     private const long EventAppendLockKey = 0x6F72_6368_6576_7473; // "orchevts"
-    private const long MigrationLockKey = 0x6F72_6368_6D69_6772; // "orchmigr"
+    internal const long MigrationLockKey = 0x6F72_6368_6D69_6772; // "orchmigr"
     private const long FenceLockKey = 0x6F72_6368_6665_6E63; // "orchfenc"
 
     /// <summary>
@@ -799,41 +799,72 @@ internal sealed partial class PostgresGrainStorage : IGrainStorage
     /// </summary>
     internal TimeSpan MigrationLockTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>The pause after a migration gave up on a lock; doubled after each try, up to 30 s.</summary>
+    /// <summary>The pause after an attempt that could not take its locks; doubled after each try up to 30 s, with jitter.</summary>
     internal TimeSpan MigrationRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
 
     private static readonly TimeSpan s_maxMigrationRetryDelay = TimeSpan.FromSeconds(30);
 
-    /// <summary>Migrates, retrying for as long as start-up allows while another transaction holds a lock a step needs.</summary>
+    /// <summary>
+    /// Migrates, retrying until start-up is cancelled (the host's start-up timeout, none by default) while another
+    /// transaction holds a lock a step needs, a step deadlocks with one, or another process is migrating.
+    /// </summary>
     private async Task MigrateAsync(int migrationCount, CancellationToken cancellationToken)
     {
+        if (await AppliedMigrationsAsync(cancellationToken) >= migrationCount)
+        {
+            return; // steps are only ever added, so no lock is needed to see that none is pending
+        }
+
         for (var delay = MigrationRetryDelay; ; delay = delay * 2 < s_maxMigrationRetryDelay ? delay * 2 : s_maxMigrationRetryDelay)
         {
             try
             {
-                await MigrateOnceAsync(migrationCount, cancellationToken);
-                return;
+                if (await TryMigrateOnceAsync(migrationCount, cancellationToken))
+                {
+                    return;
+                }
+
+                LogMigrationBusy(_logger, delay.TotalSeconds);
             }
-            catch (PostgresException locked) when (locked.SqlState == PostgresErrorCodes.LockNotAvailable)
+            catch (PostgresException locked) when (locked.SqlState is PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.DeadlockDetected)
             {
-                LogMigrationLockTimeout(_logger, MigrationLockTimeout.TotalSeconds, delay.TotalSeconds, locked);
-                await Task.Delay(delay, _timeProvider, cancellationToken);
+                LogMigrationLockTimeout(_logger, migrationCount, MigrationLockTimeout.TotalSeconds, delay.TotalSeconds, locked);
             }
+
+            // Jittered, so silos that gave up together do not come back together. Real time: this is start-up's own
+            // pause, and a silo on a test clock must still start.
+            await Task.Delay(delay * (0.5 + Random.Shared.NextDouble()), cancellationToken);
         }
     }
 
-    /// <summary>All pending steps in one transaction: a database is at one release or the next, never between.</summary>
-    private async Task MigrateOnceAsync(int migrationCount, CancellationToken cancellationToken)
+    /// <summary>
+    /// All pending steps in one transaction (a database is at one release or the next, never between); false when
+    /// another process holds the migration lock.
+    /// </summary>
+    private async Task<bool> TryMigrateOnceAsync(int migrationCount, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        // Waiting for another silo's migration is fine (nothing else queues behind an advisory lock); only the steps'
-        // table locks are bounded.
-        await ExecuteAsync(connection, $"SELECT pg_advisory_xact_lock({MigrationLockKey})", cancellationToken);
-        await ExecuteAsync(connection, $"SET LOCAL lock_timeout = {(long)MigrationLockTimeout.TotalMilliseconds}", cancellationToken);
+        // Not waited for: silos queued on it would each request their table locks the moment the one before gave up,
+        // back to back, and the tables would never be free. Another process migrating is a pause like a lock timeout.
+        await using (var migrationLock = new NpgsqlCommand($"SELECT pg_try_advisory_xact_lock({MigrationLockKey})", connection))
+        {
+            if (!(bool)(await migrationLock.ExecuteScalarAsync(cancellationToken))!)
+            {
+                return false;
+            }
+        }
+
+        // At least 1 ms: 0 would mean no limit.
+        await ExecuteAsync(connection, $"SET LOCAL lock_timeout = {Math.Max(1, (long)MigrationLockTimeout.TotalMilliseconds)}", cancellationToken);
         await ExecuteAsync(connection, "CREATE TABLE IF NOT EXISTS orch_schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())", cancellationToken);
-        await using var current = new NpgsqlCommand("SELECT coalesce(max(version), 0) FROM orch_schema_migrations", connection);
+        await using var current = new NpgsqlCommand(AppliedMigrationsSql, connection);
         var applied = (int)(await current.ExecuteScalarAsync(cancellationToken))!;
+        if (applied < migrationCount)
+        {
+            await ExecuteAsync(connection, LockEveryTableSql, cancellationToken);
+        }
+
         for (var version = applied + 1; version <= migrationCount; version++)
         {
             await ExecuteAsync(connection, Migrations[version - 1], cancellationToken);
@@ -843,10 +874,51 @@ internal sealed partial class PostgresGrainStorage : IGrainStorage
         }
 
         await transaction.CommitAsync(cancellationToken);
+        return true;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "A schema migration waited {LockTimeoutSeconds} s for a table lock another transaction holds; rolled back, trying again in {RetrySeconds} s")]
-    private static partial void LogMigrationLockTimeout(ILogger logger, double lockTimeoutSeconds, double retrySeconds, Exception exception);
+    private const string AppliedMigrationsSql = "SELECT coalesce(max(version), 0) FROM orch_schema_migrations";
+
+    /// <summary>The steps this database has run (0 for a new one), read without the migration lock.</summary>
+    private async Task<int> AppliedMigrationsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
+        await using var exists = new NpgsqlCommand("SELECT to_regclass('orch_schema_migrations') IS NOT NULL", connection);
+        if (!(bool)(await exists.ExecuteScalarAsync(cancellationToken))!)
+        {
+            return 0;
+        }
+
+        await using var applied = new NpgsqlCommand(AppliedMigrationsSql, connection);
+        return (int)(await applied.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    /// <summary>
+    /// Before any pending step runs, every table of the schema, in one statement and name order. A step's DDL takes its
+    /// locks one at a time, holding each (and a table it already rewrote) while it waits for the next, so an attempt
+    /// that timed out would have stalled those tables and thrown its work away; now it stalls them for at most one lock
+    /// wait and has done nothing. The price: while steps run, the whole schema waits, not only the tables they alter.
+    /// </summary>
+    private const string LockEveryTableSql = """
+        DO $$
+        DECLARE
+            tables text;
+        BEGIN
+            SELECT string_agg(format('%I', c.relname), ', ' ORDER BY c.relname) INTO tables
+            FROM pg_class c
+            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND c.relname LIKE 'orch\_%';
+            IF tables IS NOT NULL THEN
+                EXECUTE 'LOCK TABLE ' || tables || ' IN ACCESS EXCLUSIVE MODE';
+            END IF;
+        END
+        $$;
+        """;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A schema migration (up to step {MigrationCount}) could not take a lock within {LockTimeoutSeconds} s, or deadlocked with another transaction; rolled back, trying again in about {RetrySeconds} s")]
+    private static partial void LogMigrationLockTimeout(ILogger logger, int migrationCount, double lockTimeoutSeconds, double retrySeconds, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Another process holds the schema migration lock; trying again in about {RetrySeconds} s")]
+    private static partial void LogMigrationBusy(ILogger logger, double retrySeconds);
 
     public Task<GrainStateRecord?> ReadStateAsync(GrainStateKey key, CancellationToken cancellationToken) => _reads.ReadAsync(key, cancellationToken);
 

@@ -2,6 +2,7 @@ using Orchestration.Runtime.Testing;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 using Orchestration.Runtime.Persistence;
 using Orchestration.Runtime.Projections;
@@ -172,21 +173,14 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
         // Migration 8 alters orch_grain_state, which takes an exclusive lock. A long transaction of the running release
         // holds a share lock on the table. Every later query of the table queues behind a waiting lock request, so the
         // migration must not keep one queued for as long as that transaction lasts.
-        var connectionString = await postgres.Server.CreateDatabaseAsync();
-        await using (var older = CreateSut(connectionString))
-        {
-            await older.InitializeAsync(7, CancellationToken.None);
-        }
-
+        var connectionString = await CreateDatabaseAtStepAsync(7);
         await using var longReader = new NpgsqlConnection(connectionString);
         await longReader.OpenAsync();
         await using var longTransaction = await longReader.BeginTransactionAsync();
-        await using (var read = new NpgsqlCommand("SELECT count(*) FROM orch_grain_state", longReader, longTransaction))
-        {
-            await read.ExecuteScalarAsync();
-        }
+        await ReadAsync(longReader, "orch_grain_state");
 
-        await using var storage = new PostgresGrainStorage(connectionString)
+        var log = new MigrationLog();
+        await using var storage = new PostgresGrainStorage(connectionString, logger: log)
         {
             MigrationLockTimeout = TimeSpan.FromMilliseconds(200),
             MigrationRetryDelay = TimeSpan.FromMilliseconds(100),
@@ -194,32 +188,147 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
         var migrating = storage.InitializeAsync(CancellationToken.None);
         await using var observer = new NpgsqlConnection(connectionString);
         await observer.OpenAsync();
-        await WaitForMigrationLockWaitAsync(observer);
+        await WaitForExclusiveLockRequestAsync(observer, "orch_grain_state");
 
-        // A query of the running release, while the migration tries: answered within its timeout, not stuck behind it.
-        await using (var query = new NpgsqlCommand("SET statement_timeout = 5000; SELECT count(*) FROM orch_grain_state", observer))
-        {
-            Assert.Equal(0L, await query.ExecuteScalarAsync());
-        }
+        // A query of the running release, while the migration tries: answered within 5 s, not stuck behind it.
+        await ReadAsync(observer, "orch_grain_state", commandTimeoutSeconds: 5);
+        await log.Warned.WaitAsync(TimeSpan.FromSeconds(30)); // it gave up on the lock and rolled back at least once
 
+        await ThrowIfFaultedAsync(migrating);
         Assert.False(migrating.IsCompleted, "the migration finished while its table was locked");
         await longTransaction.CommitAsync();
         await migrating.WaitAsync(TimeSpan.FromSeconds(30));
-        await using var applied = new NpgsqlCommand("SELECT max(version) FROM orch_schema_migrations", observer);
-        Assert.Equal(PostgresGrainStorage.Migrations.Count, (int)(await applied.ExecuteScalarAsync())!);
+        Assert.Equal(PostgresGrainStorage.Migrations.Count, await AppliedStepsAsync(observer));
     }
 
-    /// <summary>Until a backend waits for a table lock inside the migration's <c>ALTER TABLE</c>: the case under test has begun.</summary>
-    private static async Task WaitForMigrationLockWaitAsync(NpgsqlConnection observer)
+    [Fact]
+    public async Task Initialize_StepDeadlocksWithALongTransaction_MigrationRetriesAndTheTransactionGoesOn()
+    {
+        // The long transaction reads orch_projections, the migration locks the tables in name order and waits for it
+        // there holding orch_grain_state, then the long transaction reads orch_grain_state: a deadlock, found within
+        // deadlock_timeout (1 s) by the migration, which waited first. Its start-up must retry, not fail.
+        var connectionString = await CreateDatabaseAtStepAsync(7);
+        await using var longReader = new NpgsqlConnection(connectionString);
+        await longReader.OpenAsync();
+        await using var longTransaction = await longReader.BeginTransactionAsync();
+        await ReadAsync(longReader, "orch_projections");
+
+        var log = new MigrationLog();
+        await using var storage = new PostgresGrainStorage(connectionString, logger: log)
+        {
+            MigrationLockTimeout = TimeSpan.FromSeconds(20), // so the deadlock, not the lock timeout, ends the wait
+            MigrationRetryDelay = TimeSpan.FromMilliseconds(100),
+        };
+        var migrating = storage.InitializeAsync(CancellationToken.None);
+        await using var observer = new NpgsqlConnection(connectionString);
+        await observer.OpenAsync();
+        await WaitForExclusiveLockRequestAsync(observer, "orch_projections");
+
+        await ReadAsync(longReader, "orch_grain_state", commandTimeoutSeconds: 20);
+        await longTransaction.CommitAsync();
+        await log.Warned.WaitAsync(TimeSpan.FromSeconds(30));
+        await migrating.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(PostgresGrainStorage.Migrations.Count, await AppliedStepsAsync(observer));
+    }
+
+    [Fact]
+    public async Task Initialize_AnotherProcessIsMigrating_PausesInsteadOfQueueingAndMigratesOnceItIsDone()
+    {
+        // Silos queued on the migration lock would each request their table locks the moment the one before gave up,
+        // back to back, and a table held by a long transaction would never be free: a busy migration lock is a pause.
+        var connectionString = await CreateDatabaseAtStepAsync(7);
+        await using var otherProcess = new NpgsqlConnection(connectionString);
+        await otherProcess.OpenAsync();
+        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({PostgresGrainStorage.MigrationLockKey})", otherProcess))
+        {
+            await take.ExecuteNonQueryAsync();
+        }
+
+        var log = new MigrationLog();
+        await using var storage = new PostgresGrainStorage(connectionString, logger: log) { MigrationRetryDelay = TimeSpan.FromMilliseconds(100) };
+        var migrating = storage.InitializeAsync(CancellationToken.None);
+        await log.Paused.WaitAsync(TimeSpan.FromSeconds(30));
+        await using var waiters = new NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", otherProcess);
+        Assert.Equal(0L, await waiters.ExecuteScalarAsync());
+        await ThrowIfFaultedAsync(migrating);
+        Assert.False(migrating.IsCompleted, "migrated while another process held the migration lock");
+
+        await using (var release = new NpgsqlCommand($"SELECT pg_advisory_unlock({PostgresGrainStorage.MigrationLockKey})", otherProcess))
+        {
+            await release.ExecuteNonQueryAsync();
+        }
+
+        await migrating.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(PostgresGrainStorage.Migrations.Count, await AppliedStepsAsync(otherProcess));
+    }
+
+    private async Task<string> CreateDatabaseAtStepAsync(int step)
+    {
+        var connectionString = await postgres.Server.CreateDatabaseAsync();
+        await using var older = CreateSut(connectionString);
+        await older.InitializeAsync(step, CancellationToken.None);
+        return connectionString;
+    }
+
+    private static async Task ReadAsync(NpgsqlConnection connection, string table, int commandTimeoutSeconds = 30)
+    {
+        await using var read = new NpgsqlCommand($"SELECT count(*) FROM {table}", connection) { CommandTimeout = commandTimeoutSeconds };
+        await read.ExecuteScalarAsync();
+    }
+
+    private static async Task<int> AppliedStepsAsync(NpgsqlConnection connection)
+    {
+        await using var applied = new NpgsqlCommand("SELECT max(version) FROM orch_schema_migrations", connection);
+        return (int)(await applied.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>A faulted migration shows its own exception, not an assertion about it having finished.</summary>
+    private static async Task ThrowIfFaultedAsync(Task migrating)
+    {
+        if (migrating.IsFaulted)
+        {
+            await migrating;
+        }
+    }
+
+    /// <summary>Until some backend waits for an exclusive lock on <paramref name="table"/>: the migration has reached it.</summary>
+    private static async Task WaitForExclusiveLockRequestAsync(NpgsqlConnection observer, string table)
     {
         await using var waiting = new NpgsqlCommand(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ALTER TABLE orch_grain_state%'",
-            observer);
+            $"SELECT count(*) FROM pg_locks WHERE relation = '{table}'::regclass AND mode = 'AccessExclusiveLock' AND NOT granted", observer);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while ((long)(await waiting.ExecuteScalarAsync())! == 0)
         {
-            Assert.True(DateTime.UtcNow < deadline, "the migration never waited for its table lock");
+            Assert.True(DateTime.UtcNow < deadline, $"the migration never waited for {table}");
             await Task.Delay(5);
+        }
+    }
+
+    /// <summary>The storage's log: completes <see cref="Warned"/> at its first warning, <see cref="Paused"/> at its first information.</summary>
+    private sealed class MigrationLog : ILogger
+    {
+        private readonly TaskCompletionSource _warned = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _paused = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Warned => _warned.Task;
+
+        public Task Paused => _paused.Task;
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel == LogLevel.Warning)
+            {
+                _warned.TrySetResult();
+            }
+            else if (logLevel == LogLevel.Information)
+            {
+                _paused.TrySetResult();
+            }
         }
     }
 

@@ -159,7 +159,7 @@ public sealed class RemoteGrainCallerTests
         await OwnAsync("a", server.Address);
         var caller = new RemoteGrainCaller(client, _map, s_json, TimeProvider.System, TimeSpan.FromSeconds(30), null, (_, _) => false);
 
-        using var entered = new ManualResetEventSlim();
+        var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var release = new ManualResetEventSlim();
         // The continuation is attached before the call is sent: attached to a call already answered, it would run inline
         // on this thread and block the test itself (a hang dump showed exactly that). ExecuteSynchronously: had the answer
@@ -168,13 +168,13 @@ public sealed class RemoteGrainCallerTests
         var first = NewMessage();
         var blocked = first.Task.ContinueWith(_ =>
         {
-            entered.Set();
+            entered.TrySetResult();
             release.Wait(TimeSpan.FromMinutes(1));
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         caller.Send(s_grain, first);
         try
         {
-            Assert.True(await Task.Run(() => entered.Wait(TimeSpan.FromSeconds(10))), "the first call's continuation never ran");
+            await entered.Task.WaitAsync(TimeSpan.FromSeconds(10)); // the first call's continuation ran (and now blocks its thread)
             Assert.Equal(7, await Send(caller).WaitAsync(TimeSpan.FromSeconds(10)));
         }
         finally
