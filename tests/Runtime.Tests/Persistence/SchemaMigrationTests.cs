@@ -173,32 +173,17 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
         // Migration 8 alters orch_grain_state, which takes an exclusive lock. A long transaction of the running release
         // holds a share lock on the table. Every later query of the table queues behind a waiting lock request, so the
         // migration must not keep one queued for as long as that transaction lasts.
-        var connectionString = await CreateDatabaseAtStepAsync(7);
-        await using var longReader = new NpgsqlConnection(connectionString);
-        await longReader.OpenAsync();
-        await using var longTransaction = await longReader.BeginTransactionAsync();
-        await ReadAsync(longReader, "orch_grain_state");
-
-        var log = new MigrationLog();
-        await using var storage = new PostgresGrainStorage(connectionString, logger: log)
-        {
-            MigrationLockTimeout = TimeSpan.FromMilliseconds(200),
-            MigrationRetryDelay = TimeSpan.FromMilliseconds(100),
-        };
-        var migrating = storage.InitializeAsync(CancellationToken.None);
-        await using var observer = new NpgsqlConnection(connectionString);
-        await observer.OpenAsync();
-        await WaitForExclusiveLockRequestAsync(observer, "orch_grain_state");
+        await using var run = await StartBehindLongTransactionAsync("orch_grain_state", TimeSpan.FromMilliseconds(200));
 
         // A query of the running release, while the migration tries: answered within 5 s, not stuck behind it.
-        await ReadAsync(observer, "orch_grain_state", commandTimeoutSeconds: 5);
-        await log.Warned.WaitAsync(TimeSpan.FromSeconds(30)); // it gave up on the lock and rolled back at least once
+        await ReadAsync(run.Observer, "orch_grain_state", commandTimeoutSeconds: 5);
+        await run.Log.Warned.WaitAsync(TimeSpan.FromSeconds(30)); // it gave up on the lock and rolled back at least once
 
-        await ThrowIfFaultedAsync(migrating);
-        Assert.False(migrating.IsCompleted, "the migration finished while its table was locked");
-        await longTransaction.CommitAsync();
-        await migrating.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(PostgresGrainStorage.Migrations.Count, await AppliedStepsAsync(observer));
+        await ThrowIfFaultedAsync(run.Migrating);
+        Assert.False(run.Migrating.IsCompleted, "the migration finished while its table was locked");
+        await run.LongTransaction.CommitAsync();
+        await run.Migrating.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(PostgresGrainStorage.Migrations.Count, await AppliedStepsAsync(run.Observer));
     }
 
     [Fact]
@@ -206,29 +191,15 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
     {
         // The long transaction reads orch_projections, the migration locks the tables in name order and waits for it
         // there holding orch_grain_state, then the long transaction reads orch_grain_state: a deadlock, found within
-        // deadlock_timeout (1 s) by the migration, which waited first. Its start-up must retry, not fail.
-        var connectionString = await CreateDatabaseAtStepAsync(7);
-        await using var longReader = new NpgsqlConnection(connectionString);
-        await longReader.OpenAsync();
-        await using var longTransaction = await longReader.BeginTransactionAsync();
-        await ReadAsync(longReader, "orch_projections");
+        // deadlock_timeout (1 s) by the migration, which waited first. Its start-up must retry, not fail. The lock
+        // timeout is long, so the deadlock and not the timeout ends the wait.
+        await using var run = await StartBehindLongTransactionAsync("orch_projections", TimeSpan.FromSeconds(20));
 
-        var log = new MigrationLog();
-        await using var storage = new PostgresGrainStorage(connectionString, logger: log)
-        {
-            MigrationLockTimeout = TimeSpan.FromSeconds(20), // so the deadlock, not the lock timeout, ends the wait
-            MigrationRetryDelay = TimeSpan.FromMilliseconds(100),
-        };
-        var migrating = storage.InitializeAsync(CancellationToken.None);
-        await using var observer = new NpgsqlConnection(connectionString);
-        await observer.OpenAsync();
-        await WaitForExclusiveLockRequestAsync(observer, "orch_projections");
-
-        await ReadAsync(longReader, "orch_grain_state", commandTimeoutSeconds: 20);
-        await longTransaction.CommitAsync();
-        await log.Warned.WaitAsync(TimeSpan.FromSeconds(30));
-        await migrating.WaitAsync(TimeSpan.FromSeconds(30));
-        Assert.Equal(PostgresGrainStorage.Migrations.Count, await AppliedStepsAsync(observer));
+        await ReadAsync(run.LongReader, "orch_grain_state", commandTimeoutSeconds: 20);
+        await run.LongTransaction.CommitAsync();
+        await run.Log.Warned.WaitAsync(TimeSpan.FromSeconds(30));
+        await run.Migrating.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(PostgresGrainStorage.Migrations.Count, await AppliedStepsAsync(run.Observer));
     }
 
     [Fact]
@@ -260,6 +231,41 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
 
         await migrating.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(PostgresGrainStorage.Migrations.Count, await AppliedStepsAsync(otherProcess));
+    }
+
+    /// <summary>
+    /// A database at step 7 whose <paramref name="heldTable"/> a long transaction has read (so holds), and the migration to
+    /// the latest step, started with <paramref name="lockTimeout"/>, once it waits for that table.
+    /// </summary>
+    private async Task<BehindLongTransaction> StartBehindLongTransactionAsync(string heldTable, TimeSpan lockTimeout)
+    {
+        var connectionString = await CreateDatabaseAtStepAsync(7);
+        var longReader = new NpgsqlConnection(connectionString);
+        await longReader.OpenAsync();
+        var longTransaction = await longReader.BeginTransactionAsync();
+        await ReadAsync(longReader, heldTable);
+
+        var log = new MigrationLog();
+        var storage = new PostgresGrainStorage(connectionString, logger: log) { MigrationLockTimeout = lockTimeout, MigrationRetryDelay = TimeSpan.FromMilliseconds(100) };
+        var migrating = storage.InitializeAsync(CancellationToken.None);
+        var observer = new NpgsqlConnection(connectionString);
+        await observer.OpenAsync();
+        var run = new BehindLongTransaction(longReader, longTransaction, storage, migrating, observer, log);
+        await WaitForExclusiveLockRequestAsync(observer, heldTable);
+        return run;
+    }
+
+    private sealed record BehindLongTransaction(
+        NpgsqlConnection LongReader, NpgsqlTransaction LongTransaction, PostgresGrainStorage Storage, Task Migrating, NpgsqlConnection Observer, MigrationLog Log)
+        : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await LongTransaction.DisposeAsync();
+            await LongReader.DisposeAsync();
+            await Storage.DisposeAsync();
+            await Observer.DisposeAsync();
+        }
     }
 
     private async Task<string> CreateDatabaseAtStepAsync(int step)
