@@ -95,12 +95,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
     [InlineData(7)]
     public async Task Initialize_DatabaseFromOlderMigrations_UpgradesInPlaceAndKeepsData(int olderMigrations)
     {
-        var connectionString = await postgres.Server.CreateDatabaseAsync();
-        await using (var older = CreateSut(connectionString))
-        {
-            await older.InitializeAsync(olderMigrations, CancellationToken.None);
-        }
-
+        var connectionString = await CreateDatabaseAtStepAsync(olderMigrations);
         await using (var connection = new NpgsqlConnection(connectionString))
         {
             await connection.OpenAsync();
@@ -123,8 +118,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
         await SchemaMigrationChecks.AssertOldDataUsableAsync(storage);
         await using var check = new NpgsqlConnection(connectionString);
         await check.OpenAsync();
-        await using var applied = new NpgsqlCommand("SELECT max(version) FROM orch_schema_migrations", check);
-        Assert.Equal(PostgresGrainStorage.Migrations.Count, (int)(await applied.ExecuteScalarAsync())!);
+        Assert.Equal(PostgresGrainStorage.Migrations.Count, await AppliedStepsAsync(check));
     }
 
     [Fact]
@@ -132,11 +126,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
     {
         // A silo of the previous release, during a rolling upgrade, calls orch_commit with jsonb documents (V4's
         // overload); since migration 8 the columns are json, and the assignment casts must carry its writes.
-        var connectionString = await postgres.Server.CreateDatabaseAsync();
-        await using (var storage = CreateSut(connectionString))
-        {
-            await storage.InitializeAsync(CancellationToken.None);
-        }
+        var connectionString = await CreateDatabaseAtStepAsync(PostgresGrainStorage.Migrations.Count);
 
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync();
@@ -268,6 +258,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
         }
     }
 
+    /// <summary>A new database migrated up to <paramref name="step"/>, as a release of that schema left it.</summary>
     private async Task<string> CreateDatabaseAtStepAsync(int step)
     {
         var connectionString = await postgres.Server.CreateDatabaseAsync();

@@ -235,8 +235,10 @@ public sealed class WriteBatcherTests : IAsyncLifetime
         await Task.WhenAll(full.Append(first));
     }
 
-    /// <summary>A batcher over gated memory storage that allows two commits side by side, as Postgres does.</summary>
-    /// <summary>On a manual clock, so a held commit counts as stalled only when a test moves the time.</summary>
+    /// <summary>
+    /// A batcher over gated memory storage that allows two commits side by side, as Postgres does, on a manual clock, so
+    /// a held commit counts as stalled only when a test moves the time.
+    /// </summary>
     private static Task<RunningBatcher> StartTwoSlotBatcherAsync(int maxPendingWrites = 10_000, ManualTimeProvider? clock = null) =>
         RunningBatcher.StartAsync(new GatedStorage { MaxConcurrentCommits = 2 }, maxPendingWrites, clock ?? new ManualTimeProvider());
 
