@@ -42,6 +42,7 @@ internal static class EventsSseLatencyBenchmark
         var from = DateTimeOffset.UtcNow.UtcTicks;
         var cpuBefore = ApiCpu.Read();
         var producerPausedBefore = GC.GetTotalPauseDuration();
+        await readers.MarkAsync();
         await Task.Delay(settings.Duration);
         var cpu = ApiCpu.Read() - cpuBefore;
         var producerPaused = GC.GetTotalPauseDuration() - producerPausedBefore;
@@ -55,7 +56,7 @@ internal static class EventsSseLatencyBenchmark
 
         // Every task.* event in the log, as the list endpoint pages it: what each client must have received, once, in order.
         var log = await ReadLogAsync(api.Client);
-        var (received, reconnected, readersPaused) = await readers.StopAsync(log.Count == 0 ? 0 : log[^1].Sequence);
+        var (received, reconnected, readersGc) = await readers.StopAsync(log.Count == 0 ? 0 : log[^1].Sequence);
         var committed = await CommitTicksAsync(database, log);
         var measured = Percentiles.Of(received.SelectMany(arrivals => arrivals)
             .Select(arrival => (arrival.ArrivedTicks, Committed: committed.GetValueOrDefault(arrival.Sequence))) // strays: CheckDelivery
@@ -77,7 +78,7 @@ internal static class EventsSseLatencyBenchmark
         var pairs = received.Sum(arrivals => arrivals.Count(arrival => arrival.OccurredTicks >= from && arrival.OccurredTicks < to));
         Console.Error.WriteLine($"{Name}: the Api process used {cpu.TotalSeconds:F2} s of CPU in the {TimeSpan.FromTicks(to - from).TotalSeconds:F1} s measured: "
             + $"{cpu.TotalMicroseconds / Math.Max(1, pairs):F1} µs per (event, client) pair delivered, everything included; "
-            + $"GC pauses: the producer {producerPaused.TotalMilliseconds:F0} ms while measured, the readers' process {readersPaused.TotalMilliseconds:F0} ms since it started");
+            + $"GC pauses: the producer {producerPaused.TotalMilliseconds:F0} ms while measured, the readers' process {readersGc} while measured");
         CheckDelivery(received, reconnected, log, creates.Count);
 
         var fsync = FsyncRate.Measure(Path.GetTempPath());

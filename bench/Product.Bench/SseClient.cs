@@ -20,7 +20,11 @@ internal sealed class SseClient
 {
     private static ReadOnlySpan<byte> OccurredAt => "\"occurredAt\":\""u8;
 
-    private readonly List<Arrival> _arrivals = [];
+    // In chunks below the large object heap's threshold: a hundred clients growing one list each double them at the same
+    // moment, and large allocations wait while a background collection runs.
+    private const int ChunkLength = 2048;
+    private readonly List<Arrival[]> _chunks = [];
+    private int _count;
     private Task _reading = Task.CompletedTask;
 
     public bool Reconnected { get; private set; }
@@ -39,10 +43,15 @@ internal sealed class SseClient
     /// <summary>The arrivals from index <paramref name="from"/> on; advances it.</summary>
     public List<Arrival> Take(ref int from)
     {
-        lock (_arrivals)
+        lock (_chunks)
         {
-            var taken = _arrivals.GetRange(from, _arrivals.Count - from);
-            from = _arrivals.Count;
+            var taken = new List<Arrival>(_count - from);
+            for (var i = from; i < _count; i++)
+            {
+                taken.Add(_chunks[i / ChunkLength][i % ChunkLength]);
+            }
+
+            from = _count;
             return taken;
         }
     }
@@ -51,9 +60,9 @@ internal sealed class SseClient
     {
         get
         {
-            lock (_arrivals)
+            lock (_chunks)
             {
-                return _arrivals.Count == 0 ? 0 : _arrivals[^1].Sequence;
+                return _count == 0 ? 0 : _chunks[(_count - 1) / ChunkLength][(_count - 1) % ChunkLength].Sequence;
             }
         }
     }
@@ -132,9 +141,15 @@ internal sealed class SseClient
 
         if (sequence != 0)
         {
-            lock (_arrivals)
+            lock (_chunks)
             {
-                _arrivals.Add(new Arrival(sequence, arrived, occurred));
+                if (_count % ChunkLength == 0)
+                {
+                    _chunks.Add(new Arrival[ChunkLength]);
+                }
+
+                _chunks[_count / ChunkLength][_count % ChunkLength] = new Arrival(sequence, arrived, occurred);
+                _count++;
             }
         }
     }

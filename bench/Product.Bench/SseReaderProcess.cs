@@ -10,8 +10,9 @@ namespace Orchestration.Product.Bench;
 /// producer whose creates are the baseline. Measured with the readers in the benchmark's own process, creates came back
 /// in clusters 200–500 ms late (the Api had answered each in 30–40 ms); with the readers elsewhere they did not.
 /// Talks over its standard input and output, one line each way: <c>window</c> answers the median latency of the
-/// arrivals since the previous <c>window</c> (for the warm-up), <c>stop LAST</c> waits until every client has
-/// <c>LAST</c> (at most 30 s), writes every arrival to the file named at start and answers <c>done</c>.
+/// arrivals since the previous <c>window</c> (for the warm-up), <c>mark</c> starts counting GC pauses (the measured
+/// window begins), <c>stop LAST</c> waits until every client has <c>LAST</c> (at most 30 s), writes every arrival to
+/// the file named at start and answers <c>done</c>.
 /// </summary>
 internal sealed class SseReaderProcess : IAsyncDisposable
 {
@@ -53,14 +54,14 @@ internal sealed class SseReaderProcess : IAsyncDisposable
 
     /// <summary>
     /// Waits until every client has received <paramref name="last"/>; then each client's arrivals, whether it was told to
-    /// reconnect, and how long the readers' process was paused by its GC since it started.
+    /// reconnect, and the readers' process's GC pauses since <see cref="MarkAsync"/> (or since it started).
     /// </summary>
-    public async Task<(List<Arrival>[] Received, bool[] Reconnected, TimeSpan Paused)> StopAsync(long last)
+    public async Task<(List<Arrival>[] Received, bool[] Reconnected, GcPauses Gc)> StopAsync(long last)
     {
         await _process.StandardInput.WriteLineAsync($"stop {last.ToString(CultureInfo.InvariantCulture)}");
         await ExpectAsync("done");
         using var file = new BinaryReader(File.OpenRead(_output));
-        var paused = TimeSpan.FromTicks(file.ReadInt64());
+        var gc = new GcPauses(TimeSpan.FromTicks(file.ReadInt64()), TimeSpan.FromTicks(file.ReadInt64()), file.ReadString());
         var clients = file.ReadInt32();
         var received = new List<Arrival>[clients];
         var reconnected = new bool[clients];
@@ -75,7 +76,14 @@ internal sealed class SseReaderProcess : IAsyncDisposable
             }
         }
 
-        return (received, reconnected, paused);
+        return (received, reconnected, gc);
+    }
+
+    /// <summary>Starts counting the readers' GC pauses from now (the measured window).</summary>
+    public async Task MarkAsync()
+    {
+        await _process.StandardInput.WriteLineAsync("mark");
+        await ExpectAsync("marked");
     }
 
     public async ValueTask DisposeAsync()
@@ -109,12 +117,19 @@ internal sealed class SseReaderProcess : IAsyncDisposable
         var clients = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => SseClient.ConnectAsync(http, arguments[2], disconnect.Token)));
         Console.WriteLine("connected");
         var taken = new int[count];
+        var watch = new GcWatch();
         while (await Console.In.ReadLineAsync() is { } command)
         {
             if (command == "window")
             {
                 var latencies = clients.SelectMany((client, i) => client.Take(ref taken[i])).Select(Arrival.Milliseconds).ToList();
                 Console.WriteLine((latencies.Count == 0 ? double.NaN : Percentiles.Of(latencies).P50).ToString("R", CultureInfo.InvariantCulture));
+            }
+            else if (command == "mark")
+            {
+                watch.Dispose();
+                watch = new GcWatch();
+                Console.WriteLine("marked");
             }
             else if (command.StartsWith("stop ", StringComparison.Ordinal))
             {
@@ -129,7 +144,10 @@ internal sealed class SseReaderProcess : IAsyncDisposable
                 await Task.WhenAll(clients.Select(client => client.StopAsync()));
                 await using (var file = new BinaryWriter(File.Create(arguments[4])))
                 {
-                    file.Write(GC.GetTotalPauseDuration().Ticks);
+                    var gc = watch.Stop();
+                    file.Write(gc.Paused.Ticks);
+                    file.Write(gc.LongestPause.Ticks);
+                    file.Write(gc.Collections);
                     file.Write(count);
                     foreach (var client in clients)
                     {
@@ -149,6 +167,61 @@ internal sealed class SseReaderProcess : IAsyncDisposable
                 Console.WriteLine("done");
                 return;
             }
+        }
+    }
+}
+
+/// <summary>A process's GC pauses over a window: their total, the longest, and the collections by generation.</summary>
+internal readonly record struct GcPauses(TimeSpan Paused, TimeSpan LongestPause, string Collections)
+{
+    public override string ToString() =>
+        $"{Paused.TotalMilliseconds:F0} ms (longest {LongestPause.TotalMilliseconds:F0} ms; collections gen0/1/2 {Collections})";
+}
+
+/// <summary>
+/// Watches this process's GC pauses from its creation: a thread samples the total pause time every millisecond, so the
+/// largest growth between two samples is the longest pause (a collection stops the sampler too).
+/// </summary>
+internal sealed class GcWatch : IDisposable
+{
+    private readonly TimeSpan _pausedAtStart = GC.GetTotalPauseDuration();
+    private readonly int[] _countsAtStart = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
+    private readonly Thread _sampler;
+    private volatile bool _stopped;
+    private TimeSpan _longest;
+
+    public GcWatch()
+    {
+        _sampler = new Thread(Sample) { IsBackground = true, Name = "gc-watch" };
+        _sampler.Start();
+    }
+
+    public GcPauses Stop()
+    {
+        Dispose();
+        var counts = string.Join('/', Enumerable.Range(0, 3).Select(generation => GC.CollectionCount(generation) - _countsAtStart[generation]));
+        return new GcPauses(GC.GetTotalPauseDuration() - _pausedAtStart, _longest, counts);
+    }
+
+    public void Dispose()
+    {
+        _stopped = true;
+        _sampler.Join();
+    }
+
+    private void Sample()
+    {
+        var previous = GC.GetTotalPauseDuration();
+        while (!_stopped)
+        {
+            Thread.Sleep(1);
+            var now = GC.GetTotalPauseDuration();
+            if (now - previous > _longest)
+            {
+                _longest = now - previous;
+            }
+
+            previous = now;
         }
     }
 }
