@@ -15,6 +15,12 @@ internal readonly record struct ProjectionCursor(string Id, string? Tenant)
             return null;
         }
 
+        if (cursor.Contains('\0', StringComparison.Ordinal))
+        {
+            // No page ends at one: ids and tenants are stored as text, which cannot hold NUL (PostgreSQL refuses it).
+            throw new ArgumentException("The cursor holds a NUL character.", nameof(query));
+        }
+
         if (query.Tenant is not null)
         {
             return new ProjectionCursor(cursor, null);

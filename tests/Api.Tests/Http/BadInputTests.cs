@@ -113,6 +113,35 @@ public abstract class BadInputTests : ApiTestBase
     }
 
     [Fact]
+    public async Task EveryGet_BadQueryValues_AnswerAsAClientErrorOrAPageNeverA5xx()
+    {
+        await RegisterAgentAsync(Platform, "a-1");
+        await CreateTaskAsync(Platform, "t-1");
+        string[] paths = ["/api/v1/tasks", "/api/v1/agents", "/api/v1/orgs", "/api/v1/keys", "/api/v1/events", "/api/v1/tasks/t-1", "/api/v1/agents/a-1"];
+        string[] parameters = ["cursor", "limit", "status", "agentId", "workflowId", "after", "types", "subject", "correlationId"];
+        // NUL, invalid UTF-8 (a lone surrogate, an overlong NUL, a stray byte), quotes, huge and negative numbers, length.
+        string[] values = ["%00", "a%00b", "%ED%A0%80", "%C0%80", "%FF", "'%22;--", "-1", "99999999999999999999", "1e3", new string('x', 2000)];
+
+        var failures = new List<string>();
+        foreach (var path in paths)
+        {
+            foreach (var parameter in parameters)
+            {
+                foreach (var value in values)
+                {
+                    var response = await Platform.GetAsync($"{path}?{parameter}={value}");
+                    if ((int)response.StatusCode >= 500)
+                    {
+                        failures.Add($"{path}?{parameter}={value[..Math.Min(value.Length, 20)]} -> {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+                    }
+                }
+            }
+        }
+
+        Assert.Empty(failures);
+    }
+
+    [Fact]
     public async Task GetTask_InvalidId_Answers400() =>
         await ProblemAsync(await Platform.GetAsync("/api/v1/tasks/" + new string('x', 129)), HttpStatusCode.BadRequest, "validation_failed");
 
