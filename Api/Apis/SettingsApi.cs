@@ -7,7 +7,8 @@ namespace Orchestration.Api.Apis;
 
 /// <summary>
 /// <c>/api/v1/settings</c>: the caller's organisation's settings (heartbeat window, rate limits). An addition to API.md:
-/// it says both are "configurable per organisation" without naming the endpoint.
+/// it says both are "configurable per organisation" without naming the endpoint. Operators may change them: API.md gives
+/// them "everything but keys".
 /// </summary>
 internal static class SettingsApi
 {
@@ -15,7 +16,7 @@ internal static class SettingsApi
     {
         var settings = routes.MapResourceGroup("/api/v1/settings", "Settings");
         settings.MapGet("", GetSettingsAsync).WithName("GetSettings").RequireAuthorization(ApiPolicies.Read);
-        settings.MapPut("", UpdateSettingsAsync).WithName("UpdateSettings").RequireAuthorization(ApiPolicies.Administer);
+        settings.MapPut("", UpdateSettingsAsync).WithName("UpdateSettings").RequireAuthorization(ApiPolicies.Operate);
         return routes;
     }
 

@@ -18,7 +18,7 @@ internal static class ApiPolicies
     /// </summary>
     public const string ActAsAgent = "act-as-agent";
 
-    /// <summary>Admins and the platform key: API keys and the organisation's settings.</summary>
+    /// <summary>Admins and the platform key: API keys.</summary>
     public const string Administer = "administer";
 
     /// <summary>The platform key: organisations.</summary>
