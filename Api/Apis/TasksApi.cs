@@ -104,7 +104,7 @@ internal static class TasksApi
 
     /// <summary>
     /// Long-polls in chunks of at most <see cref="Extensions.ApiOptions.ClaimWaitChunk"/>, so no single grain call nears the
-    /// runtime's response timeout, and stops early when the client goes away.
+    /// runtime's response timeout, and stops early when the client goes away (giving back a task claimed meanwhile).
     /// </summary>
     private static async Task<Results<Ok<TaskView>, NoContent, ProblemHttpResult>> ClaimNextTaskAsync(
         ClaimNextTaskRequest body, Caller caller, [AsParameters] ApiServices services, CancellationToken cancellationToken)
@@ -130,6 +130,22 @@ internal static class TasksApi
             var wait = remaining <= TimeSpan.Zero ? TimeSpan.Zero : remaining < services.Options.Value.ClaimWaitChunk ? remaining : services.Options.Value.ClaimWaitChunk;
             if (await queue.ClaimAsync(new ClaimTask(body.AgentId!, null, wait)) is { } claimed)
             {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    // Nobody will read this answer: a lease held for a gone client would keep the task from every other
+                    // agent until it expired, and count an attempt. Releasing counts none.
+                    try
+                    {
+                        await TaskGrain(services, caller, claimed.Id).ReleaseAsync(new LeaseHolderCall(body.AgentId!, claimed.Attempt));
+                    }
+                    catch (OrchestrationException)
+                    {
+                        // The lease already ended (expired, or the agent went offline): nothing left to give back.
+                    }
+
+                    return TypedResults.NoContent();
+                }
+
                 return TypedResults.Ok(claimed);
             }
 

@@ -28,13 +28,19 @@ public interface IAgentGrain : IGrainWithStringKey
     Task DeregisterAsync(EventActor actor);
 
     /// <summary>
-    /// Checks that the agent may claim a task now; <see cref="ProblemCodes.AgentNotAvailable"/> when it is paused,
-    /// offline or at its limit.
+    /// Checks that the agent may claim a task now and keeps a slot for the claim, so that concurrent claims of one agent
+    /// cannot together exceed its limit; <see cref="ProblemCodes.AgentNotAvailable"/> when it is paused, offline or every
+    /// slot is held or kept. With <paramref name="reservation"/> (a waiting claim looking again) that slot is renewed, not
+    /// counted twice. A slot not ended within <c>AgentGrain.ClaimReservationLifetime</c> of its last renewal lapses, so a
+    /// lost message cannot keep it forever.
     /// </summary>
-    Task<ClaimTicket> PrepareClaimAsync();
+    Task<ClaimTicket> PrepareClaimAsync(long? reservation);
 
-    /// <summary>Records that the agent now holds the lease of <paramref name="taskId"/>.</summary>
-    Task TaskClaimedAsync(string taskId);
+    /// <summary>Records that the agent now holds the lease of <paramref name="taskId"/>, claimed with <paramref name="reservation"/>.</summary>
+    Task TaskClaimedAsync(string taskId, long reservation);
+
+    /// <summary>Frees the slot of a claim that got no task (nothing matched, or it failed).</summary>
+    Task ClaimEndedAsync(long reservation);
 
     /// <summary>Records that the agent no longer holds the lease of <paramref name="taskId"/>. Unknown ids are ignored.</summary>
     Task TaskEndedAsync(string taskId, TaskOutcome outcome);

@@ -39,6 +39,15 @@ internal sealed class AgentGrain(
     /// </summary>
     internal static readonly TimeSpan BookkeepingWriteDelay = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// How long a claim's slot is kept without word from the queue: longer than a claim waits
+    /// (<c>TaskQueueGrain.MaxWait</c>) plus a grain call's timeout, so only a lost message lets a slot lapse.
+    /// </summary>
+    internal static readonly TimeSpan ClaimReservationLifetime = TimeSpan.FromSeconds(60);
+
+    // Slots kept for claims on their way (in memory only: a claim does not outlive the activation that counts it).
+    private readonly List<ClaimInFlight> _claimsInFlight = [];
+    private long _lastReservation;
     private IGrainTimer? _bookkeepingWrite;
 
     protected override string Collection => CollectionName;
@@ -82,13 +91,20 @@ internal sealed class AgentGrain(
         State.MaxConcurrentTasks = request.MaxConcurrentTasks;
         State.Metadata = request.Metadata;
         State.LastHeartbeatAt = now;
-        if (created || wasOffline)
+        if (created)
         {
-            State.Status = AgentStatus.Online;
             await WatchLivenessAsync(now);
+            await RaiseAsync("agent.registered", actor);
+        }
+        else if (wasOffline)
+        {
+            await ComeBackAsync(now, actor);
+        }
+        else
+        {
+            await RaiseAsync("agent.updated", actor);
         }
 
-        await RaiseAsync(created ? "agent.registered" : wasOffline ? "agent.online" : "agent.updated", actor);
         return new AgentRegistration(await SaveAsync(), created);
     }
 
@@ -99,13 +115,11 @@ internal sealed class AgentGrain(
         State.LastHeartbeatAt = now;
         if (State.Status == AgentStatus.Offline)
         {
-            State.Status = AgentStatus.Online;
-            await WatchLivenessAsync(now);
-            await RaiseAsync("agent.online", Self);
+            await ComeBackAsync(now, Self);
         }
 
         var view = await SaveAsync();
-        return new HeartbeatResult(view.Status, now + (await SettingsAsync()).HeartbeatWindow);
+        return new HeartbeatResult(view.Status, now + TimeSpan.FromSeconds((await SettingsAsync()).HeartbeatIntervalSeconds));
     }
 
     public Task<AgentView> GetAsync()
@@ -137,11 +151,16 @@ internal sealed class AgentGrain(
         if (State.Status == AgentStatus.Paused)
         {
             State.Status = AgentStatus.Online;
-            await RaiseAsync("agent.resumed", actor);
+            await RaiseAsync("agent.online", actor);
         }
         else if (State.Status == AgentStatus.Offline)
         {
-            throw new OrchestrationException(ProblemCodes.InvalidTransition, $"Agent '{Id}' is offline; a heartbeat brings it back.");
+            if (!State.PausedWhenOffline)
+            {
+                throw new OrchestrationException(ProblemCodes.InvalidTransition, $"Agent '{Id}' is offline; a heartbeat brings it back.");
+            }
+
+            State.PausedWhenOffline = false; // it comes back online, no longer paused
         }
 
         return await SaveAsync();
@@ -159,27 +178,37 @@ internal sealed class AgentGrain(
         await RevokeLeasesAsync(held);
     }
 
-    public async Task<ClaimTicket> PrepareClaimAsync()
+    public async Task<ClaimTicket> PrepareClaimAsync(long? reservation)
     {
         EnsureRegistered();
+        var now = Clock.GetUtcNow();
+        _claimsInFlight.RemoveAll(claim => claim.Reservation == reservation || now >= claim.LapsesAt);
         if (State.Status is AgentStatus.Paused or AgentStatus.Offline)
         {
             throw new OrchestrationException(ProblemCodes.AgentNotAvailable, $"Agent '{Id}' is {JsonName(State.Status, GrainContractsJsonContext.Default.AgentStatus)} and may not claim tasks.");
         }
 
-        if (State.ActiveTaskIds.Count >= State.MaxConcurrentTasks)
+        if (State.ActiveTaskIds.Count + _claimsInFlight.Count >= State.MaxConcurrentTasks)
         {
             await ForgetTasksNoLongerHeldAsync();
         }
 
-        var free = State.MaxConcurrentTasks - State.ActiveTaskIds.Count;
-        return free < 1
-            ? throw new OrchestrationException(ProblemCodes.AgentNotAvailable, $"Agent '{Id}' already holds {State.ActiveTaskIds.Count} of its {State.MaxConcurrentTasks} tasks.")
-            : new ClaimTicket(State.Capabilities, free);
+        var free = State.MaxConcurrentTasks - State.ActiveTaskIds.Count - _claimsInFlight.Count;
+        if (free < 1)
+        {
+            throw new OrchestrationException(
+                ProblemCodes.AgentNotAvailable,
+                $"Agent '{Id}' already holds {State.ActiveTaskIds.Count} of its {State.MaxConcurrentTasks} tasks and is claiming {_claimsInFlight.Count} more.");
+        }
+
+        var kept = new ClaimInFlight(reservation ?? ++_lastReservation, now + ClaimReservationLifetime);
+        _claimsInFlight.Add(kept);
+        return new ClaimTicket(State.Capabilities, free, kept.Reservation);
     }
 
-    public async Task TaskClaimedAsync(string taskId)
+    public async Task TaskClaimedAsync(string taskId, long reservation)
     {
+        _claimsInFlight.RemoveAll(claim => claim.Reservation == reservation);
         if (!State.Registered || State.Status == AgentStatus.Offline)
         {
             // The agent went away while the claim was on its way: give the lease back at once.
@@ -192,6 +221,12 @@ internal sealed class AgentGrain(
             State.ActiveTaskIds.Add(taskId);
             WriteBookkeepingSoon();
         }
+    }
+
+    public Task ClaimEndedAsync(long reservation)
+    {
+        _claimsInFlight.RemoveAll(claim => claim.Reservation == reservation);
+        return Task.CompletedTask;
     }
 
     public Task TaskEndedAsync(string taskId, TaskOutcome outcome)
@@ -230,6 +265,7 @@ internal sealed class AgentGrain(
         }
 
         var held = State.ActiveTaskIds.ToList();
+        State.PausedWhenOffline = State.Status == AgentStatus.Paused;
         State.Status = AgentStatus.Offline;
         State.FailedCount += held.Count;
         State.ActiveTaskIds.Clear();
@@ -239,6 +275,18 @@ internal sealed class AgentGrain(
     }
 
     private EventActor Self => new("agent", Id);
+
+    /// <summary>
+    /// An offline agent heard from again: online, or paused if an operator had paused it (missing heartbeats does not
+    /// resume it).
+    /// </summary>
+    private async Task ComeBackAsync(DateTimeOffset now, EventActor actor)
+    {
+        State.Status = State.PausedWhenOffline ? AgentStatus.Paused : AgentStatus.Online;
+        State.PausedWhenOffline = false;
+        await WatchLivenessAsync(now);
+        await RaiseAsync(State.Status == AgentStatus.Paused ? "agent.paused" : "agent.online", actor);
+    }
 
     /// <summary>
     /// Tasks tell their agent that a lease ended without waiting for it, so a crash can lose that word. The task is the
@@ -337,6 +385,8 @@ internal sealed class AgentGrain(
         State.RegisteredAt,
         State.MaxConcurrentTasks,
         State.Metadata);
+
+    private readonly record struct ClaimInFlight(long Reservation, DateTimeOffset LapsesAt);
 
     private void EnsureRegistered()
     {

@@ -21,6 +21,9 @@ internal sealed class AgentState
     /// <summary>Online, Paused or Offline; Busy is derived (online with active tasks).</summary>
     public AgentStatus Status { get; set; }
 
+    /// <summary>Paused by an operator when it went offline: it comes back paused, not online.</summary>
+    public bool PausedWhenOffline { get; set; }
+
     public DateTimeOffset LastHeartbeatAt { get; set; }
 
     public List<string> ActiveTaskIds { get; set; } = [];

@@ -48,12 +48,33 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
     public async Task<TaskView?> ClaimAsync(ClaimTask request)
     {
         var agent = GrainFactory.GetGrain<IAgentGrain>($"{OrgId}/{request.AgentId}");
-        var ticket = await agent.PrepareClaimAsync();
+        var ticket = await agent.PrepareClaimAsync(null);
+        string? claimedTaskId = null;
+        try
+        {
+            var claimed = await ClaimWithTicketAsync(request, ticket, agent);
+            claimedTaskId = claimed?.Id;
+            return claimed;
+        }
+        finally
+        {
+            // Not awaited, to keep the agent's bookkeeping off the claim's path. The agent's next PrepareClaimAsync from
+            // here queues behind this message (one activation, calls in order); the task grain records the lease, so
+            // losing it costs only a late activeTaskIds (see AgentGrain.ForgetTasksNoLongerHeldAsync) or a slot that
+            // lapses (AgentGrain.ClaimReservationLifetime).
+            OneWayCall.Forget(
+                claimedTaskId is null ? agent.ClaimEndedAsync(ticket.Reservation) : agent.TaskClaimedAsync(claimedTaskId, ticket.Reservation),
+                logger,
+                $"tell agent {request.AgentId} how its claim ended");
+        }
+    }
+
+    private async Task<TaskView?> ClaimWithTicketAsync(ClaimTask request, ClaimTicket ticket, IAgentGrain agent)
+    {
         if (request.TaskId is { } taskId)
         {
             var claimed = await TaskInOrg(taskId).ClaimAsync(request.AgentId, ticket.Capabilities);
             Remove(taskId);
-            TellAgent(agent, request.AgentId, taskId);
             return claimed;
         }
 
@@ -62,23 +83,19 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
         {
             while (TakeBest(ticket.Capabilities) is { } candidate)
             {
-                TaskView claimed;
                 try
                 {
-                    claimed = await TaskInOrg(candidate.TaskId).ClaimAsync(request.AgentId, ticket.Capabilities);
+                    return await TaskInOrg(candidate.TaskId).ClaimAsync(request.AgentId, ticket.Capabilities);
                 }
                 catch (OrchestrationException e) when (e.Code is ProblemCodes.TaskNotClaimable or ProblemCodes.NotFound)
                 {
-                    continue; // claimed elsewhere, cancelled, or a stale entry: the task grain said no
+                    // claimed elsewhere, cancelled, or a stale entry: the task grain said no
                 }
                 catch
                 {
                     Add(candidate);
                     throw;
                 }
-
-                TellAgent(agent, request.AgentId, candidate.TaskId);
-                return claimed;
             }
 
             var remaining = deadline - timeProvider.GetUtcNow();
@@ -88,7 +105,7 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
             }
 
             await Task.WhenAny(_offered.Task, Task.Delay(remaining, timeProvider));
-            ticket = await agent.PrepareClaimAsync();
+            ticket = await agent.PrepareClaimAsync(ticket.Reservation);
         }
     }
 
@@ -103,12 +120,6 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
         Remove(taskId);
         return Task.CompletedTask;
     }
-
-    // Not awaited, to keep the agent's bookkeeping write off the claim's path. The agent's next PrepareClaimAsync queues
-    // behind this message (one activation, calls in order), so its task limit still holds; the task grain records the
-    // lease, so losing this message costs only a late activeTaskIds (see AgentGrain.ForgetTasksNoLongerHeldAsync).
-    private void TellAgent(IAgentGrain agent, string agentId, string taskId) =>
-        OneWayCall.Forget(agent.TaskClaimedAsync(taskId), logger, $"tell agent {agentId} that it holds task {taskId}");
 
     private ITaskGrain TaskInOrg(string taskId) => GrainFactory.GetGrain<ITaskGrain>($"{OrgId}/{taskId}");
 

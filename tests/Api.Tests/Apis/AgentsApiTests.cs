@@ -27,9 +27,13 @@ public abstract class AgentsApiTests : ApiTestBase
         await RegisterAgentAsync(Platform, "a-1");
 
         var beat = await ReadAsync(await Platform.PostAsync("/api/v1/agents/a-1/heartbeat", null), HttpStatusCode.OK);
+        var agent = await ReadAsync(await Platform.GetAsync("/api/v1/agents/a-1"), HttpStatusCode.OK);
 
         Assert.Equal("online", beat.GetProperty("status").GetString());
-        Assert.True(beat.GetProperty("nextHeartbeatDueAt").GetDateTimeOffset() > DateTimeOffset.UnixEpoch);
+        // One interval (default 20 s) after this heartbeat, not the offline deadline (3 intervals): an agent that beats
+        // when told is never near going offline.
+        var interval = beat.GetProperty("nextHeartbeatDueAt").GetDateTimeOffset() - agent.GetProperty("lastHeartbeatAt").GetDateTimeOffset();
+        Assert.Equal(TimeSpan.FromSeconds(20), interval);
     }
 
     [Fact]

@@ -70,6 +70,25 @@ public abstract class TasksApiTests : ApiTestBase
     }
 
     [Fact]
+    public async Task ClaimNext_ClientGoneWhileWaiting_TaskClaimedMeanwhileIsGivenBack()
+    {
+        await RegisterAgentAsync(Platform, "a-1");
+        await RegisterAgentAsync(Platform, "a-2");
+        using var gone = new CancellationTokenSource();
+        var abandoned = Platform.PostAsJsonAsync("/api/v1/tasks/claim", new { agentId = "a-1", waitSeconds = 20 }, gone.Token);
+        await Task.Delay(TimeSpan.FromSeconds(1)); // the claim waits in the queue (the attempt below fails if it did not)
+        await gone.CancelAsync();
+
+        await CreateTaskAsync(Platform, "t-late");
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+
+        // The abandoned claim took the task (attempt 1) and gave it back: a-2 gets it now, not after a 300 s lease.
+        var task = await ReadAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/claim", new { agentId = "a-2", waitSeconds = 10 }), HttpStatusCode.OK);
+        Assert.Equal("t-late", task.GetProperty("id").GetString());
+        Assert.Equal(2, task.GetProperty("attempt").GetInt32());
+    }
+
+    [Fact]
     public async Task ClaimById_LeaseHeld_Answers409TaskNotClaimable()
     {
         await RegisterAgentAsync(Platform, "a-1");

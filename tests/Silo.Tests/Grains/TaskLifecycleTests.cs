@@ -286,6 +286,38 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Heartbeat_PausedAgentMissesItsWindow_ComesBackPausedNotOnline()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1");
+        await Agent("a1").PauseAsync(s_operator);
+
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(AgentStatus.Offline, (await Agent("a1").GetAsync()).Status);
+
+        Assert.Equal(AgentStatus.Paused, (await Agent("a1").HeartbeatAsync()).Status);
+        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => ClaimAsync("a1"));
+        Assert.Equal(ProblemCodes.AgentNotAvailable, refused.Code);
+        await Agent("a1").ResumeAsync(s_operator);
+        Assert.Equal("t1", (await ClaimAsync("a1"))!.Id);
+    }
+
+    [Fact]
+    public async Task Agent_EveryTransition_RaisesTheEventOfItsNewStatus()
+    {
+        await RegisterAsync("a1");
+        await Agent("a1").PauseAsync(s_operator);
+        await Agent("a1").ResumeAsync(s_operator);
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(60));
+        await Agent("a1").HeartbeatAsync();
+        await RegisterAsync("a1");
+        await Agent("a1").DeregisterAsync(s_operator);
+
+        var types = (await _cluster.EventsAsync(Org)).Where(e => e.Subject == "agents/a1").Select(e => e.Type);
+        Assert.Equal(["agent.registered", "agent.paused", "agent.online", "agent.offline", "agent.online", "agent.updated", "agent.deregistered"], types);
+    }
+
+    [Fact]
     public async Task Restart_ClaimNoticeLostInTheCrash_AgentCountsTheLeaseTheTaskRecorded()
     {
         await RegisterAsync("a1"); // one task at a time
@@ -366,6 +398,77 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         Assert.Equal(ProblemCodes.AgentNotAvailable, refused.Code);
         await Agent("a1").ResumeAsync(s_operator);
         Assert.Equal("t1", (await ClaimAsync("a1"))!.Id);
+    }
+
+    [Fact]
+    public async Task Claim_TwoAtOnceByAnAgentWithOneSlot_OnlyOneIsLeased()
+    {
+        await RegisterAsync("a1"); // one task at a time
+        await CreateAsync("t1");
+        await CreateAsync("t2");
+
+        // The queue is reentrant: both claims ask the agent before either has told it of a lease.
+        var outcomes = await Task.WhenAll(
+            Enumerable.Range(0, 2).Select(async _ =>
+            {
+                try
+                {
+                    return (await ClaimAsync("a1"))?.Id;
+                }
+                catch (OrchestrationException e) when (e.Code == ProblemCodes.AgentNotAvailable)
+                {
+                    return e.Code;
+                }
+            }));
+
+        Assert.Single(outcomes, outcome => outcome is "t1" or "t2");
+        Assert.Single(outcomes, outcome => outcome == ProblemCodes.AgentNotAvailable);
+        var leased = await Task.WhenAll(new[] { "t1", "t2" }.Select(async id => (await TaskGrain(id).GetAsync()).Lease));
+        Assert.Single(leased, lease => lease is not null);
+    }
+
+    [Fact]
+    public async Task Claim_WaitingClaimKeepsTheSlot_AndGivesItBackWhenItEndsEmptyHanded()
+    {
+        await RegisterAsync("a1"); // one task at a time
+        var waiting = Queue.ClaimAsync(new ClaimTask("a1", null, TimeSpan.FromSeconds(5)));
+        await Eventually.TrueAsync(async () =>
+        {
+            try
+            {
+                await ClaimAsync("a1");
+                return false;
+            }
+            catch (OrchestrationException e) when (e.Code == ProblemCodes.AgentNotAvailable)
+            {
+                return true;
+            }
+        });
+
+        await Eventually.TrueAsync(() =>
+        {
+            _cluster.Time.Advance(TimeSpan.FromSeconds(1));
+            return Task.FromResult(waiting.IsCompleted);
+        });
+        Assert.Null(await waiting);
+        await CreateAsync("t1");
+
+        await Eventually.TrueAsync(async () => (await ClaimAsync("a1"))?.Id == "t1");
+    }
+
+    [Fact]
+    public async Task Claim_SlotOfAClaimThatNeverReportsBack_LapsesAfterItsLifetime()
+    {
+        await RegisterAsync("a1"); // one task at a time
+        await Agent("a1").PrepareClaimAsync(null); // a queue that then lost its word to the agent
+
+        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => Agent("a1").PrepareClaimAsync(null));
+        Assert.Equal(ProblemCodes.AgentNotAvailable, refused.Code);
+        _cluster.Time.Advance(AgentGrain.ClaimReservationLifetime / 2);
+        await Agent("a1").HeartbeatAsync(); // its heartbeat window is as long as the slot's lifetime
+        _cluster.Time.Advance(AgentGrain.ClaimReservationLifetime / 2);
+
+        Assert.Equal(1, (await Agent("a1").PrepareClaimAsync(null)).FreeSlots);
     }
 
     [Fact]
