@@ -46,6 +46,13 @@ internal sealed partial class BootstrapService(
 
         var configured = configuration["ORCHESTRATION_BOOTSTRAP_KEY"] ?? options.Value.BootstrapKey;
         var key = string.IsNullOrWhiteSpace(configured) ? ApiKeys.GenerateBootstrap() : configured.Trim();
+        if (ApiKeys.KeyIdOf(key) != ApiKeys.BootstrapKeyId)
+        {
+            // Requests look a key up under the id inside it: this one would be looked for under another key's id and refused.
+            throw new InvalidOperationException(
+                $"ORCHESTRATION_BOOTSTRAP_KEY has the form of a generated key with id '{ApiKeys.KeyIdOf(key)}' (orch_<id>_<secret>), "
+                + $"so it could never sign in: choose a key that does not start with 'orch_', or orch_{ApiKeys.BootstrapKeyId}_<secret>.");
+        }
         try
         {
             await keyGrain.IssueAsync(new IssueApiKey(DefaultOrgId, "bootstrap", ApiKeyRole.Platform, null, ApiKeys.Hash(key)));

@@ -59,6 +59,12 @@ internal sealed class ApiKeyGrain(
             throw NotFound();
         }
 
+        if (key.State.Role == ApiKeyRole.Platform)
+        {
+            // No key can issue another platform key: revoking the only one would leave nobody able to create organisations.
+            throw new OrchestrationException(ProblemCodes.InvalidTransition, $"Key '{KeyId}' is the platform key and cannot be revoked.");
+        }
+
         if (key.State.RevokedAt is null)
         {
             key.State.RevokedAt = timeProvider.GetUtcNow();

@@ -65,6 +65,18 @@ public abstract class BootstrapTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_directory, "unused")));
     }
 
+    [Fact]
+    public async Task FirstStart_KeyConfiguredInTheFormOfAnotherKeysId_RefusesToStartSayingWhy()
+    {
+        var storage = await StorageAsync();
+        var settings = new Dictionary<string, string?>(storage) { ["Orchestration:BootstrapKey"] = "orch_0123abcd_secret" };
+        await using var factory = new ApiFactory(settings);
+
+        var refused = Assert.ThrowsAny<Exception>(() => factory.CreateClient());
+
+        Assert.Contains("ORCHESTRATION_BOOTSTRAP_KEY", refused.GetBaseException().Message, StringComparison.Ordinal);
+    }
+
     private static async Task<HttpResponseMessage> Send(ApiFactory factory, string key, string path)
     {
         using var client = factory.CreateClient();

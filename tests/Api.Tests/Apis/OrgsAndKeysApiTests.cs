@@ -70,6 +70,14 @@ public abstract class OrgsAndKeysApiTests : ApiTestBase
         await ProblemAsync(await Platform.PostAsync("/api/v1/keys", Json("""{"name":"k","role":"superuser"}""")), HttpStatusCode.BadRequest, "invalid_json");
 
     [Fact]
+    public async Task RevokeKey_ThePlatformKey_Answers409AndTheKeyKeepsWorking()
+    {
+        await ProblemAsync(await Platform.DeleteAsync("/api/v1/keys/bootstrap"), HttpStatusCode.Conflict, "invalid_transition");
+
+        await ReadAsync(await Platform.GetAsync("/api/v1/orgs"), HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task RevokeKey_Unknown_Answers404() =>
         await ProblemAsync(await Platform.DeleteAsync("/api/v1/keys/0123456789abcdef0123456789abcdef"), HttpStatusCode.NotFound, "not_found");
 }
