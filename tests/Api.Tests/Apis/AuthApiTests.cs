@@ -103,6 +103,20 @@ public abstract class AuthApiTests : ApiTestBase
         await ProblemAsync(await agent.PostAsJsonAsync("/api/v1/tasks/t-1/complete", new { agentId = "a-2" }), HttpStatusCode.Forbidden, "forbidden");
         await ProblemAsync(await agent.PostAsJsonAsync("/api/v1/tasks", new { title = "x" }), HttpStatusCode.Forbidden, "forbidden");
         await ProblemAsync(await agent.PostAsync("/api/v1/agents/a-2/pause", null), HttpStatusCode.Forbidden, "forbidden");
+        await ProblemAsync(await agent.GetAsync("/api/v1/keys"), HttpStatusCode.Forbidden, "forbidden");
+    }
+
+    [Fact]
+    public async Task AgentKey_Reads_ItsOrganisationAsAViewerDoes()
+    {
+        var agent = await KeyAsync(Platform, "agent", "a-1");
+        await RegisterAgentAsync(Platform, "a-2");
+        await CreateTaskAsync(Platform, "t-1");
+
+        foreach (var path in new[] { "/api/v1/tasks", "/api/v1/tasks/t-1", "/api/v1/agents", "/api/v1/agents/a-2", "/api/v1/events?after=0", "/api/v1/settings" })
+        {
+            await ReadAsync(await agent.GetAsync(path), HttpStatusCode.OK);
+        }
     }
 }
 
