@@ -8,7 +8,9 @@ internal static class ProblemDetailsDefaults
     public static void Customize(ProblemDetailsContext context)
     {
         var problem = context.ProblemDetails;
-        problem.Extensions.TryAdd("traceId", Activity.Current?.Id ?? context.HttpContext.TraceIdentifier);
+        // The trace id alone, as events carry it (ASP.NET Core puts the whole traceparent here): a client finds the
+        // problem's request and the events it raised by one value.
+        problem.Extensions["traceId"] = Activity.Current?.TraceId.ToHexString() ?? context.HttpContext.TraceIdentifier;
         problem.Extensions.TryAdd("code", problem.Status switch
         {
             StatusCodes.Status400BadRequest => "bad_request",

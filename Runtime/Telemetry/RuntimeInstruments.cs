@@ -46,8 +46,8 @@ internal sealed class RuntimeInstruments : IDisposable
     public void ObserveQueuedTurns(Func<long> queuedTurns) =>
         _meter.CreateObservableGauge("orchestration.grain.queued_turns", queuedTurns, description: "Calls waiting for their activation.");
 
-    /// <summary>The span a call sent now should be a child of: the current one, when anyone listens to traces.</summary>
-    public static Activity? CurrentCaller() => s_activitySource.HasListeners() ? Activity.Current : null;
+    /// <summary>The span a call sent now should be a child of: the current one.</summary>
+    public static Activity? CurrentCaller() => Activity.Current;
 
     /// <summary>
     /// Starts the span of one call as a child of <paramref name="caller"/> (the span that sent it): the turn runs on the
@@ -55,16 +55,37 @@ internal sealed class RuntimeInstruments : IDisposable
     /// </summary>
     public static Activity? StartCall(GrainId grainId, GrainMethod method, Activity? caller)
     {
-        if (!s_activitySource.HasListeners())
+        var activity = StartChild(method.Name, ActivityKind.Internal, caller?.Context ?? default);
+        if (activity is not null && s_activitySource.HasListeners())
+        {
+            activity.SetTag("orchestration.grain.type", grainId.Type);
+            activity.SetTag("orchestration.grain.key", grainId.Key);
+            activity.SetTag("orchestration.grain.method", method.Name);
+        }
+
+        return activity;
+    }
+
+    /// <summary>
+    /// Starts a span of the runtime's work for <paramref name="parent"/> and makes it current. When nobody listens to the
+    /// runtime's traces, a caller's trace still flows: a bare activity (never exported) carries its ids, so the events and
+    /// logs of the call name the trace of the request that caused it. Without a caller and a listener, nothing is started.
+    /// </summary>
+    public static Activity? StartChild(string name, ActivityKind kind, ActivityContext parent)
+    {
+        if (s_activitySource.HasListeners())
+        {
+            return s_activitySource.StartActivity(name, kind, parent);
+        }
+
+        if (parent == default)
         {
             return null;
         }
 
-        var activity = s_activitySource.StartActivity(method.Name, ActivityKind.Internal, caller?.Context ?? default);
-        activity?.SetTag("orchestration.grain.type", grainId.Type);
-        activity?.SetTag("orchestration.grain.key", grainId.Key);
-        activity?.SetTag("orchestration.grain.method", method.Name);
-        return activity;
+        var activity = new Activity(name);
+        activity.SetParentId(parent.TraceId, parent.SpanId, parent.TraceFlags);
+        return activity.Start();
     }
 
     /// <summary>Whether anyone listens to call metrics; when not, the hot path skips timing altogether.</summary>

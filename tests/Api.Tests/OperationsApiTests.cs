@@ -68,6 +68,25 @@ public sealed class OperationsApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Problem_TraceId_IsTheCallersTraceIdAsEventsCarryIt()
+    {
+        const string traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/nothing-here");
+        request.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
+
+        using var create = new HttpRequestMessage(HttpMethod.Post, "/api/v1/tasks") { Content = JsonContent.Create(new { id = "traced", title = "x" }) };
+        create.Headers.Add("traceparent", $"00-{traceId}-00f067aa0ba902b7-01");
+
+        var problem = await (await _client.SendAsync(request)).Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(HttpStatusCode.Created, (await _client.SendAsync(create)).StatusCode);
+
+        Assert.Equal(traceId, problem.GetProperty("traceId").GetString());
+        var events = await _client.GetFromJsonAsync<JsonElement>("/api/v1/events?after=0");
+        var created = events.GetProperty("items").EnumerateArray().Single(e => e.GetProperty("type").GetString() == "task.created");
+        Assert.Equal(traceId, created.GetProperty("traceId").GetString());
+    }
+
+    [Fact]
     public async Task WrongMethod_Answers405Problem()
     {
         var response = await _client.DeleteAsync("/api/v1/cluster");

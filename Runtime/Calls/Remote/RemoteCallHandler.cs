@@ -21,7 +21,6 @@ internal sealed class RemoteCallHandler : ISiloRequestReceiver
 
     private const int ReadLoopLimit = 16 * 1024;
 
-    private static readonly ActivitySource s_source = new(RuntimeInstruments.Name);
     private readonly SiloRuntime _runtime;
     private readonly RemoteCallNames _names;
 
@@ -120,14 +119,14 @@ internal sealed class RemoteCallHandler : ISiloRequestReceiver
     /// <summary>The call becomes a child of the caller's span in the other process; it ends with the answer.</summary>
     private static Activity? StartSpan(string? traceParent)
     {
-        if (traceParent is null || !s_source.HasListeners() || !ActivityContext.TryParse(traceParent, null, out var context))
+        if (traceParent is null || !ActivityContext.TryParse(traceParent, null, out var context))
         {
             return null;
         }
 
         // Starting a span makes it current; this thread (a read loop) goes on with other requests, so put its own back.
         var current = Activity.Current;
-        var span = s_source.StartActivity("orchestration.remote_call", ActivityKind.Server, context);
+        var span = RuntimeInstruments.StartChild("orchestration.remote_call", ActivityKind.Server, context);
         Activity.Current = current;
         return span;
     }

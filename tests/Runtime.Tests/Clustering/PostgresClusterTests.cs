@@ -84,6 +84,20 @@ public sealed class PostgresClusterTests(PostgresServerFixture postgres) : IAsyn
     }
 
     [Fact]
+    public async Task Call_FromAnotherProcess_CarriesTheCallersTraceIntoTheGrainAndItsCalls()
+    {
+        var a = await StartAsync("silo-a", servesPartitions: true);
+        var b = await StartAsync("silo-b", servesPartitions: true);
+        var client = await StartAsync("api", servesPartitions: false);
+        await WhenSharedAsync(a, b);
+        using var root = new System.Diagnostics.Activity("request").Start();
+
+        var seen = await client.GrainFactory.GetGrain<ITracedGrain>("remote-a").CallAsync("remote-b");
+
+        Assert.Equal(root.TraceId.ToHexString(), seen);
+    }
+
+    [Fact]
     public async Task Call_GrainBlocksItsThread_TheSiloStillAnswersOtherCallsFromTheSameClient()
     {
         var a = await StartAsync("silo-a", servesPartitions: true);

@@ -76,6 +76,17 @@ public sealed class RuntimeInstrumentsTests
         Assert.Equal(outer.SpanId, inner.ParentSpanId);
     }
 
+    [Fact]
+    public async Task Call_NobodyListening_StillCarriesTheCallersTraceToEveryGrainItReaches()
+    {
+        await using var cluster = await TestClusterFactory.StartAsync(new GrainProbe());
+        using var root = new Activity("request").Start(); // as ASP.NET Core starts one per request, listened to or not
+
+        var seen = await cluster.GrainFactory.GetGrain<ITracedGrain>("untraced-a").CallAsync("untraced-b");
+
+        Assert.Equal(root.TraceId.ToHexString(), seen);
+    }
+
     private static string? Method(ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
         foreach (var tag in tags)

@@ -321,17 +321,18 @@ public sealed class BlockingTimerGrain(GrainProbe probe) : Grain, IBlockingTimer
 
 public interface ITracedGrain : IGrainWithStringKey
 {
-    /// <summary>Calls <paramref name="next"/>'s <see cref="LeafAsync"/> from inside this call.</summary>
-    Task CallAsync(string next);
+    /// <summary>Calls <paramref name="next"/>'s <see cref="LeafAsync"/> from inside this call; answers the trace it saw.</summary>
+    Task<string?> CallAsync(string next);
 
-    Task LeafAsync();
+    /// <summary>The trace id current in this call's turn.</summary>
+    Task<string?> LeafAsync();
 }
 
 public sealed class TracedGrain : Grain, ITracedGrain
 {
-    public Task CallAsync(string next) => GrainFactory.GetGrain<ITracedGrain>(next).LeafAsync();
+    public Task<string?> CallAsync(string next) => GrainFactory.GetGrain<ITracedGrain>(next).LeafAsync();
 
-    public Task LeafAsync() => Task.CompletedTask;
+    public Task<string?> LeafAsync() => Task.FromResult(System.Diagnostics.Activity.Current?.TraceId.ToHexString());
 }
 
 public sealed class Basket
