@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Mvc;
 using Orchestration.Api.Auth;
 using Orchestration.Api.Contracts;
 using Orchestration.Grains;
@@ -16,10 +17,19 @@ internal static class ApiGroups
     public static RouteGroupBuilder MapResourceGroup(this IEndpointRouteBuilder routes, string prefix, string tag)
     {
         var group = routes.MapGroup(prefix).WithTags(tag).RequireAuthorization(ApiPolicies.Read);
-        foreach (var status in new[] { 400, 401, 403, 404, 409, 413, 429 })
+        foreach (var status in new[] { 400, 401, 403, 404, 409, 413, 429, 503 })
         {
             group.ProducesProblem(status);
         }
+
+        // Every POST takes an Idempotency-Key, and a key reused with another body is 422 idempotency_key_reused.
+        ((IEndpointConventionBuilder)group).Finally(endpoint =>
+        {
+            if (endpoint.Metadata.OfType<HttpMethodMetadata>().Any(methods => methods.HttpMethods.Contains(HttpMethods.Post)))
+            {
+                endpoint.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status422UnprocessableEntity, typeof(ProblemDetails), ["application/problem+json"]));
+            }
+        });
 
         return group;
     }

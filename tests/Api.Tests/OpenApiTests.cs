@@ -31,6 +31,10 @@ public sealed class OpenApiTests : ApiTestBase
         Assert.Equal("CreateTask", post.GetProperty("operationId").GetString());
         Assert.True(post.GetProperty("responses").TryGetProperty("201", out _));
         Assert.True(post.GetProperty("responses").GetProperty("409").GetProperty("content").TryGetProperty("application/problem+json", out _));
+        Assert.True(post.GetProperty("responses").GetProperty("422").GetProperty("content").TryGetProperty("application/problem+json", out _));
+        Assert.True(post.GetProperty("responses").TryGetProperty("503", out _));
+        var get = document.GetProperty("paths").GetProperty("/api/v1/tasks").GetProperty("get");
+        Assert.False(get.GetProperty("responses").TryGetProperty("422", out _), "no idempotency key on reads");
     }
 
     private protected override Task<ApiStorage> CreateStorageAsync() => Task.FromResult<ApiStorage>(new ApiStorage.Sqlite());
