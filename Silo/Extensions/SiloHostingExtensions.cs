@@ -1,5 +1,6 @@
 using Orchestration.Runtime;
 using Orchestration.Runtime.Clustering;
+using Orchestration.Silo.Grains;
 
 namespace Orchestration.Silo.Extensions;
 
@@ -9,7 +10,7 @@ public static class SiloHostingExtensions
     /// <summary>
     /// Adds the silo. <c>Storage:Provider</c> picks <c>Sqlite</c> (default; file <c>Storage:SqlitePath</c>,
     /// <c>.data/orchestration.db</c> unless set), <c>Postgres</c> (<c>ConnectionStrings:postgres</c>) or <c>Memory</c>;
-    /// <c>Silo</c> binds <see cref="SiloOptions"/>. With <c>Orchestration:Mode</c> = <c>Cluster</c> the process joins the
+    /// <c>Silo</c> binds <see cref="SiloOptions"/> and <c>TaskRetry</c> the retry back-off of failed tasks. With <c>Orchestration:Mode</c> = <c>Cluster</c> the process joins the
     /// cluster on <c>ConnectionStrings:postgres</c> (settings in section <c>Cluster</c>): as a silo serving its share of
     /// partitions, or (<paramref name="servesPartitions"/> false, the Api) as a client that sends every call to the owner.
     /// </summary>
@@ -38,6 +39,11 @@ public static class SiloHostingExtensions
             }
         });
         builder.Services.AddOptions<SiloOptions>().Bind(configuration.GetSection("Silo"));
+        builder.Services.AddOptions<TaskRetryOptions>()
+            .Bind(configuration.GetSection(TaskRetryOptions.Section))
+            .Validate(options => options.BaseDelay > TimeSpan.Zero && options.BaseDelay <= TaskRetryPolicy.MaxDelay,
+                $"TaskRetry:BaseDelay must be more than 0 and at most {TaskRetryPolicy.MaxDelay}.")
+            .ValidateOnStart();
         return builder;
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.Options;
 using Orchestration.Grains;
 using Orchestration.Grains.Agents;
 using Orchestration.Grains.Events;
@@ -17,6 +18,7 @@ namespace Orchestration.Silo.Grains;
 internal sealed class TaskGrain(
     [PersistentState("task")] IPersistentState<TaskState> task,
     TimeProvider timeProvider,
+    IOptions<TaskRetryOptions> retryOptions,
     ILogger<TaskGrain> logger) : TenantGrain(timeProvider), ITaskGrain, IRemindable
 {
     public const string CollectionName = "tasks";
@@ -322,7 +324,7 @@ internal sealed class TaskGrain(
             return ready;
         }
 
-        var delay = TaskRetryPolicy.DelayAfter(State.CountedAttempts, Random.Shared.NextDouble());
+        var delay = TaskRetryPolicy.DelayAfter(State.CountedAttempts, Random.Shared.NextDouble(), retryOptions.Value.BaseDelay);
         await RegisterOrUpdateReminder(RetryReminder, delay, TimeSpan.Zero);
         State.Status = TaskLifecycleStatus.Failed;
         State.NextAttemptAt = Clock.GetUtcNow() + delay;

@@ -9,7 +9,7 @@ namespace Orchestration.EndToEnd.Tests;
 /// <summary>
 /// The Api process is killed with SIGKILL while it holds leases, retries and in-flight writes, then started again on
 /// the same storage: every acknowledged write is there and every pending lease expiry and retry still happens.
-/// Real time here (two processes cannot share a fake clock), so leases and back-offs are a few seconds.
+/// Real time here (two processes cannot share a fake clock), so leases, back-offs and heartbeat windows are seconds.
 /// </summary>
 public abstract class CrashRestartTests : IAsyncLifetime
 {
@@ -17,7 +17,11 @@ public abstract class CrashRestartTests : IAsyncLifetime
 
     private protected abstract Task<IReadOnlyDictionary<string, string>> CreateSettingsAsync();
 
-    public async Task InitializeAsync() => _settings = await CreateSettingsAsync();
+    public async Task InitializeAsync() => _settings = new Dictionary<string, string>(await CreateSettingsAsync())
+    {
+        // The first retry comes 8–16 s after the failure: after the kill (the test checks), before the test gives up.
+        ["TaskRetry:BaseDelay"] = "00:00:16",
+    };
 
     public virtual Task DisposeAsync() => Task.CompletedTask;
 
@@ -28,9 +32,12 @@ public abstract class CrashRestartTests : IAsyncLifetime
         await using (var api = await HostProcess.StartApiAsync(_settings))
         {
             var client = api.Client;
+            // Agents silent for 20 s go offline: after the kill, and after the 10 s lease.
+            var settings = await client.PutAsJsonAsync("/api/v1/settings", new { heartbeatIntervalSeconds = 10, missedHeartbeatsAllowed = 2 });
+            Assert.Equal(HttpStatusCode.OK, settings.StatusCode);
             await PostAsync(client, "/api/v1/agents", new { id = "holder", name = "holder", capabilities = Array.Empty<string>() }, HttpStatusCode.Created);
             await PostAsync(client, "/api/v1/agents", new { id = "failer", name = "failer", capabilities = Array.Empty<string>() }, HttpStatusCode.Created);
-            await PostAsync(client, "/api/v1/tasks", new { id = "leased", title = "leased", leaseSeconds = 3 }, HttpStatusCode.Created);
+            await PostAsync(client, "/api/v1/tasks", new { id = "leased", title = "leased", leaseSeconds = 10 }, HttpStatusCode.Created);
             await PostAsync(client, "/api/v1/tasks", new { id = "retrying", title = "retrying", maxAttempts = 3 }, HttpStatusCode.Created);
             var leased = await PostAsync(client, "/api/v1/tasks/leased/claim", new { agentId = "holder" }, HttpStatusCode.OK);
             Assert.Equal(1, (int)leased["attempt"]!);
@@ -57,6 +64,9 @@ public abstract class CrashRestartTests : IAsyncLifetime
                 }
             }).ToList();
             await Eventually.TrueAsync(() => Task.FromResult(acknowledged.Count >= 50), "some creates are acknowledged");
+
+            // The lease expiry and the retry are still pending as the process dies, so only their reminders can do them.
+            Assert.Equal(("claimed", "failed"), (await StatusAsync(client, "leased"), await StatusAsync(client, "retrying")));
             await api.KillAsync();
             await burst.CancelAsync();
             await Task.WhenAll(creates);
@@ -70,12 +80,18 @@ public abstract class CrashRestartTests : IAsyncLifetime
             Assert.True(response.StatusCode == HttpStatusCode.OK, $"acknowledged task {id} is missing after the crash ({response.StatusCode})");
         }
 
-        // The lease (3 s) and the retry back-off (under 1 s) were pending when the process died: their reminders fire now.
         await Eventually.TrueAsync(async () => await StatusAsync(again, "leased") == "ready", "the lease of 'leased' expires after the restart");
         await Eventually.TrueAsync(async () => await StatusAsync(again, "retrying") == "ready", "'retrying' is retried after the restart");
+        await Eventually.TrueAsync(async () => await AgentStatusAsync(again, "holder") == "offline" && await AgentStatusAsync(again, "failer") == "offline",
+            "both agents go offline 20 s after their last heartbeat");
         var leasedTask = await again.GetFromJsonAsync<JsonObject>("/api/v1/tasks/leased");
         Assert.Equal(1, (int)leasedTask!["attempt"]!);
-        Assert.Contains(await AllEventsAsync(again), e => (string?)e["type"] == "task.lease_expired" && (string?)e["subject"] == "tasks/leased");
+        var events = await AllEventsAsync(again);
+        var expired = events.FindIndex(e => (string?)e["type"] == "task.lease_expired" && (string?)e["subject"] == "tasks/leased");
+        var holderOffline = events.FindIndex(e => (string?)e["type"] == "agent.offline" && (string?)e["subject"] == "agents/holder");
+        Assert.True(expired >= 0 && expired < holderOffline,
+            $"Expected the lease's own reminder to expire it before its holder went offline (which releases it too): task.lease_expired at {expired}, agent.offline at {holderOffline} of the log.");
+        Assert.Equal("online", (string?)(await PostAsync(again, "/api/v1/agents/failer/heartbeat", new { }, HttpStatusCode.OK))["status"]);
         var reclaimed = await PostAsync(again, "/api/v1/tasks/leased/claim", new { agentId = "failer" }, HttpStatusCode.OK);
         Assert.Equal(2, (int)reclaimed["attempt"]!);
     }
@@ -92,6 +108,9 @@ public abstract class CrashRestartTests : IAsyncLifetime
 
         return events;
     }
+
+    private static async Task<string?> AgentStatusAsync(HttpClient client, string agentId) =>
+        (string?)(await client.GetFromJsonAsync<JsonObject>($"/api/v1/agents/{agentId}"))!["status"];
 
     private static async Task<string?> StatusAsync(HttpClient client, string taskId) =>
         (string?)(await client.GetFromJsonAsync<JsonObject>($"/api/v1/tasks/{taskId}"))!["status"];

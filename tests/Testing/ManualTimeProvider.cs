@@ -44,6 +44,18 @@ public sealed class ManualTimeProvider(DateTimeOffset start) : TimeProvider
         return timer;
     }
 
+    /// <summary>
+    /// How many armed timers fall due exactly at <paramref name="moment"/>: with the clock still, a test waits for this
+    /// to grow to know that code on another thread has armed its timer before the test moves the clock.
+    /// </summary>
+    public int TimersDueAt(DateTimeOffset moment)
+    {
+        lock (_gate)
+        {
+            return _timers.Count(timer => timer.DueAt == moment);
+        }
+    }
+
     /// <summary>Moves time forward by <paramref name="delta"/>, firing due timers as their moments pass.</summary>
     public void Advance(TimeSpan delta)
     {

@@ -63,6 +63,33 @@ public abstract class AgentsApiTests : ApiTestBase
     }
 
     [Fact]
+    public async Task Deregister_HoldingALease_ReleasesItCountingTheAttempt()
+    {
+        await RegisterAgentAsync(Platform, "a-1");
+        await CreateTaskAsync(Platform, "t-1", new { maxAttempts = 2 });
+        await ClaimAsync(Platform, "a-1");
+        // The queue tells the agent of its claim without waiting: let the agent know it holds the task, so the 204 below
+        // is the agent's own release and not a late claim notice finding the agent gone.
+        await Eventually.TrueAsync(async () =>
+            (await Platform.GetFromJsonAsync<JsonElement>("/api/v1/agents/a-1")).GetProperty("activeTaskIds").GetArrayLength() == 1);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await Platform.DeleteAsync("/api/v1/agents/a-1")).StatusCode);
+
+        var task = await Platform.GetFromJsonAsync<JsonElement>("/api/v1/tasks/t-1");
+        Assert.Equal(("ready", JsonValueKind.Null, 1), (task.GetProperty("status").GetString(), task.GetProperty("lease").ValueKind, task.GetProperty("attempt").GetInt32()));
+        await Eventually.TrueAsync(async () =>
+            (await Platform.GetFromJsonAsync<JsonElement>("/api/v1/events?after=0")).GetProperty("items").EnumerateArray()
+                .Any(e => e.GetProperty("type").GetString() == "task.lease_expired" && e.GetProperty("subject").GetString() == "tasks/t-1"),
+            "task.lease_expired for tasks/t-1 in the log");
+
+        // The released attempt counted: of two attempts one is left, so the next claim's retryable failure dead-letters.
+        await RegisterAgentAsync(Platform, "a-2");
+        Assert.Equal(2, (await ClaimAsync(Platform, "a-2")).GetProperty("attempt").GetInt32());
+        var failed = await ReadAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/fail", new { agentId = "a-2", error = "boom" }), HttpStatusCode.OK);
+        Assert.Equal("dead_lettered", failed.GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task ListAgents_StatusFilter_ListsOnlyThatStatus()
     {
         await RegisterAgentAsync(Platform, "a-1");

@@ -6,6 +6,11 @@ namespace Orchestration.Api.Tests.Apis;
 
 public abstract class TasksApiTests : ApiTestBase
 {
+    // The clock moves only when a test says so (none of these needs it to move): a long-poll's chunks never run out.
+    private readonly ManualTimeProvider _time = new();
+
+    private protected override ApiFactory CreateFactory(ApiStorage storage) => ApiFactory.Create(storage.Settings, timeProvider: _time);
+
     [Fact]
     public async Task CreateTask_Defaults_Answers201WithReadyTask()
     {
@@ -61,10 +66,17 @@ public abstract class TasksApiTests : ApiTestBase
     public async Task ClaimNext_TaskCreatedDuringWait_Answers200()
     {
         await RegisterAgentAsync(Platform, "a-1");
+        // The Api waits in chunks of 10 s: the queue arms a timer 10 s ahead once the claim is waiting for an offer.
+        var chunkEnds = _time.GetUtcNow() + TimeSpan.FromSeconds(10);
+        var armedBefore = _time.TimersDueAt(chunkEnds);
 
         var claim = Platform.PostAsJsonAsync("/api/v1/tasks/claim", new { agentId = "a-1", waitSeconds = 20 });
+        await Eventually.TrueAsync(() => Task.FromResult(_time.TimersDueAt(chunkEnds) > armedBefore), "the claim waits in the queue");
         await CreateTaskAsync(Platform, "t-late");
 
+        // The clock stands still, so no chunk or wait runs out: only the offer of the new task can answer the claim.
+        var answered = await Task.WhenAny(claim, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)) == claim;
+        Assert.True(answered, "The waiting claim was not answered within 2 s of the task's creation.");
         var task = await ReadAsync(await claim, HttpStatusCode.OK);
         Assert.Equal("t-late", task.GetProperty("id").GetString());
     }

@@ -263,7 +263,7 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     public async Task Heartbeat_WindowMissed_AgentGoesOfflineAndItsLeaseReturnsCounted()
     {
         await RegisterAsync("a1");
-        await CreateAsync("t1", maxAttempts: 3, leaseSeconds: 3_600);
+        await CreateAsync("t1", maxAttempts: 2, leaseSeconds: 3_600);
         await ClaimAsync("a1");
 
         // The queue tells the agent of its claim without waiting; let that land before the clock jumps past the
@@ -281,8 +281,13 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         Assert.Equal((TaskLifecycleStatus.Ready, (TaskLease?)null), (task.Status, task.Lease));
         var refused = await Assert.ThrowsAsync<OrchestrationException>(() => ClaimAsync("a1"));
         Assert.Equal(ProblemCodes.AgentNotAvailable, refused.Code);
+        Assert.Equal(1, agent.FailedCount);
         Assert.Equal(AgentStatus.Online, (await Agent("a1").HeartbeatAsync()).Status);
         Assert.Equal(2, (await ClaimAsync("a1"))!.Attempt);
+
+        // Attempt 2 is the last of two only if the lost lease was counted: a retryable failure now dead-letters the task.
+        var failed = await TaskGrain("t1").FailAsync(new LeaseHolderCall("a1", 2), "boom", retryable: true);
+        Assert.Equal(TaskLifecycleStatus.DeadLettered, failed.Status);
     }
 
     [Fact]
