@@ -279,8 +279,7 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         Assert.Equal((AgentStatus.Offline, 0), (agent.Status, agent.ActiveTaskIds.Count));
         var task = await TaskGrain("t1").GetAsync();
         Assert.Equal((TaskLifecycleStatus.Ready, (TaskLease?)null), (task.Status, task.Lease));
-        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => ClaimAsync("a1"));
-        Assert.Equal(ProblemCodes.AgentNotAvailable, refused.Code);
+        await AssertClaimRefusedAsync("a1");
         Assert.Equal(1, agent.FailedCount);
         Assert.Equal(AgentStatus.Online, (await Agent("a1").HeartbeatAsync()).Status);
         Assert.Equal(2, (await ClaimAsync("a1"))!.Attempt);
@@ -301,8 +300,7 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         Assert.Equal(AgentStatus.Offline, (await Agent("a1").GetAsync()).Status);
 
         Assert.Equal(AgentStatus.Paused, (await Agent("a1").HeartbeatAsync()).Status);
-        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => ClaimAsync("a1"));
-        Assert.Equal(ProblemCodes.AgentNotAvailable, refused.Code);
+        await AssertClaimRefusedAsync("a1");
         await Agent("a1").ResumeAsync(s_operator);
         Assert.Equal("t1", (await ClaimAsync("a1"))!.Id);
     }
@@ -334,8 +332,7 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         await _cluster.RestartAsync();
 
         Assert.Equal(["t1"], (await Agent("a1").GetAsync()).ActiveTaskIds);
-        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => ClaimAsync("a1"));
-        Assert.Equal(ProblemCodes.AgentNotAvailable, refused.Code);
+        await AssertClaimRefusedAsync("a1");
         Assert.Equal(TaskLifecycleStatus.Ready, (await TaskGrain("t2").GetAsync()).Status);
     }
 
@@ -699,6 +696,12 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         TaskGrain(id).CreateAsync(new CreateTask(id, null, priority, capabilities ?? [], dependsOn ?? [], null, maxAttempts, leaseSeconds, null), s_operator);
 
     private Task<TaskView?> ClaimAsync(string agentId) => Queue.ClaimAsync(new ClaimTask(agentId, null, TimeSpan.Zero));
+
+    private async Task AssertClaimRefusedAsync(string agentId)
+    {
+        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => ClaimAsync(agentId));
+        Assert.Equal(ProblemCodes.AgentNotAvailable, refused.Code);
+    }
 }
 
 public sealed class MemoryTaskLifecycleTests : TaskLifecycleTests
