@@ -10,9 +10,10 @@ public static class SiloHostingExtensions
     /// <summary>
     /// Adds the silo. <c>Storage:Provider</c> picks <c>Sqlite</c> (default; file <c>Storage:SqlitePath</c>,
     /// <c>.data/orchestration.db</c> unless set), <c>Postgres</c> (<c>ConnectionStrings:postgres</c>) or <c>Memory</c>;
-    /// <c>Silo</c> binds <see cref="SiloOptions"/> and <c>TaskRetry</c> the retry back-off of failed tasks. With <c>Orchestration:Mode</c> = <c>Cluster</c> the process joins the
-    /// cluster on <c>ConnectionStrings:postgres</c> (settings in section <c>Cluster</c>): as a silo serving its share of
-    /// partitions, or (<paramref name="servesPartitions"/> false, the Api) as a client that sends every call to the owner.
+    /// <c>Silo</c> binds <see cref="SiloOptions"/> and <c>TaskRetry</c> the retry back-off of failed tasks. With
+    /// <c>Orchestration:Mode</c> = <c>Cluster</c> the process joins the cluster on <c>ConnectionStrings:postgres</c>
+    /// (settings in section <c>Cluster</c>): as a silo serving its share of partitions, or
+    /// (<paramref name="servesPartitions"/> false, the Api) as a client that sends every call to the owner.
     /// </summary>
     public static IHostApplicationBuilder AddSiloServices(this IHostApplicationBuilder builder, bool servesPartitions = true)
     {
