@@ -1,10 +1,11 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Orchestration.Runtime.Testing;
 using Orchestration.Runtime.Tests.TestGrains;
 
 namespace Orchestration.Runtime.Tests;
 
-/// <summary>Builds test clusters with the test grains, a probe and the given storage and clock.</summary>
+/// <summary>Builds test clusters with the test grains, a probe and the given storage, clock and logging.</summary>
 internal static class TestClusterFactory
 {
     public static Task<TestCluster> StartAsync(
@@ -13,7 +14,8 @@ internal static class TestClusterFactory
         TimeProvider? timeProvider = null,
         Action<SiloOptions>? options = null,
         int siloCount = 1,
-        ActivationCensus? census = null) =>
+        ActivationCensus? census = null,
+        ILoggerFactory? loggerFactory = null) =>
         TestCluster.StartAsync(
             builder =>
             {
@@ -32,6 +34,11 @@ internal static class TestClusterFactory
                 if (timeProvider is not null)
                 {
                     services.AddSingleton(timeProvider);
+                }
+
+                if (loggerFactory is not null)
+                {
+                    services.AddSingleton(loggerFactory);
                 }
             });
 }

@@ -1,21 +1,28 @@
+using Microsoft.Extensions.Logging;
 using Orchestration.Runtime.Testing;
 using Orchestration.Runtime.Tests.TestGrains;
 
 namespace Orchestration.Runtime.Tests.Activations;
 
-/// <summary>An activation's queue is bounded: calls past the hard limit are rejected at once.</summary>
+/// <summary>An activation's queue is bounded: reaching the soft limit warns once, calls past the hard limit are rejected at once.</summary>
 public sealed class OverloadTests : IAsyncLifetime
 {
     private const int HardLimit = 50;
 
+    private const int SoftLimit = 20;
+
     private readonly GrainProbe _probe = new();
+    private readonly WarningLog _warnings = new();
     private TestCluster _cluster = null!;
 
-    public async Task InitializeAsync() => _cluster = await TestClusterFactory.StartAsync(_probe, options: options =>
-    {
-        options.MaxEnqueuedRequestsSoftLimit = 20;
-        options.MaxEnqueuedRequestsHardLimit = HardLimit;
-    });
+    public async Task InitializeAsync() => _cluster = await TestClusterFactory.StartAsync(
+        _probe,
+        options: options =>
+        {
+            options.MaxEnqueuedRequestsSoftLimit = SoftLimit;
+            options.MaxEnqueuedRequestsHardLimit = HardLimit;
+        },
+        loggerFactory: _warnings);
 
     public async Task DisposeAsync() => await _cluster.DisposeAsync();
 
@@ -41,10 +48,61 @@ public sealed class OverloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Call_QueueReachesTheSoftLimit_WarnsOnceNamingTheGrain()
+    {
+        var grain = _cluster.GrainFactory.GetGrain<IBlockingTimerGrain>("org/crowded");
+        var blocked = grain.BlockAsync();
+        await _probe.WaitForAsync("blocked:org/crowded");
+
+        var calls = Enumerable.Range(0, SoftLimit - 1).Select(_ => grain.PingAsync()).ToList();
+        Assert.Empty(_warnings.Messages);
+        calls.Add(grain.PingAsync()); // the soft limit's call
+        var warning = Assert.Single(_warnings.Messages);
+        calls.AddRange(Enumerable.Range(0, 5).Select(_ => grain.PingAsync()));
+
+        Assert.Single(_warnings.Messages); // once while over, not once per call
+        Assert.Contains("org/crowded", warning, StringComparison.Ordinal);
+        Assert.Contains($"soft limit {SoftLimit}", warning, StringComparison.Ordinal);
+        Assert.DoesNotContain(calls, call => call.IsFaulted); // a warning, not a rejection
+        await grain.OpenGateAsync();
+        await blocked;
+        await Task.WhenAll(calls);
+    }
+
+    [Fact]
     public void Options_SoftLimitAboveHardLimit_AreRejected()
     {
         var options = new SiloOptions { MaxEnqueuedRequestsSoftLimit = 100, MaxEnqueuedRequestsHardLimit = 10 };
 
         Assert.Contains(options.Validate(), error => error.Contains("MaxEnqueuedRequestsSoftLimit", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>The warnings the runtime logged, as formatted messages.</summary>
+internal sealed class WarningLog : ILoggerFactory, ILogger
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _messages = new();
+
+    public IReadOnlyCollection<string> Messages => _messages;
+
+    public ILogger CreateLogger(string categoryName) => this;
+
+    public void AddProvider(ILoggerProvider provider) => throw new NotSupportedException();
+
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (logLevel == LogLevel.Warning)
+        {
+            _messages.Enqueue(formatter(state, exception));
+        }
+    }
+
+    public void Dispose()
+    {
     }
 }
