@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Orchestration.Runtime.Calls.Copying;
 using Orchestration.Runtime.Clustering;
 
@@ -17,7 +18,7 @@ internal sealed class GrainCallDispatcher(SiloRuntime runtime)
             DeepCopier.CopyElements(arguments);
         }
 
-        var message = new GrainMessage<TResult>(method, arguments, runtime.TimeProvider.GetTimestamp(), RuntimeInstruments.CurrentCaller());
+        var message = new GrainMessage<TResult>(method, arguments, runtime.TimeProvider.GetTimestamp(), Activity.Current);
         Deliver(target, message);
         return message.Task;
     }

@@ -46,9 +46,6 @@ internal sealed class RuntimeInstruments : IDisposable
     public void ObserveQueuedTurns(Func<long> queuedTurns) =>
         _meter.CreateObservableGauge("orchestration.grain.queued_turns", queuedTurns, description: "Calls waiting for their activation.");
 
-    /// <summary>The span a call sent now should be a child of: the current one.</summary>
-    public static Activity? CurrentCaller() => Activity.Current;
-
     /// <summary>
     /// Starts the span of one call as a child of <paramref name="caller"/> (the span that sent it): the turn runs on the
     /// activation's own loop, where the caller's ambient span does not flow.

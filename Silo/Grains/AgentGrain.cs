@@ -182,7 +182,12 @@ internal sealed class AgentGrain(
     {
         EnsureRegistered();
         var now = Clock.GetUtcNow();
-        _claimsInFlight.RemoveAll(claim => claim.Reservation == reservation || now >= claim.LapsesAt);
+        _claimsInFlight.RemoveAll(claim => now >= claim.LapsesAt);
+        if (reservation is { } renewed)
+        {
+            ClaimEnded(renewed); // a waiting claim looking again: its slot is counted once, below
+        }
+
         if (State.Status is AgentStatus.Paused or AgentStatus.Offline)
         {
             throw new OrchestrationException(ProblemCodes.AgentNotAvailable, $"Agent '{Id}' is {JsonName(State.Status, GrainContractsJsonContext.Default.AgentStatus)} and may not claim tasks.");
@@ -208,7 +213,7 @@ internal sealed class AgentGrain(
 
     public async Task TaskClaimedAsync(string taskId, long reservation)
     {
-        _claimsInFlight.RemoveAll(claim => claim.Reservation == reservation);
+        ClaimEnded(reservation);
         if (!State.Registered || State.Status == AgentStatus.Offline)
         {
             // The agent went away while the claim was on its way: give the lease back at once.
@@ -225,7 +230,7 @@ internal sealed class AgentGrain(
 
     public Task ClaimEndedAsync(long reservation)
     {
-        _claimsInFlight.RemoveAll(claim => claim.Reservation == reservation);
+        ClaimEnded(reservation);
         return Task.CompletedTask;
     }
 
@@ -385,6 +390,8 @@ internal sealed class AgentGrain(
         State.RegisteredAt,
         State.MaxConcurrentTasks,
         State.Metadata);
+
+    private void ClaimEnded(long reservation) => _claimsInFlight.RemoveAll(claim => claim.Reservation == reservation);
 
     private readonly record struct ClaimInFlight(long Reservation, DateTimeOffset LapsesAt);
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Orchestration.Runtime.Clustering;
 using Orchestration.Runtime.Transport;
@@ -39,7 +38,7 @@ internal sealed class RemoteGrainCaller(
     public void Send(GrainId target, IGrainMessage message) => new RemoteCall(this, target, message).Attempt();
 
     private static byte[] Encode(GrainId target, IGrainMessage message, TimeSpan remaining, JsonSerializerOptions json) =>
-        RemoteCallCodec.WriteRequest(target, message.Method, message.Arguments, (int)remaining.TotalMilliseconds, (message.Caller ?? Activity.Current)?.Id, json);
+        RemoteCallCodec.WriteRequest(target, message.Method, message.Arguments, (int)remaining.TotalMilliseconds, message.Caller?.Id, json);
 
     /// <summary>One call's attempts; also the receiver of each attempt's answer.</summary>
     private sealed class RemoteCall(RemoteGrainCaller caller, GrainId target, IGrainMessage message) : IAnswerReceiver
