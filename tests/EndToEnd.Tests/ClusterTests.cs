@@ -187,6 +187,37 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
         }
     }
 
+    [Fact]
+    public async Task RevokeKey_ThroughOneApi_TheOtherApiRefusesItOnTheNextRequest()
+    {
+        await StartSilosAsync("silo-0");
+        var first = await StartApiAsync();
+        var second = await StartApiAsync();
+        await ClusterView.WhenServedByAsync(first, "silo-0");
+        await ClusterView.WhenServedByAsync(second, "silo-0");
+        var issued = await first.Client.PostAsJsonAsync("/api/v1/keys", new { name = "revoked-across-processes", role = "operator" });
+        Assert.Equal(HttpStatusCode.Created, issued.StatusCode);
+        var key = (await issued.Content.ReadFromJsonAsync<JsonNode>())!;
+        var secret = (string)key["key"]!;
+
+        // Both processes have accepted the key (whatever either keeps of it is warm) before it is revoked.
+        Assert.Equal(HttpStatusCode.OK, (await WithKeyAsync(first, secret)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await WithKeyAsync(second, secret)).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await first.Client.DeleteAsync($"/api/v1/keys/{(string)key["id"]!}")).StatusCode);
+
+        // The very next request, on the process that did not revoke it: no retry, no wait.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await WithKeyAsync(second, secret)).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await WithKeyAsync(first, secret)).StatusCode);
+    }
+
+    private static async Task<HttpResponseMessage> WithKeyAsync(HostProcess api, string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/tasks");
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        return await api.Client.SendAsync(request);
+    }
+
     private async Task<List<HostProcess>> StartSilosAsync(params string[] ids)
     {
         var started = new List<HostProcess>();
