@@ -160,7 +160,10 @@ internal sealed class AgentGrain(
                 throw new OrchestrationException(ProblemCodes.InvalidTransition, $"Agent '{Id}' is offline; a heartbeat brings it back.");
             }
 
-            State.PausedWhenOffline = false; // it comes back online, no longer paused
+            // It stays offline until it is heard from, then comes back online instead of paused; the event records who
+            // changed that while nothing else shows it.
+            State.PausedWhenOffline = false;
+            await RaiseAsync("agent.updated", actor);
         }
 
         return await SaveAsync();

@@ -306,6 +306,28 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Resume_PausedAgentWhileOffline_ComesBackOnlineAndTheResumeIsAnEvent()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1");
+        await Agent("a1").PauseAsync(s_operator);
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(60));
+
+        Assert.Equal(AgentStatus.Offline, (await Agent("a1").ResumeAsync(s_operator)).Status);
+        Assert.Equal(AgentStatus.Online, (await Agent("a1").HeartbeatAsync()).Status);
+        Assert.Equal("t1", (await ClaimAsync("a1"))!.Id);
+
+        var events = (await _cluster.EventsAsync(Org)).Where(e => e.Subject == "agents/a1").ToList();
+        Assert.Equal(["agent.registered", "agent.paused", "agent.offline", "agent.updated", "agent.online"], events.Select(e => e.Type));
+        Assert.Equal(s_operator, events[3].Actor);
+
+        // Resumed once, it is no longer paused: a second resume of the offline agent has nothing to resume.
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(60));
+        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => Agent("a1").ResumeAsync(s_operator));
+        Assert.Equal(ProblemCodes.InvalidTransition, refused.Code);
+    }
+
+    [Fact]
     public async Task Agent_EveryTransition_RaisesTheEventOfItsNewStatus()
     {
         await RegisterAsync("a1");
