@@ -8,6 +8,10 @@ internal sealed class ActivationCollector(SiloRuntime runtime) : IAsyncDisposabl
 {
     private ITimer? _timer;
     private int _sweeping;
+    private long _walks;
+
+    /// <summary>Walks finished so far: a walk stuck behind an activation would stop this count (tests watch it).</summary>
+    public long CompletedWalks => Interlocked.Read(ref _walks);
 
     public void Start()
     {
@@ -33,6 +37,7 @@ internal sealed class ActivationCollector(SiloRuntime runtime) : IAsyncDisposabl
         }
         finally
         {
+            Interlocked.Increment(ref _walks);
             Volatile.Write(ref _sweeping, 0);
         }
     }

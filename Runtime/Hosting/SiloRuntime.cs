@@ -18,7 +18,6 @@ namespace Orchestration.Runtime;
 internal sealed partial class SiloRuntime : IAsyncDisposable
 {
     private readonly CancellationTokenSource _shutdown = new();
-    private readonly ActivationCollector _collector;
     private readonly ImplicitStreamDelivery _streamDelivery;
     private ClusterMembership? _cluster;
     private readonly Lock _stopGate = new();
@@ -48,12 +47,14 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
         StreamLog = new StreamLog(storage, options, timeProvider, Logger);
         Batcher = new WriteBatcher(storage, StreamLog, options, timeProvider, instruments, Logger);
         Reminders = new ReminderService(this);
-        _collector = new ActivationCollector(this);
+        Collector = new ActivationCollector(this);
         _streamDelivery = new ImplicitStreamDelivery(this);
         instruments.ObserveQueuedTurns(() => Directory.All.Sum(activation => (long)activation.QueuedCount));
     }
 
     public IServiceProvider Services { get; }
+
+    public ActivationCollector Collector { get; }
 
     public SiloOptions Options { get; }
 
@@ -106,7 +107,7 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
 
         await Reminders.StartAsync(cancellationToken);
         _streamDelivery.Start();
-        _collector.Start();
+        Collector.Start();
         StartedAt = TimeProvider.GetUtcNow();
         LogStarted(Logger, Options.SiloId, Storage.ProviderName);
     }
@@ -141,7 +142,7 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
         }
 
         _stopped = true;
-        await _collector.DisposeAsync();
+        await Collector.DisposeAsync();
         await _streamDelivery.DisposeAsync();
         await Reminders.DisposeAsync();
         foreach (var activation in Directory.All)
