@@ -21,9 +21,7 @@ internal sealed partial class ActivationData
             }
 
             await _instance.OnActivateAsync(_runtime.ShutdownToken);
-            await CommitOutboxAsync(step);
-
-            step.Finish(failed: false);
+            await CommitAndFinishAsync(step);
             _runtime.Instruments.ActivationCreated(_class.TypeName);
             lock (_queue)
             {
@@ -68,7 +66,7 @@ internal sealed partial class ActivationData
             }
 
             await deactivating;
-            await CommitOutboxAsync(step);
+            await CommitAndFinishAsync(step);
         }
         catch (Exception exception)
         {
@@ -76,7 +74,7 @@ internal sealed partial class ActivationData
         }
         finally
         {
-            step.Finish(failed: false);
+            step.Finish(failed: true); // no-op once the step committed; otherwise what it raised goes with it
             _runtime.Instruments.ActivationRemoved(_class.TypeName);
             HandOnAndInvalidate();
         }

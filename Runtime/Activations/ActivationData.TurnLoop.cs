@@ -199,7 +199,7 @@ internal sealed partial class ActivationData : IThreadPoolWorkItem
             activity = RuntimeInstruments.StartCall(GrainId, message.Method, message.Caller);
             invocation = message.Method.Invoke(_instance!, message.Arguments);
             await invocation;
-            await CommitOutboxAsync(call);
+            await CommitAndFinishAsync(call);
         }
         catch (Exception exception)
         {
@@ -213,10 +213,13 @@ internal sealed partial class ActivationData : IThreadPoolWorkItem
 
         if (failure is null)
         {
-            message.TakeResult(invocation!);
+            message.TakeResult(invocation!); // the call finished itself with its last commit
+        }
+        else
+        {
+            call.Finish(failed: true);
         }
 
-        call.Finish(failed: failure is not null);
         if (startedAt != 0)
         {
             _runtime.Instruments.RecordCall(_class.TypeName, message.Method.Name, Stopwatch.GetElapsedTime(startedAt), failure is not null);

@@ -136,16 +136,20 @@ internal sealed partial class ActivationData : IGrainContext
 
     /// <summary>
     /// Commits what is left in the call's outbox, again if work the call left running (on this scheduler) raised more
-    /// meanwhile; the caller then finishes the call without yielding, so nothing can slip in between. The call's
-    /// response is delivered only after this completes, so what the call raised is durable (and its reminder changes
-    /// scheduled) before the caller hears back.
+    /// meanwhile, and ends the call in the same turn as its last look at the outbox: from then on, what that work raises
+    /// commits on its own. Ended any later (a caller awaiting this resumes in a turn of its own, queued behind whatever
+    /// that work queued), a raise could land between the last look and the end and stay in the outbox for good. The
+    /// call's response is delivered only after this completes, so what the call raised is durable (and its reminder
+    /// changes scheduled) before the caller hears back.
     /// </summary>
-    private async Task CommitOutboxAsync(CallContext call)
+    private async Task CommitAndFinishAsync(CallContext call)
     {
         while (call.HasPending)
         {
             await _runtime.Reminders.CommitAsync(Fenced(StorageWrite.OutboxOnly(call.Drain())));
         }
+
+        call.Finish(failed: false);
     }
 
     public IGrainTimer RegisterGrainTimer(Func<CancellationToken, Task> callback, GrainTimerCreationOptions options)

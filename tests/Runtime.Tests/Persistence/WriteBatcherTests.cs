@@ -375,6 +375,9 @@ internal sealed class GatedStorage(IGrainStorage? inner = null) : IGrainStorage
 
     public bool HintArrivesFirst { get; set; }
 
+    /// <summary>Runs after each successful commit, on the committing thread, before the commit is reported done.</summary>
+    public Action<IReadOnlyList<StorageWrite>>? Committed { get; set; }
+
     public int Commits => Volatile.Read(ref _commits);
 
     public int WritesCommitted => Volatile.Read(ref _writesCommitted);
@@ -420,6 +423,7 @@ internal sealed class GatedStorage(IGrainStorage? inner = null) : IGrainStorage
         Interlocked.Increment(ref _commits);
         Interlocked.Add(ref _writesCommitted, writes.Count);
         await _inner.CommitAsync(writes, cancellationToken);
+        Committed?.Invoke(writes);
         if (HintArrivesFirst)
         {
             // The commit's own hint reaches the stream log well before the batcher hands over the events,

@@ -415,6 +415,9 @@ public interface IEdgeCaseGrain : IGrainWithStringKey
 
     /// <summary>Raises an event and leaves work running that raises another a little later.</summary>
     Task RaiseAndLeaveWorkRunningAsync();
+
+    /// <summary>Raises, and leaves work running that raises once the call's outbox has committed, after <paramref name="yields"/> yields.</summary>
+    Task RaiseAndRaiseAgainAfterTheCommitAsync(int yields);
 }
 
 public sealed class EdgeCaseGrain(GrainProbe probe) : Grain, IEdgeCaseGrain
@@ -449,6 +452,24 @@ public sealed class EdgeCaseGrain(GrainProbe probe) : Grain, IEdgeCaseGrain
     {
         _ = RaiseLaterAsync();
         await GetStream<OutboxItem>(OutboxGrain.StreamFor(GetPrimaryKeyString())).OnNextAsync(new OutboxItem("from the call"));
+    }
+
+    public async Task RaiseAndRaiseAgainAfterTheCommitAsync(int yields)
+    {
+        _ = RaiseAfterTheCommitAsync(yields);
+        await GetStream<OutboxItem>(OutboxGrain.StreamFor(GetPrimaryKeyString())).OnNextAsync(new OutboxItem("from the call"));
+    }
+
+    private async Task RaiseAfterTheCommitAsync(int yields)
+    {
+        await probe.Signal("outbox-committed").Task;
+        for (var i = 0; i < yields; i++)
+        {
+            await Task.Yield();
+        }
+
+        await GetStream<OutboxItem>(OutboxGrain.StreamFor(GetPrimaryKeyString())).OnNextAsync(new OutboxItem("from the work it left"));
+        probe.Record($"left-work-raised:{GetPrimaryKeyString()}");
     }
 
     private async Task RaiseLaterAsync()
