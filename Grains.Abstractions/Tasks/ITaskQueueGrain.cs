@@ -16,8 +16,15 @@ public interface ITaskQueueGrain : IGrainWithStringKey
     Task<TaskView?> ClaimAsync(ClaimTask request);
 
     /// <summary>Offers a task that became ready (repeats are harmless).</summary>
+    /// <remarks>
+    /// Interleaving (the grain is reentrant anyway) so that it is counted apart from claims: claims waiting inside the
+    /// grain, up to the silo's hard limit of calls per activation, never lock out the offers that would end them.
+    /// </remarks>
+    [AlwaysInterleave]
     Task TaskReadyAsync(ReadyTask task);
 
     /// <summary>Withdraws a task that is no longer ready (unknown ids are ignored).</summary>
+    /// <remarks>Interleaving, like <see cref="TaskReadyAsync"/>, so waiting claims never lock it out.</remarks>
+    [AlwaysInterleave]
     Task TaskWithdrawnAsync(string taskId);
 }

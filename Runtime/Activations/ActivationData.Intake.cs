@@ -23,14 +23,14 @@ internal sealed partial class ActivationData
     private int QueuedCountLocked => _queue.Count + (_interleaving?.Count ?? 0);
 
     /// <summary>
-    /// Queues a message. False when the activation is gone; the caller then sends it again. A call past the hard limit
-    /// is failed here at once (and counts as handled); a timer tick for an activation on its way out is dropped, so
-    /// no later activation ever runs the old instance's callback.
+    /// Queues a message. False when the activation is gone; the caller then sends it again. A call that finds the hard
+    /// limit reached is failed here at once (and counts as handled); a timer tick for an activation on its way out is
+    /// dropped, so no later activation ever runs the old instance's callback.
     /// </summary>
     public bool TryEnqueue(IGrainMessage message)
     {
         bool schedule;
-        int queued;
+        var held = 0;
         var rejected = false;
         var warn = false;
         var options = _runtime.Options;
@@ -46,37 +46,45 @@ internal sealed partial class ActivationData
                 return true;
             }
 
-            // An interleaving call on a non-reentrant grain waits apart, so it can pass calls blocked behind a running one;
-            // its queue has a limit of its own, so a full main queue never locks out, say, a status read.
+            // An interleaving call on a non-reentrant grain waits apart, so it can pass calls blocked behind a running one.
             var queue = message.Method.AlwaysInterleave && !_class.IsReentrant ? _interleaving ??= new Queue<IGrainMessage>() : _queue;
-            queued = queue.Count;
-            if (queued >= options.MaxEnqueuedRequestsHardLimit && !message.Method.IsCallback)
+            if (message.Method.IsCallback)
             {
-                rejected = true;
-                schedule = false;
+                queue.Enqueue(message);
+                schedule = TryClaimPumpLocked();
             }
             else
             {
-                queue.Enqueue(message);
-
-                if (queued + 1 >= options.MaxEnqueuedRequestsSoftLimit && !_overSoftLimit)
+                ref var requests = ref RequestsOfLaneLocked(message);
+                held = requests;
+                if (held >= options.MaxEnqueuedRequestsHardLimit)
                 {
-                    _overSoftLimit = warn = true;
+                    rejected = true;
+                    schedule = false;
                 }
+                else
+                {
+                    queue.Enqueue(message);
+                    requests++;
+                    if (requests >= options.MaxEnqueuedRequestsSoftLimit && !_overSoftLimit)
+                    {
+                        _overSoftLimit = warn = true;
+                    }
 
-                schedule = TryClaimPumpLocked();
+                    schedule = TryClaimPumpLocked();
+                }
             }
         }
 
         if (rejected)
         {
-            message.Fail(new GrainOverloadedException(GrainId, message.Method.Name, queued));
+            message.Fail(new GrainOverloadedException(GrainId, message.Method.Name, held));
             return true;
         }
 
         if (warn)
         {
-            LogQueueOverSoftLimit(_runtime.Logger, GrainId, queued + 1, options.MaxEnqueuedRequestsSoftLimit);
+            LogRequestsOverSoftLimit(_runtime.Logger, GrainId, held + 1, options.MaxEnqueuedRequestsSoftLimit);
         }
 
         if (schedule)
@@ -85,6 +93,40 @@ internal sealed partial class ActivationData
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// The count the overload limits apply to, as in Orleans: requests running plus requests waiting, so calls that all
+    /// run at once and then wait (a reentrant grain's long-polls, interleaving calls) fill it as queued calls do. Unlike
+    /// Orleans, [AlwaysInterleave] calls are counted apart, with the same limits, so calls held open never lock out a
+    /// short interleaving call (a status read, an offer to a long-polled queue). Timer ticks are neither counted nor
+    /// rejected: they are the activation's own turns, not requests (Orleans too exempts them from rejection), and a timer
+    /// has at most one tick queued or running. There are no other system messages; a call whose caller ignores the
+    /// answer is a request like any other. Caller holds the lock.
+    /// </summary>
+    private ref int RequestsOfLaneLocked(IGrainMessage message)
+    {
+        if (message.Method.AlwaysInterleave)
+        {
+            return ref _interleavingRequests;
+        }
+
+        return ref _requests;
+    }
+
+    /// <summary>A request left the activation: answered, expired before it started, or handed on. Caller holds the lock.</summary>
+    private void ReleaseRequestLocked(IGrainMessage message)
+    {
+        if (message.Method.IsCallback)
+        {
+            return;
+        }
+
+        RequestsOfLaneLocked(message)--;
+        if (_overSoftLimit && Math.Max(_requests, _interleavingRequests) < _runtime.Options.MaxEnqueuedRequestsSoftLimit)
+        {
+            _overSoftLimit = false;
+        }
     }
 
     /// <summary>Queues a continuation of this activation's code (called by its scheduler).</summary>

@@ -130,6 +130,10 @@ internal sealed partial class ActivationData
             leftovers = [.. _queue, .. _interleaving ?? []];
             _queue.Clear();
             _interleaving?.Clear();
+            foreach (var message in leftovers)
+            {
+                ReleaseRequestLocked(message);
+            }
         }
 
         _runtime.Directory.Remove(this);

@@ -130,14 +130,10 @@ internal sealed partial class ActivationData : IThreadPoolWorkItem
         while (CanStartCallLocked())
         {
             var next = _interleaving is { Count: > 0 } ? _interleaving.Dequeue() : _queue.Dequeue();
-            if (_overSoftLimit && QueuedCountLocked < _runtime.Options.MaxEnqueuedRequestsSoftLimit)
-            {
-                _overSoftLimit = false;
-            }
-
             if (next.IsCompleted)
             {
-                continue; // timed out while queued
+                ReleaseRequestLocked(next); // timed out while queued
+                continue;
             }
 
             (_running ??= new List<IGrainMessage>(1)).Add(next);
@@ -230,6 +226,7 @@ internal sealed partial class ActivationData : IThreadPoolWorkItem
         lock (_queue)
         {
             _running!.Remove(message);
+            ReleaseRequestLocked(message);
             schedule = TryClaimPumpLocked();
         }
 

@@ -34,6 +34,9 @@ internal sealed partial class ActivationData : IGrainContext
     private DeactivationReason? _pendingDeactivation;
     private bool _pumpClaimed;
     private bool _overSoftLimit;
+    // Calls held, running or waiting, per lane: what the overload limits count (see RequestsOfLaneLocked).
+    private int _requests;
+    private int _interleavingRequests;
     private bool _callsTurn;
 
     // Touched only by grain code and the lifecycle, which the turn loop runs one at a time.
@@ -201,6 +204,6 @@ internal sealed partial class ActivationData : IGrainContext
     [LoggerMessage(Level = LogLevel.Critical, Message = "The turn loop of grain {GrainId} failed")]
     private static partial void LogTurnLoopFailed(ILogger logger, GrainId grainId, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {GrainId} has {Queued} calls waiting (soft limit {SoftLimit}); callers are outpacing it")]
-    private static partial void LogQueueOverSoftLimit(ILogger logger, GrainId grainId, int queued, int softLimit);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {GrainId} holds {Requests} calls, running or waiting (soft limit {SoftLimit}); callers are outpacing it or calls wait long inside it")]
+    private static partial void LogRequestsOverSoftLimit(ILogger logger, GrainId grainId, int requests, int softLimit);
 }

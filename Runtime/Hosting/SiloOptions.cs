@@ -34,14 +34,16 @@ public sealed class SiloOptions
     public TimeSpan ReminderReloadInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
-    /// Calls waiting in one activation's queue above which a warning is logged (once per crossing). Default 1,000.
+    /// Calls one activation holds, running or waiting, at which a warning is logged (once per crossing). Default 1,000.
     /// </summary>
     public int MaxEnqueuedRequestsSoftLimit { get; set; } = 1_000;
 
     /// <summary>
-    /// Calls waiting in one activation's queue above which new calls are rejected at once with
-    /// <see cref="GrainOverloadedException"/> instead of queueing without bound. Interleaving calls of a non-reentrant
-    /// grain wait in a queue of their own with the same limit, so a full queue never locks out a status read. Default 5,000.
+    /// The most calls one activation holds, running or waiting: a call beyond it is rejected at once with
+    /// <see cref="GrainOverloadedException"/> instead of piling up without bound. Running calls count, so a reentrant
+    /// grain whose calls wait inside it (long-polls) is bounded too. <c>[AlwaysInterleave]</c> calls are counted apart
+    /// against the same limit, so calls held open never lock out, say, a status read. Timer ticks do not count and are
+    /// never rejected. Default 5,000: the task queue grain holds one call per waiting claim of its organisation.
     /// </summary>
     public int MaxEnqueuedRequestsHardLimit { get; set; } = 5_000;
 

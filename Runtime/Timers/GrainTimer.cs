@@ -15,13 +15,17 @@ internal sealed partial class GrainTimer : IGrainTimer
     private readonly GrainMethod _tick;
     private readonly ITimer _timer;
     private readonly TimeSpan _dueTime;
-    private TimeSpan _period;
+    private readonly Lock _gate = new();
     private volatile bool _disposed;
 
-    // Bumped by every Change; a tick re-arms only if no Change happened since it was queued, so a Change made while a
-    // tick waits or from inside the callback is never overwritten by the tick's own re-arming.
-    private int _schedule;
-    private int _scheduleOfQueuedTick;
+    // Guarded by _gate. While a tick is in flight (queued or running) the underlying timer stays disarmed: an interleaving
+    // tick, or any tick of a reentrant grain, would otherwise start beside the running one. A Change made meanwhile
+    // (from the callback or from a call) is kept in _changedDueTime and armed when the tick ends, counting from then,
+    // as a period does; it also replaces the tick's own re-arming.
+    private TimeSpan _period;
+    private bool _inFlight;
+    private TimeSpan? _changedDueTime;
+    private bool _dueWhileInFlight;
 
     public GrainTimer(ActivationData activation, Func<CancellationToken, Task> callback, GrainTimerCreationOptions options)
     {
@@ -35,7 +39,6 @@ internal sealed partial class GrainTimer : IGrainTimer
                 return;
             }
 
-            var schedule = Volatile.Read(ref _scheduleOfQueuedTick);
             try
             {
                 await callback(activation.Runtime.ShutdownToken);
@@ -45,12 +48,9 @@ internal sealed partial class GrainTimer : IGrainTimer
                 LogTickFailed(activation.Runtime.Logger, activation.GrainId, exception);
             }
 
-            // Re-armed inside the tick's turn, so the period counts from the callback's end and a call queued behind
-            // the tick always sees the timer armed again.
-            if (schedule == Volatile.Read(ref _schedule))
-            {
-                Rearm();
-            }
+            // Armed inside the tick's turn, so the period counts from the callback's end and a call queued behind the
+            // tick always sees the timer armed again.
+            TickEnded();
         });
         _timer = activation.Runtime.TimeProvider.CreateTimer(static state => ((GrainTimer)state!).OnDue(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
@@ -59,9 +59,17 @@ internal sealed partial class GrainTimer : IGrainTimer
 
     public void Change(TimeSpan dueTime, TimeSpan period)
     {
-        Interlocked.Increment(ref _schedule);
-        _period = period;
-        _timer.Change(dueTime, Timeout.InfiniteTimeSpan);
+        lock (_gate)
+        {
+            _period = period;
+            if (_inFlight)
+            {
+                _changedDueTime = dueTime;
+                return;
+            }
+
+            _timer.Change(dueTime, Timeout.InfiniteTimeSpan);
+        }
     }
 
     private void OnDue()
@@ -71,15 +79,33 @@ internal sealed partial class GrainTimer : IGrainTimer
             return;
         }
 
-        Volatile.Write(ref _scheduleOfQueuedTick, Volatile.Read(ref _schedule));
+        lock (_gate)
+        {
+            if (_inFlight)
+            {
+                // Armed by a Change just before the previous due moment queued its tick: run it once that tick ends.
+                _dueWhileInFlight = true;
+                return;
+            }
+
+            _inFlight = true;
+        }
+
         _activation.TryEnqueue(new GrainMessage<object?>(_tick, [], _activation.Runtime.TimeProvider.GetTimestamp()));
     }
 
-    private void Rearm()
+    private void TickEnded()
     {
-        if (!_disposed && _period != Timeout.InfiniteTimeSpan)
+        lock (_gate)
         {
-            _timer.Change(_period, Timeout.InfiniteTimeSpan);
+            _inFlight = false;
+            var dueTime = _changedDueTime ?? (_dueWhileInFlight ? TimeSpan.Zero : _period);
+            _changedDueTime = null;
+            _dueWhileInFlight = false;
+            if (!_disposed && dueTime != Timeout.InfiniteTimeSpan)
+            {
+                _timer.Change(dueTime, Timeout.InfiniteTimeSpan);
+            }
         }
     }
 

@@ -60,6 +60,28 @@ public sealed class ReminderReloadTests : IAsyncLifetime
         Assert.Equal(1, _probe.Count("reminder:org/racer:tick"));
     }
 
+    [Fact]
+    public async Task Reload_ReadBeforeReRegister_KeepsTheNewSchedule()
+    {
+        var grain = _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/racer");
+        var reminders = _cluster.Silos[0].Runtime.Reminders;
+        await grain.SetReminderAsync("tick", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
+        var read = _storage.HoldNextReminderRead();
+        var reload = reminders.ReloadAsync(CancellationToken.None);
+        await read.Started; // it has read the old schedule
+
+        await grain.SetReminderAsync("tick", TimeSpan.FromSeconds(100), TimeSpan.Zero);
+        read.Release();
+        await reload;
+        _time.Advance(TimeSpan.FromSeconds(30));
+        await reminders.WhenIdleAsync();
+
+        Assert.Equal(0, _probe.Count("reminder:org/racer:tick"));
+        _time.Advance(TimeSpan.FromSeconds(70));
+        await reminders.WhenIdleAsync();
+        Assert.Equal(1, _probe.Count("reminder:org/racer:tick"));
+    }
+
     /// <summary>Memory storage whose next reminder read takes its snapshot, then waits until the test lets it return.</summary>
     private sealed class HeldReadStorage : IGrainStorage
     {

@@ -32,6 +32,29 @@ public sealed class GrainTimerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Timer_ChangedDuringAnInterleavingTick_NextTickWaitsForTheRunningOne()
+    {
+        var grain = _cluster.GrainFactory.GetGrain<IGatedTickGrain>("org/gated");
+        await grain.StartTimerAsync();
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await _probe.WaitForAsync("gated-tick:org/gated:1"); // it has asked for the next tick at once and waits
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await grain.PingAsync(); // a tick queued by that move would have started before this call
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await grain.PingAsync();
+
+        Assert.Equal(0, _probe.Count("gated-tick:org/gated:2"));
+        _probe.Record("open:org/gated");
+        // The next tick is armed once the first has ended, on another thread: keep moving the clock a little.
+        await Eventually.TrueAsync(() =>
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(1));
+            return Task.FromResult(_probe.Count("gated-tick:org/gated:2") == 1);
+        }, "the changed schedule's tick runs once the first tick has ended");
+    }
+
+    [Fact]
     public async Task Timer_AfterDeactivation_StopsTicking()
     {
         var grain = _cluster.GrainFactory.GetGrain<IBlockingTimerGrain>("org/gone");

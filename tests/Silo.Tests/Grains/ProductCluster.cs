@@ -15,12 +15,14 @@ namespace Orchestration.Silo.Tests.Grains;
 internal sealed class ProductCluster : IAsyncDisposable
 {
     private readonly StorageChoice _storage;
+    private readonly Action<SiloOptions>? _options;
     private TestCluster _cluster = null!;
 
-    private ProductCluster(StorageChoice storage, ManualTimeProvider time)
+    private ProductCluster(StorageChoice storage, ManualTimeProvider time, Action<SiloOptions>? options)
     {
         _storage = storage;
         Time = time;
+        _options = options;
     }
 
     public ManualTimeProvider Time { get; }
@@ -31,9 +33,9 @@ internal sealed class ProductCluster : IAsyncDisposable
 
     public IProjectionStore Projections => _cluster.Silos[0].Services.GetRequiredService<IProjectionStore>();
 
-    public static async Task<ProductCluster> StartAsync(StorageChoice storage)
+    public static async Task<ProductCluster> StartAsync(StorageChoice storage, Action<SiloOptions>? options = null)
     {
-        var cluster = new ProductCluster(storage, new ManualTimeProvider(new DateTimeOffset(2026, 3, 1, 9, 0, 0, TimeSpan.Zero).AddTicks(4_321)));
+        var cluster = new ProductCluster(storage, new ManualTimeProvider(new DateTimeOffset(2026, 3, 1, 9, 0, 0, TimeSpan.Zero).AddTicks(4_321)), options);
         cluster._cluster = await cluster.StartClusterAsync();
         return cluster;
     }
@@ -74,6 +76,10 @@ internal sealed class ProductCluster : IAsyncDisposable
         {
             builder.AddGrains(typeof(SiloHostingExtensions).Assembly);
             _storage.Apply(builder);
+            if (_options is not null)
+            {
+                builder.Configure(_options);
+            }
         },
         configureServices: services => services.AddSingleton<TimeProvider>(Time));
 }
