@@ -56,7 +56,11 @@ public sealed class SiloOptions
     /// </summary>
     public int MaxPendingWrites { get; set; } = 10_000;
 
-    /// <summary>Events buffered per live subscriber before it falls back to reading storage. Default 10,000.</summary>
+    /// <summary>
+    /// Events buffered per live subscriber before it falls back to reading storage; for an implicit subscription, the
+    /// events read but not yet delivered, of which one stream key buffers at most a quarter (the rest of its backlog is
+    /// read again from the log). Default 10,000.
+    /// </summary>
     public int SubscriberBufferSize { get; set; } = 10_000;
 
     /// <summary>

@@ -41,6 +41,13 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
     {
         _timer = Time.CreateTimer(static state => ((ReminderService)state!).OnDue(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         await ReloadAsync(cancellationToken);
+        lock (_gate)
+        {
+            // A take-over may have scheduled reminders before the timer existed (a silo in a cluster takes its partitions
+            // before this starts), and the reload above leaves entries it already has alone, so nothing else arms it.
+            ArmLocked();
+        }
+
         var interval = runtime.Options.ReminderReloadInterval;
         _reload = Time.CreateTimer(static state => _ = ((ReminderService)state!).ReloadSafelyAsync(), this, interval, interval);
     }

@@ -46,7 +46,7 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
                 }
 
                 var cursor = await runtime.Storage.ReadCursorAsync(subscriber, stop);
-                await using var run = new ImplicitSubscriptionRun(runtime, grainClass, subscriber, cursor, stop);
+                await using var run = new ImplicitSubscriptionRun(runtime, grainClass, streamNamespace, subscriber, cursor, stop);
                 await foreach (var batch in runtime.StreamLog.FollowBatchesAsync(cursor, streamNamespace, tenant: null, stop))
                 {
                     // Checked before each batch, not after: a silo that lost the subscription takes nothing more on

@@ -11,10 +11,19 @@ namespace Orchestration.Runtime.Streams;
 /// that key's events in order, so a failing consumer holds back only its own stream. The stored cursor is the newest
 /// sequence below which every event was delivered or parked; events after it may be delivered again by the next run.
 /// </summary>
+/// <remarks>
+/// Events wait in memory within one budget for the whole run, and a key whose events cannot keep up must not take all of
+/// it: a key whose delivery failed (it is retrying) or that has a quarter of the budget waiting stops buffering. Its
+/// later events (and, after a failure, those it had buffered) are only noted, and are read again from the event log,
+/// in order, once the key is through what it had; the cursor stays below the first of them meanwhile.
+/// </remarks>
 internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
 {
+    private const int ReplayPageSize = 512;
+
     private readonly SiloRuntime _runtime;
     private readonly GrainClassInfo _grainClass;
+    private readonly string _namespace;
     private readonly string _subscriber;
     private readonly CancellationTokenSource _stop;
     private readonly Lock _gate = new();
@@ -23,18 +32,25 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
 
     // Bounds the events read but not yet delivered, so a stuck stream cannot make the others buffer without limit.
     private readonly SemaphoreSlim _capacity;
+
+    // The most one key may buffer: beyond it the key reads its events back from the log, so it takes several stuck keys,
+    // not one, to fill the budget.
+    private readonly int _keyCapacity;
     private readonly Channel<bool> _cursorMoved = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Task _cursorLoop;
     private long _lastAccepted;
     private long _storedCursor;
 
-    public ImplicitSubscriptionRun(SiloRuntime runtime, GrainClassInfo grainClass, string subscriber, long cursor, CancellationToken stop)
+    public ImplicitSubscriptionRun(
+        SiloRuntime runtime, GrainClassInfo grainClass, string streamNamespace, string subscriber, long cursor, CancellationToken stop)
     {
         _runtime = runtime;
         _grainClass = grainClass;
+        _namespace = streamNamespace;
         _subscriber = subscriber;
         _stop = CancellationTokenSource.CreateLinkedTokenSource(stop);
         _capacity = new SemaphoreSlim(runtime.Options.SubscriberBufferSize);
+        _keyCapacity = Math.Max(1, runtime.Options.SubscriberBufferSize / 4);
         _lastAccepted = cursor;
         _storedCursor = cursor;
         _cursorLoop = Task.Run(StoreCursorAsync, CancellationToken.None);
@@ -45,22 +61,57 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
     {
         foreach (var streamEvent in events)
         {
-            await _capacity.WaitAsync(cancellationToken).ConfigureAwait(false);
-            var key = streamEvent.StreamId.Key;
-            lock (_gate)
+            if (Place(streamEvent, permitTaken: false) != Placement.NeedsPermit)
             {
-                _outstanding.Add(streamEvent.Sequence);
-                _lastAccepted = streamEvent.Sequence;
-                if (_workers.TryGetValue(key, out var worker))
+                continue;
+            }
+
+            await _capacity.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (Place(streamEvent, permitTaken: true) == Placement.Noted)
+            {
+                _capacity.Release(); // the key stopped buffering while this waited
+            }
+        }
+    }
+
+    /// <summary>Buffers the event for its key's worker, or notes it for the worker to read again from the log.</summary>
+    private Placement Place(StreamEvent streamEvent, bool permitTaken)
+    {
+        var key = streamEvent.StreamId.Key;
+        lock (_gate)
+        {
+            _workers.TryGetValue(key, out var worker);
+            if (worker is not null && (worker.Unbuffered || worker.Queue.Count + 1 >= _keyCapacity))
+            {
+                worker.Unbuffered = true;
+                if (worker.FirstUnbuffered == 0)
                 {
-                    worker.Queue.Enqueue(streamEvent);
-                    continue;
+                    worker.FirstUnbuffered = streamEvent.Sequence;
+                    _outstanding.Add(streamEvent.Sequence);
                 }
 
-                worker = new Worker();
-                _workers.Add(key, worker);
-                worker.Task = Task.Run(() => RunWorkerAsync(key, worker, streamEvent), CancellationToken.None);
+                worker.LastUnbuffered = streamEvent.Sequence;
+                _lastAccepted = streamEvent.Sequence;
+                return Placement.Noted;
             }
+
+            if (!permitTaken && !_capacity.Wait(0))
+            {
+                return Placement.NeedsPermit;
+            }
+
+            _outstanding.Add(streamEvent.Sequence);
+            _lastAccepted = streamEvent.Sequence;
+            if (worker is not null)
+            {
+                worker.Queue.Enqueue(streamEvent);
+                return Placement.Buffered;
+            }
+
+            worker = new Worker();
+            _workers.Add(key, worker);
+            worker.Task = Task.Run(() => RunWorkerAsync(key, worker, streamEvent), CancellationToken.None);
+            return Placement.Buffered;
         }
     }
 
@@ -68,38 +119,157 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
     {
         var consumer = _runtime.GrainFactory.GetGrain<IStreamConsumerGrain>(new GrainId(_grainClass.TypeName, key));
         var next = first;
-        while (true)
+        try
         {
-            try
+            while (true)
             {
-                await DeliverOrParkAsync(consumer, key, next, _stop.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-            {
-                return; // the event stays outstanding: the cursor does not pass it
-            }
+                await DeliverOrParkAsync(consumer, key, worker, next, _stop.Token).ConfigureAwait(false);
+                bool more;
+                bool replay;
+                lock (_gate)
+                {
+                    _outstanding.Remove(next.Sequence);
+                    more = worker.Queue.TryDequeue(out next!);
+                    replay = !more && worker.Unbuffered;
+                    if (!more && !replay)
+                    {
+                        _workers.Remove(key);
+                    }
+                }
 
-            bool more;
-            lock (_gate)
-            {
-                _outstanding.Remove(next.Sequence);
-                more = worker.Queue.TryDequeue(out next!);
+                _cursorMoved.Writer.TryWrite(true);
+                if (replay)
+                {
+                    // The permit stays with the replay, so keys reading back their events count against the budget too.
+                    await ReplayAsync(consumer, key, worker, _stop.Token).ConfigureAwait(false);
+                    _capacity.Release();
+                    return;
+                }
+
+                _capacity.Release();
                 if (!more)
                 {
-                    _workers.Remove(key);
+                    return;
                 }
             }
-
-            _capacity.Release();
-            _cursorMoved.Writer.TryWrite(true);
-            if (!more)
-            {
-                return;
-            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            // The event stays outstanding (or the first unbuffered one does): the cursor does not pass it.
         }
     }
 
-    private async Task DeliverOrParkAsync(IStreamConsumerGrain consumer, string key, StreamEvent streamEvent, CancellationToken stop)
+    /// <summary>
+    /// The key's buffer is empty and it has events that were not buffered: delivers them from the event log, in order,
+    /// until none is left, then lets the key buffer again. Nothing else is buffered for the key meanwhile.
+    /// </summary>
+    private async Task ReplayAsync(IStreamConsumerGrain consumer, string key, Worker worker, CancellationToken stop)
+    {
+        long position;
+        lock (_gate)
+        {
+            position = worker.FirstUnbuffered - 1;
+        }
+
+        while (true)
+        {
+            long through;
+            lock (_gate)
+            {
+                if (worker.FirstUnbuffered == 0 || worker.LastUnbuffered <= position)
+                {
+                    // The first unbuffered event, kept outstanding until now, was delivered last.
+                    _outstanding.Remove(worker.FirstUnbuffered);
+                    _workers.Remove(key);
+                    break;
+                }
+
+                through = worker.LastUnbuffered;
+            }
+
+            var (own, scanned) = await ReadBackAsync(key, position, through, stop).ConfigureAwait(false);
+            if (scanned == position)
+            {
+                // Only events the log had already handed over were noted, so this is storage disagreeing with itself.
+                LogReplayFoundNothing(_runtime.Logger, _subscriber, key, position, through);
+                await Task.Delay(_runtime.Options.EventPollInterval, _runtime.TimeProvider, stop).ConfigureAwait(false);
+                continue;
+            }
+
+            foreach (var streamEvent in own)
+            {
+                lock (_gate)
+                {
+                    // The cursor stays below this event from now on instead of the one delivered before it.
+                    if (worker.FirstUnbuffered != streamEvent.Sequence)
+                    {
+                        _outstanding.Add(streamEvent.Sequence);
+                        _outstanding.Remove(worker.FirstUnbuffered);
+                        worker.FirstUnbuffered = streamEvent.Sequence;
+                    }
+                }
+
+                await DeliverOrParkAsync(consumer, key, worker, streamEvent, stop).ConfigureAwait(false);
+                _cursorMoved.Writer.TryWrite(true);
+            }
+
+            position = scanned;
+        }
+
+        _cursorMoved.Writer.TryWrite(true);
+    }
+
+    /// <summary>
+    /// One page of the log after <paramref name="position"/>: the key's events in it up to <paramref name="through"/>
+    /// (only those are kept), and the sequence the page was read up to (<paramref name="position"/> when it was empty).
+    /// </summary>
+    private async Task<(List<StreamEvent> Own, long Scanned)> ReadBackAsync(string key, long position, long through, CancellationToken stop)
+    {
+        var page = await _runtime.StreamLog.ReadAsync(position, ReplayPageSize, tenant: null, stop).ConfigureAwait(false);
+        var own = page.Where(streamEvent => streamEvent.Sequence <= through
+            && streamEvent.StreamId.Namespace == _namespace && streamEvent.StreamId.Key == key).ToList();
+        return (own, page.Count == 0 ? position : Math.Min(page[^1].Sequence, through));
+    }
+
+    /// <summary>
+    /// The key's delivery failed and will be retried: it stops buffering, and what it had buffered goes back to the
+    /// log (its permits to the others), so waiting out its retries takes one event's room.
+    /// </summary>
+    private void StopBuffering(Worker worker)
+    {
+        var released = 0;
+        lock (_gate)
+        {
+            worker.Unbuffered = true;
+            if (worker.Queue.Count == 0)
+            {
+                return;
+            }
+
+            var first = worker.Queue.Dequeue();
+            var last = first;
+            while (worker.Queue.TryDequeue(out var dropped))
+            {
+                _outstanding.Remove(dropped.Sequence);
+                last = dropped;
+                released++;
+            }
+
+            released++;
+            if (worker.FirstUnbuffered != 0)
+            {
+                _outstanding.Remove(worker.FirstUnbuffered);
+            }
+
+            // Still outstanding: the cursor stays below it until the replay has delivered it.
+            worker.FirstUnbuffered = first.Sequence;
+            worker.LastUnbuffered = Math.Max(worker.LastUnbuffered, last.Sequence);
+        }
+
+        _capacity.Release(released);
+    }
+
+    private async Task DeliverOrParkAsync(IStreamConsumerGrain consumer, string key, Worker worker, StreamEvent streamEvent, CancellationToken stop)
     {
         var options = _runtime.Options;
         for (var attempt = 1; ; attempt++)
@@ -117,6 +287,7 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
                     return;
                 }
 
+                StopBuffering(worker);
                 var delay = ImplicitStreamDelivery.RetryDelay(attempt, options.StreamDeliveryRetryDelay, options.StreamDeliveryMaxRetryDelay);
                 LogDeliveryFailed(_runtime.Logger, streamEvent.Sequence, _grainClass.TypeName, key, attempt, delay, exception);
                 await Task.Delay(delay, _runtime.TimeProvider, stop).ConfigureAwait(false);
@@ -222,11 +393,34 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Storing cursor {Sequence} of {Subscriber} failed; the next delivery retries")]
     private static partial void LogCursorWriteFailed(ILogger logger, string subscriber, long sequence, Exception exception);
 
-    /// <summary>The events of one stream key waiting behind the one being delivered; guarded by the run's lock.</summary>
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reading back the events of {Subscriber}/{Key} after {Sequence} (up to {Through}) found none; retrying")]
+    private static partial void LogReplayFoundNothing(ILogger logger, string subscriber, string key, long sequence, long through);
+
+    private enum Placement
+    {
+        Buffered,
+        Noted,
+        NeedsPermit,
+    }
+
+    /// <summary>One stream key's delivery; guarded by the run's lock.</summary>
     private sealed class Worker
     {
+        /// <summary>Events waiting behind the one being delivered, each holding a permit of the run's budget.</summary>
         public Queue<StreamEvent> Queue { get; } = new();
 
         public Task Task { get; set; } = Task.CompletedTask;
+
+        /// <summary>Whether the key's events are noted instead of buffered, until the replay has caught up.</summary>
+        public bool Unbuffered { get; set; }
+
+        /// <summary>
+        /// The earliest unbuffered event not yet delivered (0 when none), kept in the outstanding set, so the cursor
+        /// stays below it; during the replay, the event being delivered or the one delivered last.
+        /// </summary>
+        public long FirstUnbuffered { get; set; }
+
+        /// <summary>The newest unbuffered event: the replay reads the log up to it.</summary>
+        public long LastUnbuffered { get; set; }
     }
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orchestration.Runtime.Clustering;
 using Orchestration.Runtime.Persistence;
 using Orchestration.Runtime.Reminders;
 using Orchestration.Runtime.Testing;
@@ -143,6 +145,31 @@ public abstract class ReminderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reminder_TakenOverBeforeTheServiceStarted_FiresWhenDue()
+    {
+        await _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/orphan").SetReminderAsync("wake", TimeSpan.FromSeconds(30), TimeSpan.Zero);
+        await _cluster.DisposeAsync();
+
+        // A silo starting in a cluster takes its partitions (and their reminders) before it starts its reminder
+        // service: the lease keeper's first tick runs inside the cluster's start.
+        await using var services = NewSiloServices();
+        var silo = services.GetRequiredService<SiloRuntime>();
+        await silo.Reminders.TakeOverAsync([.. Enumerable.Range(0, ClusterPartitions.Count)], [.. Enumerable.Range(0, ClusterPartitions.Count)], CancellationToken.None);
+        await silo.StartAsync(CancellationToken.None);
+        try
+        {
+            _time.Advance(TimeSpan.FromSeconds(30));
+            await silo.Reminders.WhenIdleAsync();
+
+            Assert.Equal(1, _probe.Count("reminder:org/orphan:wake"));
+        }
+        finally
+        {
+            await silo.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task Reminder_OneShotSeenByNonOwningSilo_FiresOnceOnTheOwner()
     {
         await _cluster.StartSiloAsync();
@@ -219,6 +246,21 @@ public abstract class ReminderTests : IAsyncLifetime
     {
         await _cluster.DisposeAsync();
         _cluster = await StartClusterAsync();
+    }
+
+    /// <summary>A silo's services on this test's storage and clock, its runtime not started.</summary>
+    private ServiceProvider NewSiloServices()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(_probe);
+        services.AddSingleton(new ActivationCensus());
+        services.AddSingleton<TimeProvider>(_time);
+        services.AddSilo(builder =>
+        {
+            builder.AddGrains(typeof(ReminderTests).Assembly);
+            _storage.Apply(builder);
+        });
+        return services.BuildServiceProvider();
     }
 
     private Task<TestCluster> StartClusterAsync() => TestClusterFactory.StartAsync(_probe, _storage.Apply, _time);
