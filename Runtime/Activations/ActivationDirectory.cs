@@ -45,6 +45,7 @@ internal sealed class ActivationDirectory(SiloRuntime runtime)
         {
             if (_activations.TryAdd(grainId, created))
             {
+                LeaveIfPeriodClosed(created);
                 return created;
             }
 
@@ -57,9 +58,32 @@ internal sealed class ActivationDirectory(SiloRuntime runtime)
 
                 if (_activations.TryUpdate(grainId, created, existing))
                 {
+                    LeaveIfPeriodClosed(created);
                     return created;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// A call checks that its partition's lease period accepts new activations before it adds one, but the period can
+    /// begin its hand-over or end in between, and the drain or discard then looks for the period's activations once: an
+    /// activation added after that look would outlive its period, and a later period of the partition here would find it
+    /// and send calls to it whose writes its old epoch fences. So the period is checked again once the activation is in
+    /// the directory (fenced against <see cref="Clustering.PartitionLease.BeginDrain"/>): closed, the new activation
+    /// leaves before it activates and hands its calls on to the partition's owner.
+    /// </summary>
+    private void LeaveIfPeriodClosed(ActivationData created)
+    {
+        if (created.Lease is not { } lease)
+        {
+            return;
+        }
+
+        Interlocked.MemoryBarrier();
+        if (!lease.IsAccepting(runtime.TimeProvider.GetTimestamp()))
+        {
+            created.RequestDeactivation(lease.HasEnded ? DeactivationReason.OwnershipLost : DeactivationReason.PlacementChanged);
         }
     }
 

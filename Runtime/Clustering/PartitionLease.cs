@@ -34,7 +34,16 @@ internal sealed class PartitionLease(int partition, long epoch, long deadline)
     /// Starts handing the partition over: no new call or activation starts in this period, while the activations it has
     /// finish and write (until the period ends).
     /// </summary>
-    public void BeginDrain() => _draining = true;
+    /// <remarks>
+    /// Fenced, as is <see cref="End"/>: the drain (or discard) then looks for the period's activations, while a call that
+    /// passed the accepting check adds one and then checks again (<c>ActivationDirectory.GetOrAdd</c>); with a full fence
+    /// between each side's write and read, at least one of them sees the other.
+    /// </remarks>
+    public void BeginDrain()
+    {
+        _draining = true;
+        Interlocked.MemoryBarrier();
+    }
 
     /// <summary>
     /// Moves the deadline later: a renewal sent while the period was serving. Its answer may arrive after the old deadline
@@ -56,7 +65,11 @@ internal sealed class PartitionLease(int partition, long epoch, long deadline)
     }
 
     /// <summary>Ends the period for good.</summary>
-    public void End() => _ended = true;
+    public void End()
+    {
+        _ended = true;
+        Interlocked.MemoryBarrier();
+    }
 
     public override string ToString() => $"partition {Partition} epoch {Epoch}";
 }
