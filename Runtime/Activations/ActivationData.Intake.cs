@@ -5,7 +5,7 @@ namespace Orchestration.Runtime.Activations;
 /// <summary>What reaches the activation from outside its turn loop: calls, timer ticks and continuations of its code.</summary>
 internal sealed partial class ActivationData
 {
-    /// <summary>Messages waiting; read without the lock, so approximate (it feeds a gauge and tests' waits).</summary>
+    /// <summary>Messages waiting: exact under the lock; read without it (a gauge, tests' waits), approximate.</summary>
     public int QueuedCount => _queue.Count + (_interleaving?.Count ?? 0);
 
     /// <summary>Whether the activation is gone for good (it never changes back).</summary>
@@ -19,8 +19,6 @@ internal sealed partial class ActivationData
             }
         }
     }
-
-    private int QueuedCountLocked => _queue.Count + (_interleaving?.Count ?? 0);
 
     /// <summary>
     /// Queues a message. False when the activation is gone; the caller then sends it again. A call that finds the hard

@@ -191,7 +191,7 @@ internal sealed partial class ActivationData
                 }
             }
 
-            idle = _status == ActivationStatus.Valid && RunningCount == 0 && QueuedCountLocked == 0
+            idle = _status == ActivationStatus.Valid && RunningCount == 0 && QueuedCount == 0
                 && time.GetElapsedTime(_lastActiveAt, now) > idleAge;
         }
 
