@@ -59,6 +59,7 @@ internal sealed partial class PostgresGrainStorage : IGrainStorage
         ClusterSql,
         ListIndexesSql + ApplyRemindersPlpgsqlSql + CommitFunctionV4Sql,
         JsonDocumentsSql + CommitFunctionV5Sql,
+        ApplyRemindersInKeyOrderSql + CommitFunctionV6Sql,
     ];
 
     /// <summary>
@@ -743,6 +744,93 @@ internal sealed partial class PostgresGrainStorage : IGrainStorage
     /// order and results. Derived from V4's text, which is released and never changes, so the two cannot drift.
     /// </summary>
     private static string CommitFunctionV5Sql => CommitFunctionV4Sql.Replace("jsonb", "json", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Migration 9, first part: <see cref="ApplyRemindersPlpgsqlSql"/>'s rules and results with every reminder row locked
+    /// in key order. Before, the deletes ran before the upserts (a statement's own part runs before its CTEs'), so a
+    /// batch locked a deleted row before rows ahead of it, the deadlock <see cref="CommitFunctionV6Sql"/> describes for
+    /// projections. Now one upsert in key order takes every row's lock; a removal goes through it marked by a
+    /// <c>first_due_at</c> of <c>-infinity</c> and is deleted right after, so the mark is never committed.
+    /// </summary>
+    private const string ApplyRemindersInKeyOrderSql = """
+        CREATE OR REPLACE FUNCTION orch_apply_reminders(
+            s_ord int[], stored_ords int[],
+            r_ord int[], r_type text[], r_key text[], r_name text[], r_due timestamptz[], r_period interval[])
+        RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+            WITH latest AS (
+                SELECT DISTINCT ON (c.type, c.key, c.name) c.type, c.key, c.name, c.due, c.period
+                FROM unnest(r_ord, r_type, r_key, r_name, r_due, r_period) WITH ORDINALITY AS c(ord, type, key, name, due, period, idx)
+                WHERE c.ord = ANY (stored_ords) OR c.ord <> ALL (s_ord)
+                ORDER BY c.type, c.key, c.name, c.idx DESC)
+            INSERT INTO orch_reminders AS r (grain_type, grain_key, reminder_name, first_due_at, period)
+            SELECT l.type, l.key, l.name, coalesce(l.due, '-infinity'), coalesce(l.period, '0') FROM latest l
+            ORDER BY l.type, l.key, l.name
+            ON CONFLICT (grain_type, grain_key, reminder_name) DO UPDATE SET first_due_at = excluded.first_due_at, period = excluded.period;
+
+            IF EXISTS (SELECT 1 FROM unnest(r_due) AS d(due) WHERE d.due IS NULL) THEN
+                DELETE FROM orch_reminders r USING unnest(r_type, r_key, r_name) AS u(type, key, name)
+                WHERE r.grain_type = u.type AND r.grain_key = u.key AND r.reminder_name = u.name AND r.first_due_at = '-infinity';
+            END IF;
+        END
+        $$;
+
+        """;
+
+    /// <summary>
+    /// Migration 9: <see cref="CommitFunctionV5Sql"/> with every projection row locked in one key order, replacing it
+    /// (same signature, rules and results, so silos of the previous release get the fix too). V5 locked the rows that
+    /// existed, then upserted in key order, so a row that a third commit inserted in between was locked after rows
+    /// behind it: T1 locks b; T3 inserts a and commits; T2 locks a, then waits for b; T1's upsert of a waits for T2.
+    /// Now one upsert in key order takes each row's lock as it reaches it, new or existing. A removal goes through the
+    /// upsert too, marked by an <c>updated_at</c> of <c>-infinity</c>, and is deleted right after under the lock it
+    /// took there; no commit ever leaves the mark behind.
+    /// </summary>
+    private static string CommitFunctionV6Sql => ReplaceBetween(
+        CommitFunctionV5Sql.Replace("CREATE FUNCTION orch_commit(", "CREATE OR REPLACE FUNCTION orch_commit(", StringComparison.Ordinal),
+        "    -- Projection changes of the writes that stored",
+        "    IF cardinality(r_ord) > 0 THEN",
+        """
+            -- Projection changes of the writes that stored (a null document removes); in batch order, so the last change
+            -- of a row wins. One upsert in key order locks every row of the batch, existing or new, as it reaches it, so
+            -- concurrent commits take these locks in one order and cannot deadlock here. A batch without projections
+            -- skips it all.
+            IF cardinality(p_ord) > 0 THEN
+                WITH latest AS (
+                    SELECT DISTINCT ON (c.tenant, c.collection, c.id) c.*
+                    FROM unnest(p_ord, p_collection, p_tenant, p_id, p_status, p_owner, p_grp, p_document) WITH ORDINALITY
+                        AS c(ord, collection, tenant, id, status, owner, grp, document, idx)
+                    WHERE c.ord <> ALL (failed)
+                    ORDER BY c.tenant, c.collection, c.id, c.idx DESC)
+                INSERT INTO orch_projections AS p (tenant, collection, id, status, owner, grp, document, updated_at)
+                SELECT l.tenant, l.collection, l.id, l.status, l.owner, l.grp, coalesce(l.document, '{}'),
+                       CASE WHEN l.document IS NULL THEN '-infinity' ELSE now() END
+                FROM latest l
+                ORDER BY l.tenant COLLATE "C", l.collection COLLATE "C", l.id COLLATE "C"
+                ON CONFLICT (tenant, collection, id) DO UPDATE
+                SET status = excluded.status, owner = excluded.owner, grp = excluded.grp, document = excluded.document, updated_at = excluded.updated_at;
+
+                IF EXISTS (SELECT 1 FROM unnest(p_document) AS d(document) WHERE d.document IS NULL) THEN
+                    DELETE FROM orch_projections p USING unnest(p_tenant, p_collection, p_id) AS u(tenant, collection, id)
+                    WHERE p.tenant = u.tenant AND p.collection = u.collection AND p.id = u.id AND p.updated_at = '-infinity';
+                END IF;
+            END IF;
+
+
+        """);
+
+    /// <summary>The text between two markers (the first's line included, the second's excluded) replaced; both must be there.</summary>
+    private static string ReplaceBetween(string text, string from, string to, string replacement)
+    {
+        var start = text.IndexOf(from, StringComparison.Ordinal);
+        var end = start < 0 ? -1 : text.IndexOf(to, start, StringComparison.Ordinal);
+        if (start < 0 || end < 0)
+        {
+            throw new InvalidOperationException($"Migration text changed: '{from}' … '{to}' not found.");
+        }
+
+        return string.Concat(text.AsSpan(0, start), replacement, text.AsSpan(end));
+    }
 
     // Parameters in PostgresCommitBatch's order: state ($1-$7), events ($8-$14), reminders ($15-$20), projections
     // ($21-$28), then the lock and channel, then the fences ($31-$32). orch_fence is an argument of orch_commit, so it runs

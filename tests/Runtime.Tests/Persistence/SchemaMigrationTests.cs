@@ -79,6 +79,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
         "571d707a5f8361aee4e5ebf8690da1b849f777d1e24b17fd604fb598ae7d8f1f", // cluster membership, partition leases, orch_fence
         "523304ec5d1929c27e95aa3e92410eaf70b23a6c2c0c610da77c39b44cafde1a", // partial list indexes; orch_apply_reminders in PL/pgSQL; orch_commit: rows by key and address, new rows without a join back, events last
         "1d9a7ccfef4fa9df7890f9276dd4701a002a4d8ffa284d0c67bc7801c914f4dc", // json documents; orch_commit V5 (V4 with json)
+        "b39d8c7dc07bdf134948ea700b827e18ef6455071ed133fcf6fa2d9f28e70e20", // orch_apply_reminders and orch_commit V6: projection and reminder rows locked in one key order
     ];
 
     [Fact]
@@ -93,6 +94,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
     [InlineData(5)]
     [InlineData(6)]
     [InlineData(7)]
+    [InlineData(8)]
     public async Task Initialize_DatabaseFromOlderMigrations_UpgradesInPlaceAndKeepsData(int olderMigrations)
     {
         var connectionString = await CreateDatabaseAtStepAsync(olderMigrations);
