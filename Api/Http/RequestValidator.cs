@@ -105,14 +105,53 @@ internal sealed class RequestValidator
         }
     }
 
-    /// <summary>Free-form JSON when present, at most <paramref name="maxBytes"/> bytes of UTF-8.</summary>
+    /// <summary>
+    /// Free-form JSON when present: at most <paramref name="maxBytes"/> bytes of UTF-8, nested at most
+    /// <see cref="MaxJsonDepth"/> levels, with valid text only.
+    /// </summary>
     public void Json(string field, JsonElement? value, int maxBytes)
     {
-        if (value is { } json && Encoding.UTF8.GetByteCount(json.GetRawText()) > maxBytes)
+        if (value is not { } json)
+        {
+            return;
+        }
+
+        if (Encoding.UTF8.GetByteCount(json.GetRawText()) > maxBytes)
         {
             Add(field, $"must be at most {maxBytes / 1024} KiB of JSON.");
         }
+        else if (!IsStorable(json))
+        {
+            Add(field, $"must nest at most {MaxJsonDepth} levels deep, and its text must be valid Unicode (an escaped surrogate needs its pair).");
+        }
     }
+
+    /// <summary>
+    /// How deep a client's JSON document may nest. Views and event envelopes carry it a few levels deeper, and JSON
+    /// serialization stops at 64; a document accepted here must be one the grain can store and report.
+    /// </summary>
+    public const int MaxJsonDepth = 32;
+
+    private static bool IsStorable(JsonElement json)
+    {
+        try
+        {
+            return IsStorable(json, depth: 1);
+        }
+        catch (InvalidOperationException)
+        {
+            return false; // an escaped string the reader cannot turn into text
+        }
+    }
+
+    private static bool IsStorable(JsonElement json, int depth) => json.ValueKind switch
+    {
+        JsonValueKind.Object => depth <= MaxJsonDepth
+            && json.EnumerateObject().All(property => IsCleanText(property.Name, controlCharacters: true) && IsStorable(property.Value, depth + 1)),
+        JsonValueKind.Array => depth <= MaxJsonDepth && json.EnumerateArray().All(item => IsStorable(item, depth + 1)),
+        JsonValueKind.String => IsCleanText(json.GetString()!, controlCharacters: true),
+        _ => true,
+    };
 
     /// <summary>The 400 <c>validation_failed</c> answer.</summary>
     public ProblemHttpResult Problem()
@@ -128,7 +167,11 @@ internal sealed class RequestValidator
         return TypedResults.Problem(problem);
     }
 
-    private static bool IsCleanText(string value)
+    /// <summary>
+    /// Valid UTF-16 (every surrogate in a pair), so it can be written out again; and, unless
+    /// <paramref name="controlCharacters"/>, without control characters other than line breaks and tabs.
+    /// </summary>
+    private static bool IsCleanText(string value, bool controlCharacters = false)
     {
         for (var i = 0; i < value.Length; i++)
         {
@@ -142,7 +185,7 @@ internal sealed class RequestValidator
 
                 i++;
             }
-            else if (char.IsLowSurrogate(c) || (char.IsControl(c) && c is not ('\n' or '\r' or '\t')))
+            else if (char.IsLowSurrogate(c) || (!controlCharacters && char.IsControl(c) && c is not ('\n' or '\r' or '\t')))
             {
                 return false;
             }

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace Orchestration.Grains.Agents;
 
 /// <summary>An agent's liveness and availability (API.md, "Agents").</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<AgentStatus>))]
+[JsonConverter(typeof(StrictEnumConverter<AgentStatus>))]
 public enum AgentStatus
 {
     /// <summary>Heartbeating, holding no task.</summary>

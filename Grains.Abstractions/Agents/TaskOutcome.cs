@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace Orchestration.Grains.Agents;
 
 /// <summary>How a task lease held by an agent ended.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<TaskOutcome>))]
+[JsonConverter(typeof(StrictEnumConverter<TaskOutcome>))]
 public enum TaskOutcome
 {
     /// <summary>The agent completed the task.</summary>

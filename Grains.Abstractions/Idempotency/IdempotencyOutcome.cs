@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace Orchestration.Grains.Idempotency;
 
 /// <summary>The state an idempotency key was found in.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<IdempotencyOutcome>))]
+[JsonConverter(typeof(StrictEnumConverter<IdempotencyOutcome>))]
 public enum IdempotencyOutcome
 {
     /// <summary>Nothing was recorded: the caller runs the request and then completes or abandons it.</summary>

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace Orchestration.Grains.Keys;
 
 /// <summary>What an API key may do (API.md, "Conventions").</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<ApiKeyRole>))]
+[JsonConverter(typeof(StrictEnumConverter<ApiKeyRole>))]
 public enum ApiKeyRole
 {
     /// <summary>Read only.</summary>

@@ -6,7 +6,7 @@ namespace Orchestration.Grains.Tasks;
 /// A task's status (API.md, "Tasks"): <c>blocked</c> → <c>ready</c> → <c>claimed</c> → <c>running</c> →
 /// <c>completed</c> | <c>failed</c> (retry pending) | <c>dead_lettered</c> | <c>cancelled</c>.
 /// </summary>
-[JsonConverter(typeof(JsonStringEnumConverter<TaskLifecycleStatus>))]
+[JsonConverter(typeof(StrictEnumConverter<TaskLifecycleStatus>))]
 public enum TaskLifecycleStatus
 {
     /// <summary>Waiting for its dependencies.</summary>

@@ -193,8 +193,16 @@ internal sealed partial class ActivationData : IThreadPoolWorkItem
         try
         {
             activity = RuntimeInstruments.StartCall(GrainId, message.Method, message.Caller);
-            invocation = message.Method.Invoke(_instance!, message.Arguments);
-            await invocation;
+            if (_instance is IIncomingGrainCallFilter filter && !message.Method.IsCallback)
+            {
+                invocation = await FilteredCall.InvokeAsync(filter, _instance, message);
+            }
+            else
+            {
+                invocation = message.Method.Invoke(_instance!, message.Arguments);
+                await invocation;
+            }
+
             await CommitAndFinishAsync(call);
         }
         catch (Exception exception)

@@ -7,7 +7,7 @@ namespace Orchestration.Runtime.Persistence;
 
 /// <summary>
 /// One named state of one activation. Writes go through the write batcher with the events, projection changes and
-/// reminder changes the call raised; a stale version discards the activation (and commits none of them).
+/// reminder changes the call raised; a stale version or a failed write discards the activation (and commits none of them).
 /// </summary>
 internal sealed class PersistentState<TState>(ActivationData activation, string stateName) : IPersistentState<TState>, IStateBinding
     where TState : new()
@@ -51,7 +51,18 @@ internal sealed class PersistentState<TState>(ActivationData activation, string 
     private async Task CommitAsync(StorageWrite write)
     {
         // Through the reminder service: reminder changes in the write reach the schedule once it has committed.
-        await activation.Runtime.Reminders.CommitAsync(write);
+        try
+        {
+            await activation.Runtime.Reminders.CommitAsync(write);
+        }
+        catch
+        {
+            // Whether it stored is unknown (a timeout, a connection lost around the commit), so the state and version
+            // in memory may no longer be storage's: the activation leaves once idle and the next one reads them again.
+            activation.RequestDeactivation(DeactivationReason.InconsistentState);
+            throw;
+        }
+
         if (write.Conflict)
         {
             activation.RequestDeactivation(DeactivationReason.InconsistentState);

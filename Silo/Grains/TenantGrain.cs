@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Orchestration.Grains;
 using Orchestration.Grains.Events;
 using Orchestration.Runtime;
 using Orchestration.Runtime.Projections;
@@ -12,9 +13,28 @@ namespace Orchestration.Silo.Grains;
 /// Base of the grains that live inside one organisation (key <c>{orgId}/{id}</c>): the one place that parses their key,
 /// raises their events and writes their projection row, so every event and row carries its organisation.
 /// </summary>
-internal abstract class TenantGrain(TimeProvider timeProvider) : Grain
+internal abstract class TenantGrain(TimeProvider timeProvider) : Grain, IIncomingGrainCallFilter
 {
     private static readonly TimeSpan s_reminderResolution = TimeSpan.FromMicroseconds(1);
+
+    /// <summary>
+    /// A rejection (<see cref="OrchestrationException"/>) is decided before a call changes anything. Any other failure
+    /// may come after the call changed its state in memory and before that change was stored: an event whose payload
+    /// does not serialize, a write that failed or timed out, a call to another grain that failed. The activation then
+    /// leaves, so the next call reads what storage has instead of acting on a change nobody stored.
+    /// </summary>
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        try
+        {
+            await context.Invoke();
+        }
+        catch (Exception exception) when (exception is not OrchestrationException)
+        {
+            DeactivateOnIdle();
+            throw;
+        }
+    }
 
     /// <summary>The organisation this grain belongs to.</summary>
     protected string OrgId => TenantKey.Of(GetPrimaryKeyString());

@@ -145,6 +145,78 @@ public abstract class BadInputTests : ApiTestBase
     public async Task GetTask_InvalidId_Answers400() =>
         await ProblemAsync(await Platform.GetAsync("/api/v1/tasks/" + new string('x', 129)), HttpStatusCode.BadRequest, "validation_failed");
 
+    public static TheoryData<string> UnstorableJson => new()
+    {
+        "\"\\ud83d\"",
+        "{\"a\":[\"\\udc00\"]}",
+        "{\"\\ud800\":1}",
+        new string('[', RequestValidator.MaxJsonDepth + 1) + new string(']', RequestValidator.MaxJsonDepth + 1),
+        "{\"a\":" + new string('[', RequestValidator.MaxJsonDepth) + new string(']', RequestValidator.MaxJsonDepth) + "}",
+    };
+
+    // The grains store and report these documents inside views and event envelopes, which lone surrogates cannot be
+    // written out in and which nest them a few levels deeper; the API refuses them before anything changes.
+
+    [Theory]
+    [MemberData(nameof(UnstorableJson))]
+    public async Task CompleteTask_OutputThatCannotBeStored_Answers400AndTheLeaseHolderCanStillComplete(string output)
+    {
+        await RegisterAgentAsync(Platform, "a-1");
+        await CreateTaskAsync(Platform, "t-1");
+        await ClaimAsync(Platform, "a-1");
+
+        var problem = await ProblemAsync(await Platform.PostAsync("/api/v1/tasks/t-1/complete", Json($$"""{"agentId":"a-1","attempt":1,"output":{{output}}}""")),
+            HttpStatusCode.BadRequest, "validation_failed");
+
+        Assert.True(problem.GetProperty("errors").TryGetProperty("output", out _));
+        Assert.Equal("claimed", (await Platform.GetFromJsonAsync<JsonElement>("/api/v1/tasks/t-1")).GetProperty("status").GetString());
+        var completed = await ReadAsync(await Platform.PostAsync("/api/v1/tasks/t-1/complete", Json("""{"agentId":"a-1","attempt":1,"output":"ok"}""")), HttpStatusCode.OK);
+        Assert.Equal("completed", completed.GetProperty("status").GetString());
+    }
+
+    [Theory]
+    [MemberData(nameof(UnstorableJson))]
+    public async Task CreateTask_InputThatCannotBeStored_Answers400AndTheIdStaysFree(string input)
+    {
+        var problem = await ProblemAsync(await Platform.PostAsync("/api/v1/tasks", Json($$"""{"id":"t-1","title":"x","input":{{input}}}""")),
+            HttpStatusCode.BadRequest, "validation_failed");
+
+        Assert.True(problem.GetProperty("errors").TryGetProperty("input", out _));
+        await ProblemAsync(await Platform.GetAsync("/api/v1/tasks/t-1"), HttpStatusCode.NotFound, "not_found");
+        await CreateTaskAsync(Platform, "t-1");
+    }
+
+    [Theory]
+    [MemberData(nameof(UnstorableJson))]
+    public async Task RegisterAgent_MetadataThatCannotBeStored_Answers400AndTheAgentKeepsWorking(string metadata)
+    {
+        await RegisterAgentAsync(Platform, "a-1");
+
+        var problem = await ProblemAsync(await Platform.PostAsync("/api/v1/agents", Json($$"""{"id":"a-1","name":"x","metadata":{{metadata}}}""")),
+            HttpStatusCode.BadRequest, "validation_failed");
+
+        Assert.True(problem.GetProperty("errors").TryGetProperty("metadata", out _));
+        await ReadAsync(await Platform.PostAsync("/api/v1/agents/a-1/heartbeat", null), HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task CreateTask_InputNestedToTheLimit_IsStoredAndReported()
+    {
+        var input = new string('[', RequestValidator.MaxJsonDepth) + new string(']', RequestValidator.MaxJsonDepth);
+
+        await CreateTaskAsync(Platform, "t-1", new { input = JsonDocument.Parse(input).RootElement });
+
+        Assert.Equal(input, (await Platform.GetFromJsonAsync<JsonElement>("/api/v1/tasks/t-1")).GetProperty("input").GetRawText());
+        var events = await Platform.GetFromJsonAsync<JsonElement>("/api/v1/events");
+        Assert.Contains(events.GetProperty("items").EnumerateArray(), e => e.GetProperty("type").GetString() == "task.created");
+    }
+
+    [Theory]
+    [InlineData("99")]
+    [InlineData("3")]
+    public async Task CreateKey_RoleAsANumber_Answers400InvalidJson(string role) =>
+        await ProblemAsync(await Platform.PostAsync("/api/v1/keys", Json($$"""{"name":"k","role":{{role}}}""")), HttpStatusCode.BadRequest, "invalid_json");
+
     private async Task<string> SnapshotAsync()
     {
         var tasks = await Platform.GetFromJsonAsync<JsonElement>("/api/v1/tasks");

@@ -16,6 +16,9 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     private const string Org = "acme";
     private static readonly EventActor s_operator = new("api_key", "ops");
 
+    /// <summary>JSON that reads, but that no document or event can be written with (the API refuses it first).</summary>
+    private static readonly JsonElement s_loneSurrogate = JsonDocument.Parse("\"\\ud83d\"").RootElement;
+
     private ProductCluster _cluster = null!;
 
     private protected abstract Task<StorageChoice> CreateStorageAsync();
@@ -119,6 +122,34 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         Assert.Equal(ProblemCodes.NotLeaseHolder, late.Code);
         Assert.Equal(TaskLifecycleStatus.Completed, (await TaskGrain("t1").CompleteAsync(new LeaseHolderCall("fast", 2), null)).Status);
         Assert.Contains((await _cluster.EventsAsync(Org)), e => e.Type == "task.lease_expired" && e.Subject == "tasks/t1");
+    }
+
+    [Fact]
+    public async Task Complete_OutputThatCannotBeWrittenOut_FailsAndTheTaskStaysClaimedUntilItsLeaseEnds()
+    {
+        await RegisterAsync("a-1");
+        await CreateAsync("t1", leaseSeconds: 30);
+        await ClaimAsync("a-1");
+
+        // The call finishes the task in memory before its event fails to serialize; nothing was stored.
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() => TaskGrain("t1").CompleteAsync(new LeaseHolderCall("a-1", 1), s_loneSurrogate));
+        Assert.IsNotType<OrchestrationException>(failure);
+
+        Assert.Equal(TaskLifecycleStatus.Claimed, (await TaskGrain("t1").GetAsync()).Status);
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(TaskLifecycleStatus.Ready, (await TaskGrain("t1").GetAsync()).Status);
+    }
+
+    [Fact]
+    public async Task Create_InputThatCannotBeWrittenOut_FailsAndLeavesNoTask()
+    {
+        var failure = await Assert.ThrowsAnyAsync<Exception>(() =>
+            TaskGrain("t1").CreateAsync(new CreateTask("t1", null, 50, [], [], s_loneSurrogate, 3, 60, null), s_operator));
+        Assert.IsNotType<OrchestrationException>(failure);
+
+        var missing = await Assert.ThrowsAsync<OrchestrationException>(() => TaskGrain("t1").GetAsync());
+        Assert.Equal(ProblemCodes.NotFound, missing.Code);
+        Assert.Equal(TaskLifecycleStatus.Ready, (await CreateAsync("t1")).Status);
     }
 
     [Fact]
