@@ -750,19 +750,15 @@ internal sealed partial class PostgresGrainStorage : IGrainStorage
     /// in key order. Before, the deletes ran before the upserts (a statement's own part runs before its CTEs'), so a
     /// batch locked a deleted row before rows ahead of it, the deadlock <see cref="CommitFunctionV6Sql"/> describes for
     /// projections. Now one upsert in key order takes every row's lock; a removal goes through it marked by a
-    /// <c>first_due_at</c> of <c>-infinity</c> and is deleted right after, so the mark is never committed.
+    /// <c>first_due_at</c> of <c>-infinity</c> and is deleted right after, so the mark is never committed. Derived from
+    /// the released text, so which changes count (each reminder's last, of the writes that stored) is written once.
     /// </summary>
-    private const string ApplyRemindersInKeyOrderSql = """
-        CREATE OR REPLACE FUNCTION orch_apply_reminders(
-            s_ord int[], stored_ords int[],
-            r_ord int[], r_type text[], r_key text[], r_name text[], r_due timestamptz[], r_period interval[])
-        RETURNS void LANGUAGE plpgsql AS $$
-        BEGIN
-            WITH latest AS (
-                SELECT DISTINCT ON (c.type, c.key, c.name) c.type, c.key, c.name, c.due, c.period
-                FROM unnest(r_ord, r_type, r_key, r_name, r_due, r_period) WITH ORDINALITY AS c(ord, type, key, name, due, period, idx)
-                WHERE c.ord = ANY (stored_ords) OR c.ord <> ALL (s_ord)
-                ORDER BY c.type, c.key, c.name, c.idx DESC)
+    private static string ApplyRemindersInKeyOrderSql => ReplaceBetween(
+        ApplyRemindersPlpgsqlSql,
+        "DESC),\n    upserted AS (",
+        "END\n$$;",
+        """
+        DESC)
             INSERT INTO orch_reminders AS r (grain_type, grain_key, reminder_name, first_due_at, period)
             SELECT l.type, l.key, l.name, coalesce(l.due, '-infinity'), coalesce(l.period, '0') FROM latest l
             ORDER BY l.type, l.key, l.name
@@ -772,10 +768,8 @@ internal sealed partial class PostgresGrainStorage : IGrainStorage
                 DELETE FROM orch_reminders r USING unnest(r_type, r_key, r_name) AS u(type, key, name)
                 WHERE r.grain_type = u.type AND r.grain_key = u.key AND r.reminder_name = u.name AND r.first_due_at = '-infinity';
             END IF;
-        END
-        $$;
 
-        """;
+        """);
 
     /// <summary>
     /// Migration 9: <see cref="CommitFunctionV5Sql"/> with every projection row locked in one key order, replacing it
