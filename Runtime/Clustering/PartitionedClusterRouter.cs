@@ -31,17 +31,20 @@ internal sealed partial class PartitionedClusterRouter(SiloRuntime runtime, Remo
 
     /// <summary>
     /// Asks every activation of the <paramref name="periods"/> to deactivate (they finish their turns and write), and
-    /// completes when none is left or the periods ended; activations created meanwhile (a call that passed the check just
+    /// completes when none is left and their reminder ticks have ended, or the periods ended; activations created meanwhile (a call that passed the check just
     /// before the drain began) are caught by the next look. Only those periods' activations: if the partition comes back
     /// under a new period, its activations are not touched.
     /// </summary>
     public async Task DrainAsync(IReadOnlyList<PartitionLease> periods)
     {
         var draining = periods.ToHashSet();
+        // Reminder ticks that started in these periods end first, their completion included: a one-shot that ticked is
+        // deleted under the period it ticked in, not fired again by the next owner.
+        var ticks = runtime.Reminders.TicksEndedAsync(periods.Select(period => period.Partition).ToHashSet());
         while (true)
         {
             var left = runtime.Directory.All.Where(activation => activation.Lease is { } lease && draining.Contains(lease)).ToList();
-            if (left.Count == 0 || periods.All(period => period.HasEnded))
+            if ((left.Count == 0 && ticks.IsCompleted) || periods.All(period => period.HasEnded))
             {
                 return;
             }

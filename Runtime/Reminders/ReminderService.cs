@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Orchestration.Runtime.Clustering;
 using Orchestration.Runtime.Persistence;
 
 namespace Orchestration.Runtime.Reminders;
@@ -159,6 +160,18 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         }
     }
 
+    /// <summary>
+    /// Completes when the ticks firing now for grains of <paramref name="partitions"/> have ended, their completion (a
+    /// one-shot's delete) included. Ticks that start later in a partition this silo no longer accepts do not fire here.
+    /// </summary>
+    internal Task TicksEndedAsync(IReadOnlySet<int> partitions)
+    {
+        lock (_gate)
+        {
+            return Task.WhenAll(_firing.Where(pair => partitions.Contains(ClusterPartitions.Of(pair.Key.GrainId))).Select(pair => pair.Value).ToList());
+        }
+    }
+
     /// <summary>Brings the schedule in line with storage: adds and updates what others registered, drops what they deleted.</summary>
     internal async Task ReloadAsync(CancellationToken cancellationToken)
     {
@@ -226,7 +239,7 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
             var now = Time.GetUtcNow();
             foreach (var scheduled in _reminders.Values.ToList())
             {
-                var partition = Clustering.ClusterPartitions.Of(scheduled.Entry.GrainId);
+                var partition = ClusterPartitions.Of(scheduled.Entry.GrainId);
                 if (owned.Contains(partition) && (scheduled.Entry.Period == TimeSpan.Zero || lapsed.Contains(partition))
                     && scheduled.NextDueAt > FirstTickFrom(scheduled.Entry, now))
                 {
@@ -338,7 +351,9 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
     private async Task FireAsync(Scheduled scheduled)
     {
         var entry = scheduled.Entry;
-        if (runtime.Router is { } router && !router.IsLocal(runtime, entry.GrainId))
+        // With leased ownership the tick belongs to the lease period it starts in; its completion is fenced by it.
+        var lease = runtime.Router is { LeasesOwnership: true } leased ? leased.LeaseFor(entry.GrainId) : null;
+        if (runtime.Router is { } router && (router.LeasesOwnership ? lease is null : !router.IsLocal(runtime, entry.GrainId)))
         {
             // The owner ticks it. A one-shot is looked at again after a reload, by when the owner has usually deleted it;
             // if not (the owner is gone), this silo may own it by then.
@@ -353,7 +368,7 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
             await runtime.GrainFactory.GetGrain<IRemindable>(entry.GrainId).ReceiveReminder(entry.Name, tick);
             if (entry.Period == TimeSpan.Zero)
             {
-                await CompleteOneShotAsync(scheduled);
+                await CompleteOneShotAsync(scheduled, lease);
                 return;
             }
         }
@@ -369,7 +384,7 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         Reschedule(scheduled, NextTickAfter(entry, Time.GetUtcNow()));
     }
 
-    private async Task CompleteOneShotAsync(Scheduled scheduled)
+    private async Task CompleteOneShotAsync(Scheduled scheduled, PartitionLease? lease)
     {
         await using (await MutateAsync(scheduled.Key))
         {
@@ -383,11 +398,13 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
             }
 
             var delete = StorageWrite.ReminderOnly(new ReminderChange(scheduled.Entry.GrainId, scheduled.Entry.Name, Upsert: null));
-            if (runtime.Router is { LeasesOwnership: true } router)
+            if (lease is not null)
             {
-                // Fenced like the grain's own writes: if the partition moved meanwhile, the new owner's registration of
-                // this reminder (made in its own tick) must not be deleted by this one.
-                if (router.LeaseFor(scheduled.Entry.GrainId) is not { } lease)
+                // Fenced like the grain's own writes, by the period the tick ran in: if the partition moved on, the new
+                // owner's registration of this reminder (made in its own tick) must not be deleted by this one. A period
+                // that is handing its partition over still serves (the hand-over waits for this), so a tick that
+                // completed during a join or a leave is deleted here instead of firing again on the next owner.
+                if (!lease.IsServing(Time.GetTimestamp()))
                 {
                     return;
                 }

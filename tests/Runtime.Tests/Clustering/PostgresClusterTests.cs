@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Orchestration.Runtime.Clustering;
+using Orchestration.Runtime.Placement;
 using Orchestration.Runtime.Tests.TestGrains;
 using Orchestration.Testing;
 
@@ -171,6 +172,40 @@ public sealed class PostgresClusterTests(PostgresServerFixture postgres) : IAsyn
     }
 
     /// <summary>
+    /// A one-shot reminder whose tick is running when its partition is handed over (a silo joins, or the owner leaves)
+    /// completes under the period it ran in: deleted there, not fired again by the next owner.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task OneShotReminder_TickRunningWhileItsPartitionIsHandedOver_FiresOnce(bool ownerLeaves)
+    {
+        var probe = new GrainProbe();
+        var type = Runtime.Activations.GrainClassInfo.ToTypeName(typeof(SlowAlarmGrain));
+        // A key whose partition the first silo hands to the second when it joins.
+        var key = Enumerable.Range(0, 10_000).Select(i => $"handed-{i}")
+            .First(k => RankOf("silo-a", ClusterPartitions.Of(new GrainId(type, k))) < ClusterPartitions.Count / 2);
+        var partition = ClusterPartitions.Of(new GrainId(type, key));
+        var a = await StartAsync("silo-a", servesPartitions: true, probe: probe);
+        await WhenSharedAsync(a);
+        await a.GrainFactory.GetGrain<ISlowAlarmGrain>(key).SetReminderAsync("once", TimeSpan.FromMilliseconds(200), TimeSpan.Zero);
+        await probe.WaitForAsync($"enter:{key}:once"); // the tick runs on the first silo, held
+
+        var b = await StartAsync("silo-b", servesPartitions: true, probe: probe);
+        var leaving = ownerLeaves ? a.StopAsync(CancellationToken.None) : Task.CompletedTask;
+        await Eventually.TrueAsync(() => Task.FromResult(a.Cluster!.Keeper!.TryGetAccepting(partition) is null), "the first silo hands the partition over");
+        probe.Record($"release:{key}"); // the tick completes during the hand-over
+
+        await leaving;
+        await Eventually.TrueAsync(() => Task.FromResult(b.Cluster!.Keeper!.TryGetAccepting(partition) is not null), "the second silo serves the partition");
+        await b.Reminders.TakeOverAsync([partition], [], CancellationToken.None); // what it does on taking the partition, done once more
+        await b.Reminders.WhenIdleAsync();
+
+        Assert.Single(probe.Events, entry => entry == $"enter:{key}:once");
+        Assert.Empty(await b.Storage.ReadRemindersAsync(CancellationToken.None));
+    }
+
+    /// <summary>
     /// A silo frozen in time (as by SIGSTOP: its clock does not move, so its leases look valid to it) while the database
     /// hands its partitions to another silo: when it runs again, its writes reach the database with the old epoch and
     /// are refused there — counted, nothing stored — and the grain's state is what the new owner sees.
@@ -197,7 +232,7 @@ public sealed class PostgresClusterTests(PostgresServerFixture postgres) : IAsyn
 
     private static string GrainTypeOf<T>() => Runtime.Activations.GrainClassInfo.ToTypeName(typeof(T));
 
-    private async Task<SiloRuntime> StartAsync(string siloId, bool servesPartitions, TimeProvider? clock = null)
+    private async Task<SiloRuntime> StartAsync(string siloId, bool servesPartitions, TimeProvider? clock = null, GrainProbe? probe = null)
     {
         var services = new ServiceCollection();
         if (clock is not null)
@@ -205,7 +240,7 @@ public sealed class PostgresClusterTests(PostgresServerFixture postgres) : IAsyn
             services.AddSingleton(clock);
         }
 
-        services.AddSingleton(new GrainProbe());
+        services.AddSingleton(probe ?? new GrainProbe());
         services.AddSingleton(_census);
         services.AddSilo(builder => builder
             .AddGrains(typeof(PostgresClusterTests).Assembly)
@@ -217,6 +252,12 @@ public sealed class PostgresClusterTests(PostgresServerFixture postgres) : IAsyn
         await runtime.StartAsync(CancellationToken.None);
         return runtime;
     }
+
+    private static int RankOf(string siloId, int partition) =>
+        Enumerable.Range(0, ClusterPartitions.Count)
+            .OrderBy(p => RendezvousHash.Weight(siloId, new GrainId("partition", p.ToString(System.Globalization.CultureInfo.InvariantCulture))))
+            .ToList()
+            .IndexOf(partition);
 
     /// <summary>Lease rounds run until the silos hold every partition between them.</summary>
     private static async Task WhenSharedAsync(params SiloRuntime[] silos) =>
