@@ -10,7 +10,7 @@ using Orchestration.Runtime;
 namespace Orchestration.Api;
 
 /// <summary>
-/// <c>Idempotency-Key</c> on POST (API.md, "Conventions"): scoped to the calling key, method and path, kept by an
+/// <c>Idempotency-Key</c> on POST (API.md, "Conventions"): scoped to the calling key, method and path (<see cref="RouteOf"/>), kept by an
 /// <see cref="IIdempotencyGrain"/> so a repeat is replayed on any process, also after a restart. Every answer is
 /// recorded and replayed, failures included: a failure whose outcome is unknown is answered (503, or 500 when unmapped)
 /// and recorded, so a retry with the same key never applies the request a second time.
@@ -54,7 +54,7 @@ internal sealed partial class IdempotencyMiddleware(
         context.Request.Body.Position = 0;
         var requestHash = CanonicalJson.Hash(body.GetBuffer().AsMemory(0, (int)body.Length));
 
-        var scope = $"{caller.KeyId}\n{context.Request.Method}\n{context.Request.Path}\n{idempotencyKey}";
+        var scope = $"{caller.KeyId}\n{context.Request.Method}\n{RouteOf(context)}\n{idempotencyKey}";
         var grain = grains.GetGrain<IIdempotencyGrain>(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(scope))));
         var begun = await grain.BeginAsync(new IdempotencyBegin(requestHash, options.Value.IdempotencyInFlightTimeout, options.Value.IdempotencyRetention));
         switch (begun.Outcome)
@@ -132,6 +132,26 @@ internal sealed partial class IdempotencyMiddleware(
         context.Response.Clear();
         await ApiProblems.WriteAsync(problems, context, status, code,
             $"{what} A retry with the same {HeaderName} is answered with this again and never applies the request twice; check its outcome before sending it with a new key.");
+    }
+
+    /// <summary>
+    /// The endpoint's route pattern and the route values it was given, not the path as sent: routing matches literal
+    /// segments in any case ("/API/v1/Tasks" reaches the tasks endpoint), while ids are case-sensitive.
+    /// </summary>
+    private static string RouteOf(HttpContext context)
+    {
+        if (context.GetEndpoint() is not RouteEndpoint { RoutePattern: { RawText: { } pattern } parsed })
+        {
+            return context.Request.Path.ToString();
+        }
+
+        var route = new StringBuilder(pattern);
+        foreach (var parameter in parsed.Parameters)
+        {
+            route.Append('\n').Append(context.Request.RouteValues[parameter.Name]);
+        }
+
+        return route.ToString();
     }
 
     private static async Task ReplayAsync(HttpContext context, IdempotentResponse stored)

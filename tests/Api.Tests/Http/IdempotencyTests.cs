@@ -107,6 +107,24 @@ public abstract class IdempotencyTests : ApiTestBase
     }
 
     [Fact]
+    public async Task Post_PathInAnotherCase_SameEndpointSharesTheKeyButIdsStayCaseSensitive()
+    {
+        await CreateTaskAsync(Platform, "T-1");
+        await CreateTaskAsync(Platform, "t-1");
+
+        var first = await SendAsync("/api/v1/tasks", "k-1", """{"title":"Build"}""");
+        var second = await SendAsync("/API/V1/Tasks", "k-1", """{"title":"Build"}""");
+        var upper = await SendAsync("/api/v1/tasks/T-1/cancel", "k-2", "{}");
+        var lower = await SendAsync("/api/v1/tasks/t-1/cancel", "k-2", "{}");
+
+        Assert.Equal((await ReadAsync(first, HttpStatusCode.Created)).GetRawText(), (await ReadAsync(second, HttpStatusCode.Created)).GetRawText());
+        Assert.Equal("true", second.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Equal("T-1", (await ReadAsync(upper, HttpStatusCode.OK)).GetProperty("id").GetString());
+        Assert.Equal("t-1", (await ReadAsync(lower, HttpStatusCode.OK)).GetProperty("id").GetString());
+        Assert.False(lower.Headers.Contains("Idempotent-Replayed"));
+    }
+
+    [Fact]
     public async Task Post_BadIdempotencyKey_Answers400() =>
         await ProblemAsync(await SendAsync("/api/v1/tasks", new string('x', 300), """{"title":"x"}"""), HttpStatusCode.BadRequest, "validation_failed");
 
