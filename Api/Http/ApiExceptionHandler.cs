@@ -7,8 +7,8 @@ namespace Orchestration.Api;
 
 /// <summary>
 /// Maps exceptions to problem responses in one place: grains' <see cref="OrchestrationException"/> by code, unreadable
-/// or oversized bodies to 400 <c>invalid_json</c> / 413 <c>payload_too_large</c>, runtime overload to 503. Anything else
-/// is left to the default handler (500).
+/// or oversized bodies to 400 <c>invalid_json</c> / 413 <c>payload_too_large</c>, runtime failures that cut a request
+/// short (<see cref="Interrupted"/>) to 503. Anything else is left to the default handler (500).
 /// </summary>
 internal sealed partial class ApiExceptionHandler(IProblemDetailsService problems, ILogger<ApiExceptionHandler> logger) : IExceptionHandler
 {
@@ -34,7 +34,8 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
         return true;
     }
 
-    private static (int Status, string Code, string Detail)? Map(Exception exception) => exception switch
+    /// <summary>The problem <paramref name="exception"/> is answered with; <c>null</c> when it is not mapped (500).</summary>
+    internal static (int Status, string Code, string Detail)? Map(Exception exception) => exception switch
     {
         OrchestrationException domain => (ApiProblems.StatusOf(domain.Code), domain.Code, domain.Message),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
@@ -44,13 +45,23 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             (StatusCodes.Status400BadRequest, ApiProblems.InvalidJson, "A JSON body is required (Content-Type: application/json)."),
         BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == 400 ? "bad_request" : ApiProblems.InvalidJson, bad.Message),
         JsonException json => InvalidJson(json),
-        GrainCallTimeoutException or GrainOverloadedException =>
-            (StatusCodes.Status503ServiceUnavailable, ApiProblems.Unavailable, "The server is busy; retry shortly."),
-        SiloUnavailableException =>
-            (StatusCodes.Status503ServiceUnavailable, ApiProblems.Unavailable,
-                "A server process became unreachable while handling the request; it may or may not have taken effect. Retry with the same Idempotency-Key."),
-        GrainOwnershipLostException =>
-            (StatusCodes.Status503ServiceUnavailable, ApiProblems.Unavailable, "The request met a change of server ownership and was not applied; retry shortly."),
+        _ when Interrupted(exception) is { } interrupted =>
+            (StatusCodes.Status503ServiceUnavailable, ApiProblems.Unavailable, $"{interrupted} Check its outcome before sending it again."),
+        _ => null,
+    };
+
+    /// <summary>
+    /// What can be said of a request that a runtime failure cut short, or <c>null</c> for other exceptions. None of them
+    /// proves that nothing was applied: a call that timed out runs on and may commit, a silo that became unreachable may
+    /// have run it, and a grain passes on the rejection or refused write of a call it made after its own write (a task is
+    /// stored before it is offered to the queue), so the outcome is unknown.
+    /// </summary>
+    internal static string? Interrupted(Exception exception) => exception switch
+    {
+        GrainCallTimeoutException => "The request did not complete in time and may still take effect.",
+        GrainOverloadedException => "The server was too busy to complete the request, which may or may not have taken effect.",
+        SiloUnavailableException => "A server process became unreachable while handling the request, which may or may not have taken effect.",
+        GrainOwnershipLostException => "The request met a change of server ownership before it completed, and may or may not have taken effect.",
         _ => null,
     };
 

@@ -31,7 +31,7 @@ internal static class ApiProblems
     /// <summary>409: a request with the same <c>Idempotency-Key</c> is still in flight.</summary>
     public const string IdempotencyKeyInUse = "idempotency_key_in_use";
 
-    /// <summary>503: the runtime could not answer in time; retry.</summary>
+    /// <summary>503: a runtime failure (timeout, overload, unreachable silo) cut the request short; its outcome is unknown.</summary>
     public const string Unavailable = "unavailable";
 
     /// <summary>The HTTP status of a grain's <see cref="OrchestrationException.Code"/>.</summary>

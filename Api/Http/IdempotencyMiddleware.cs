@@ -10,16 +10,18 @@ using Orchestration.Runtime;
 namespace Orchestration.Api;
 
 /// <summary>
-/// <c>Idempotency-Key</c> on POST (API.md, "Conventions"): scoped to the calling key, method and path, kept by an
-/// <see cref="IIdempotencyGrain"/> so a repeat is replayed on any process, also after a restart. Problems that
-/// <see cref="ApiExceptionHandler"/> maps are answers too and are replayed; a 5xx or an unmapped failure frees the key.
+/// <c>Idempotency-Key</c> on POST (API.md, "Conventions"): scoped to the calling key, method and path (<see cref="RouteOf"/>), kept by an
+/// <see cref="IIdempotencyGrain"/> so a repeat is replayed on any process, also after a restart. Every answer is
+/// recorded and replayed, failures included: a failure whose outcome is unknown is answered (503, or 500 when unmapped)
+/// and recorded, so a retry with the same key never applies the request a second time.
 /// </summary>
-internal sealed class IdempotencyMiddleware(
+internal sealed partial class IdempotencyMiddleware(
     RequestDelegate next,
     IGrainFactory grains,
     IOptions<ApiOptions> options,
     IProblemDetailsService problems,
-    ApiExceptionHandler exceptionHandler)
+    ApiExceptionHandler exceptionHandler,
+    ILogger<IdempotencyMiddleware> logger)
 {
     /// <summary>The request header.</summary>
     public const string HeaderName = "Idempotency-Key";
@@ -52,7 +54,7 @@ internal sealed class IdempotencyMiddleware(
         context.Request.Body.Position = 0;
         var requestHash = CanonicalJson.Hash(body.GetBuffer().AsMemory(0, (int)body.Length));
 
-        var scope = $"{caller.KeyId}\n{context.Request.Method}\n{context.Request.Path}\n{idempotencyKey}";
+        var scope = $"{caller.KeyId}\n{context.Request.Method}\n{RouteOf(context)}\n{idempotencyKey}";
         var grain = grains.GetGrain<IIdempotencyGrain>(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(scope))));
         var begun = await grain.BeginAsync(new IdempotencyBegin(requestHash, options.Value.IdempotencyInFlightTimeout, options.Value.IdempotencyRetention));
         switch (begun.Outcome)
@@ -80,43 +82,76 @@ internal sealed class IdempotencyMiddleware(
         context.Response.Body = captured;
         try
         {
-            try
-            {
-                await next(context);
-            }
-            catch (Exception exception) when (!context.Response.HasStarted)
-            {
-                // A mapped problem is an answer like any other, so it is recorded and replayed.
-                if (!await exceptionHandler.TryHandleAsync(context, exception, context.RequestAborted))
-                {
-                    throw;
-                }
-            }
+            await next(context);
         }
-        catch
+        catch (Exception exception) when (!context.Response.HasStarted)
         {
-            context.Features.Set(bodyFeature);
-            await grain.AbandonAsync(requestHash);
-            throw;
+            // A mapped problem is an answer like any other. A failure that cannot be answered any more (the response
+            // has started) propagates and leaves the record in flight until its timeout.
+            if (ApiExceptionHandler.Map(exception) is { Status: < 500 })
+            {
+                await exceptionHandler.TryHandleAsync(context, exception, context.RequestAborted);
+            }
+            else
+            {
+                await WriteOutcomeUnknownAsync(context, exception);
+            }
         }
         finally
         {
             context.Features.Set(bodyFeature);
         }
 
-        if (context.Response.StatusCode >= 500)
-        {
-            await grain.AbandonAsync(requestHash);
-        }
-        else
-        {
-            var location = context.Response.Headers.Location.ToString();
-            await grain.CompleteAsync(requestHash, new IdempotentResponse(context.Response.StatusCode, context.Response.ContentType,
-                location.Length > 0 ? location : null, captured.ToArray()));
-        }
-
+        var location = context.Response.Headers.Location.ToString();
+        await grain.CompleteAsync(requestHash, new IdempotentResponse(context.Response.StatusCode, context.Response.ContentType,
+            location.Length > 0 ? location : null, captured.ToArray()));
         captured.Position = 0;
         await captured.CopyToAsync(context.Response.Body, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// Answers a failure that may have come after the request reached the grains, where it can have committed (see
+    /// <see cref="ApiExceptionHandler.Interrupted"/>; an unmapped exception or a client gone away may equally follow a
+    /// commit). Freeing the key would let the retry apply the request twice (a second task, a second claim), so this
+    /// answer is recorded and replayed, and says so: the client learns the outcome by looking, not by retrying.
+    /// </summary>
+    private async Task WriteOutcomeUnknownAsync(HttpContext context, Exception exception)
+    {
+        var (status, code, what) = ApiExceptionHandler.Interrupted(exception) is { } interrupted
+            ? (StatusCodes.Status503ServiceUnavailable, ApiProblems.Unavailable, interrupted)
+            : exception is OperationCanceledException && context.RequestAborted.IsCancellationRequested
+                ? (StatusCodes.Status503ServiceUnavailable, ApiProblems.Unavailable,
+                    "The request was cancelled as its client went away, and may or may not have taken effect.")
+                : (StatusCodes.Status500InternalServerError, "internal_error",
+                    "The server failed while handling the request (the traceId identifies it in the logs), which may or may not have taken effect.");
+        if (status == StatusCodes.Status500InternalServerError)
+        {
+            LogUnhandled(logger, context.Request.Path, exception);
+        }
+
+        context.Response.Clear();
+        await ApiProblems.WriteAsync(problems, context, status, code,
+            $"{what} A retry with the same {HeaderName} is answered with this again and never applies the request twice; check its outcome before sending it with a new key.");
+    }
+
+    /// <summary>
+    /// The endpoint's route pattern and the route values it was given, not the path as sent: routing matches literal
+    /// segments in any case ("/API/v1/Tasks" reaches the tasks endpoint), while ids are case-sensitive.
+    /// </summary>
+    private static string RouteOf(HttpContext context)
+    {
+        if (context.GetEndpoint() is not RouteEndpoint { RoutePattern: { RawText: { } pattern } parsed })
+        {
+            return context.Request.Path.ToString();
+        }
+
+        var route = new StringBuilder(pattern);
+        foreach (var parameter in parsed.Parameters)
+        {
+            route.Append('\n').Append(context.Request.RouteValues[parameter.Name]);
+        }
+
+        return route.ToString();
     }
 
     private static async Task ReplayAsync(HttpContext context, IdempotentResponse stored)
@@ -135,4 +170,7 @@ internal sealed class IdempotencyMiddleware(
         context.Response.Headers[ReplayedHeaderName] = "true";
         await context.Response.Body.WriteAsync(stored.Body, context.RequestAborted);
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "An unhandled exception ended a request to {Path}; its answer is kept for its Idempotency-Key")]
+    private static partial void LogUnhandled(ILogger logger, PathString path, Exception exception);
 }

@@ -22,6 +22,8 @@ namespace Orchestration.Silo.Grains;
 /// That is also why the bookkeeping of claims and ends is written behind (<see cref="BookkeepingWriteDelay"/>): it only
 /// mirrors what the tasks committed, so the limit is enforced from memory at once and the row catches up in one write
 /// for every claim and end of the window, instead of two writes per task.
+/// Leases given up (offline, deregistered) are revoked durably: they are written down with the change that gives them
+/// up, with a reminder, and crossed off only once revoked (<see cref="GiveUpLeasesAsync"/>).
 /// </remarks>
 [GrainType("agent")]
 internal sealed class AgentGrain(
@@ -31,6 +33,10 @@ internal sealed class AgentGrain(
 {
     public const string CollectionName = "agents";
     private const string LivenessReminder = "liveness";
+    private const string RevocationReminder = "revocation";
+
+    // When a revocation cut short (a failed call, a crash) is taken up again; a failing tick then retries with back-off.
+    private static readonly TimeSpan s_revocationSafetyNet = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// How long a claim's or an end's bookkeeping (held tasks, busy, counters) may wait before it is written; every save
@@ -77,6 +83,7 @@ internal sealed class AgentGrain(
             throw new OrchestrationException(ProblemCodes.InvalidRequest, "maxConcurrentTasks must be at least 1.");
         }
 
+        await RevokeGivenUpLeasesAsync();
         var created = !State.Registered;
         var now = Clock.GetUtcNow();
         var wasOffline = State.Status == AgentStatus.Offline;
@@ -111,6 +118,7 @@ internal sealed class AgentGrain(
     public async Task<HeartbeatResult> HeartbeatAsync()
     {
         EnsureRegistered();
+        await RevokeGivenUpLeasesAsync();
         var now = Clock.GetUtcNow();
         State.LastHeartbeatAt = now;
         if (State.Status == AgentStatus.Offline)
@@ -176,9 +184,9 @@ internal sealed class AgentGrain(
         await RaiseAsync("agent.deregistered", actor);
         RemoveProjection(CollectionName, OrgId, Id);
         CancelBookkeepingWrite(); // a late write would bring the row back
-        await agent.ClearStateAsync();
         await UnregisterReminder(LivenessReminder);
-        await RevokeLeasesAsync(held);
+        agent.State = new AgentState { LeasesToRevoke = State.LeasesToRevoke };
+        await GiveUpLeasesAsync(held);
     }
 
     public async Task<ClaimTicket> PrepareClaimAsync(long? reservation)
@@ -220,7 +228,7 @@ internal sealed class AgentGrain(
         if (!State.Registered || State.Status == AgentStatus.Offline)
         {
             // The agent went away while the claim was on its way: give the lease back at once.
-            await RevokeLeasesAsync([taskId]);
+            await GiveUpLeasesAsync([taskId]);
             return;
         }
 
@@ -259,6 +267,12 @@ internal sealed class AgentGrain(
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
+        if (reminderName == RevocationReminder)
+        {
+            await RevokeGivenUpLeasesAsync();
+            return;
+        }
+
         if (reminderName != LivenessReminder || !State.Registered || State.Status == AgentStatus.Offline)
         {
             return;
@@ -278,8 +292,7 @@ internal sealed class AgentGrain(
         State.FailedCount += held.Count;
         State.ActiveTaskIds.Clear();
         await RaiseAsync("agent.offline", new EventActor("system", "heartbeat-monitor"));
-        await SaveAsync();
-        await RevokeLeasesAsync(held);
+        await GiveUpLeasesAsync(held);
     }
 
     private EventActor Self => new("agent", Id);
@@ -337,12 +350,61 @@ internal sealed class AgentGrain(
         await RegisterOrUpdateReminder(LivenessReminder, due > TimeSpan.Zero ? due : TimeSpan.Zero, TimeSpan.Zero);
     }
 
-    // Task grains never wait on an agent (they notify it without awaiting), so waiting on them here cannot deadlock.
-    private async Task RevokeLeasesAsync(IReadOnlyList<string> taskIds)
+    /// <summary>
+    /// Gives back the leases of <paramref name="taskIds"/> so that no crash or failed call can keep them: they are added to
+    /// <see cref="AgentState.LeasesToRevoke"/>, which commits with the caller's changes and with a reminder, and then
+    /// revoked. Whatever is not revoked by the end of this call is left to that reminder, which retries until none is.
+    /// </summary>
+    private async Task GiveUpLeasesAsync(IReadOnlyList<string> taskIds)
     {
-        foreach (var taskId in taskIds)
+        State.LeasesToRevoke.AddRange(taskIds.Where(taskId => !State.LeasesToRevoke.Contains(taskId)));
+        if (State.LeasesToRevoke.Count > 0)
         {
-            await GrainFactory.GetGrain<ITaskGrain>(KeyInOrg(taskId)).RevokeLeaseAsync(Id, attempt: null);
+            await RegisterOrUpdateReminder(RevocationReminder, s_revocationSafetyNet, TimeSpan.Zero);
+        }
+
+        await StoreAsync();
+        await RevokeGivenUpLeasesAsync();
+    }
+
+    /// <summary>
+    /// Revokes the leases given up and not yet revoked, crossing each off once its task has let it go, then ends the
+    /// reminder with the write that empties the list. A revocation repeated after a crash is a no-op on the task.
+    /// Revoking by agent id alone (no attempt) is safe only because an agent with leases to revoke claims nothing: it is
+    /// offline or deregistered, and a heartbeat or registration calls this before it may claim again. Task grains never
+    /// wait on an agent (they notify it without awaiting), so waiting on them here cannot deadlock.
+    /// </summary>
+    private async Task RevokeGivenUpLeasesAsync()
+    {
+        if (State.LeasesToRevoke.Count == 0)
+        {
+            return;
+        }
+
+        while (State.LeasesToRevoke.Count > 0)
+        {
+            await GrainFactory.GetGrain<ITaskGrain>(KeyInOrg(State.LeasesToRevoke[0])).RevokeLeaseAsync(Id, attempt: null);
+            State.LeasesToRevoke.RemoveAt(0);
+        }
+
+        await UnregisterReminder(RevocationReminder);
+        await StoreAsync();
+    }
+
+    /// <summary>Writes the agent; a deregistered one is kept only while it has leases to revoke.</summary>
+    private async Task StoreAsync()
+    {
+        if (State.Registered)
+        {
+            await SaveAsync();
+        }
+        else if (State.LeasesToRevoke.Count > 0)
+        {
+            await agent.WriteStateAsync();
+        }
+        else
+        {
+            await agent.ClearStateAsync();
         }
     }
 

@@ -28,6 +28,13 @@ internal sealed class AgentState
 
     public List<string> ActiveTaskIds { get; set; } = [];
 
+    /// <summary>
+    /// Tasks whose leases the agent gave up (it went offline or was deregistered, or a claim reached it then) and that
+    /// are not all revoked yet. A reminder is registered while any is left; a deregistered agent keeps this state
+    /// (not <see cref="Registered"/>) until the list is empty.
+    /// </summary>
+    public List<string> LeasesToRevoke { get; set; } = [];
+
     public int CompletedCount { get; set; }
 
     public int FailedCount { get; set; }

@@ -7,6 +7,18 @@ namespace Orchestration.Api.Tests.Http;
 
 public abstract class IdempotencyTests : ApiTestBase
 {
+    // Short enough that a claim's long-poll (one grain call of up to ClaimWaitChunk, 10 s) outlives it: a call that times
+    // out while its grain goes on, as a slow commit would. The clock moves only when a test says so.
+    private static readonly TimeSpan s_responseTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_claimWaitChunk = TimeSpan.FromSeconds(10);
+
+    private readonly ManualTimeProvider _time = new();
+
+    private protected override ApiFactory CreateFactory(ApiStorage storage) => ApiFactory.Create(
+        storage.Settings,
+        new Dictionary<string, string?> { ["Silo:ResponseTimeout"] = s_responseTimeout.ToString() },
+        _time);
+
     [Fact]
     public async Task Post_SameKeySameJson_ReplaysFirstAnswer()
     {
@@ -66,6 +78,50 @@ public abstract class IdempotencyTests : ApiTestBase
 
         var claimed = await ReadAsync(await (done == one ? other : one), HttpStatusCode.OK);
         Assert.Equal("t-1", claimed.GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task Post_CallTimedOutAndWentOn_RetryReplaysThe503AndClaimsNothingMore()
+    {
+        await ReadAsync(await Platform.PostAsJsonAsync("/api/v1/agents", new { id = "a-1", name = "A", capabilities = Array.Empty<string>(), maxConcurrentTasks = 2 }),
+            HttpStatusCode.Created);
+        const string Body = """{"agentId":"a-1","waitSeconds":30}""";
+        var parkedUntil = _time.GetUtcNow() + s_claimWaitChunk;
+        var parkedBefore = _time.TimersDueAt(parkedUntil);
+
+        var first = SendAsync("/api/v1/tasks/claim", "k-1", Body);
+        await Eventually.TrueAsync(() => Task.FromResult(_time.TimersDueAt(parkedUntil) > parkedBefore), "the claim waits in the queue");
+        _time.Advance(s_responseTimeout + TimeSpan.FromSeconds(1));
+        await ProblemAsync(await first, HttpStatusCode.ServiceUnavailable, "unavailable");
+
+        // The timed-out call is still waiting in the queue: it takes the next task offered, after its answer was sent.
+        await CreateTaskAsync(Platform, "t-1");
+        await Eventually.TrueAsync(async () => (await Platform.GetFromJsonAsync<JsonElement>("/api/v1/tasks/t-1")).GetProperty("status").GetString() == "claimed");
+        await CreateTaskAsync(Platform, "t-2");
+        var retry = await SendAsync("/api/v1/tasks/claim", "k-1", Body);
+
+        var replayed = await ProblemAsync(retry, HttpStatusCode.ServiceUnavailable, "unavailable");
+        Assert.Equal("true", retry.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Contains("same Idempotency-Key", replayed.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal("ready", (await Platform.GetFromJsonAsync<JsonElement>("/api/v1/tasks/t-2")).GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Post_PathInAnotherCase_SameEndpointSharesTheKeyButIdsStayCaseSensitive()
+    {
+        await CreateTaskAsync(Platform, "T-1");
+        await CreateTaskAsync(Platform, "t-1");
+
+        var first = await SendAsync("/api/v1/tasks", "k-1", """{"title":"Build"}""");
+        var second = await SendAsync("/API/V1/Tasks", "k-1", """{"title":"Build"}""");
+        var upper = await SendAsync("/api/v1/tasks/T-1/cancel", "k-2", "{}");
+        var lower = await SendAsync("/api/v1/tasks/t-1/cancel", "k-2", "{}");
+
+        Assert.Equal((await ReadAsync(first, HttpStatusCode.Created)).GetRawText(), (await ReadAsync(second, HttpStatusCode.Created)).GetRawText());
+        Assert.Equal("true", second.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Equal("T-1", (await ReadAsync(upper, HttpStatusCode.OK)).GetProperty("id").GetString());
+        Assert.Equal("t-1", (await ReadAsync(lower, HttpStatusCode.OK)).GetProperty("id").GetString());
+        Assert.False(lower.Headers.Contains("Idempotent-Replayed"));
     }
 
     [Fact]

@@ -1,0 +1,107 @@
+using Microsoft.Data.Sqlite;
+using Orchestration.Grains;
+using Orchestration.Grains.Agents;
+using Orchestration.Grains.Events;
+using Orchestration.Grains.Tasks;
+using Orchestration.Runtime;
+using Orchestration.Runtime.Testing;
+using Orchestration.Testing;
+
+namespace Orchestration.Silo.Tests.Grains;
+
+/// <summary>
+/// An agent that goes offline or is deregistered gives back every lease it holds, even when revoking one fails or the
+/// process dies before it could. A revocation fails here as it would if the task had been written elsewhere since its
+/// activation read it: the test bumps the task's stored version (SQLite), so the task's next write is refused.
+/// </summary>
+public sealed class AgentGrainTests : IAsyncLifetime
+{
+    private const string Org = "acme";
+    private static readonly EventActor s_operator = new("api_key", "ops");
+
+    private readonly StorageChoice.Sqlite _storage = new();
+    private ProductCluster _cluster = null!;
+
+    public async Task InitializeAsync() => _cluster = await ProductCluster.StartAsync(_storage);
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    [Fact]
+    public async Task ReceiveReminder_WentOfflineAndRevokingFailedBeforeACrash_RevokesTheLeaseAfterRestart()
+    {
+        await HoldLeaseAsync("a1", "t1");
+        await RefuseNextWriteAsync("t1");
+
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(60));
+        var offline = await Agent("a1").GetAsync();
+        Assert.Equal("a1", (await TaskGrain("t1").GetAsync()).Lease?.AgentId);
+        await _cluster.RestartAsync();
+        await _cluster.AdvanceAsync(TimeSpan.FromMinutes(1));
+
+        Assert.Equal((AgentStatus.Offline, 0), (offline.Status, offline.ActiveTaskIds.Count));
+        var task = await TaskGrain("t1").GetAsync();
+        Assert.Equal((TaskLifecycleStatus.Ready, (TaskLease?)null, 1), (task.Status, task.Lease, task.Attempt));
+    }
+
+    [Fact]
+    public async Task DeregisterAsync_RevokingFailedBeforeACrash_RevokesTheLeaseAfterRestart()
+    {
+        await HoldLeaseAsync("a1", "t1");
+        await RefuseNextWriteAsync("t1");
+
+        await Assert.ThrowsAsync<InconsistentStateException>(() => Agent("a1").DeregisterAsync(s_operator));
+        await _cluster.RestartAsync();
+        await _cluster.AdvanceAsync(TimeSpan.FromMinutes(1));
+
+        var task = await TaskGrain("t1").GetAsync();
+        Assert.Equal((TaskLifecycleStatus.Ready, (TaskLease?)null), (task.Status, task.Lease));
+        var gone = await Assert.ThrowsAsync<OrchestrationException>(() => Agent("a1").GetAsync());
+        Assert.Equal(ProblemCodes.NotFound, gone.Code);
+    }
+
+    [Fact]
+    public async Task HeartbeatAsync_OfflineWithALeaseNotYetRevoked_RevokesItFirstAndALaterClaimKeepsItsLease()
+    {
+        await HoldLeaseAsync("a1", "t1");
+        await RefuseNextWriteAsync("t1");
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(60));
+
+        await Agent("a1").HeartbeatAsync();
+        var released = await TaskGrain("t1").GetAsync();
+        var reclaimed = await Queue.ClaimAsync(new ClaimTask("a1", null, TimeSpan.Zero));
+
+        // Past the revocation's retry, still inside the heartbeat window.
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(TaskLifecycleStatus.Ready, released.Status);
+        Assert.Equal(("t1", 2), (reclaimed?.Id, reclaimed?.Attempt));
+        var task = await TaskGrain("t1").GetAsync();
+        Assert.Equal((TaskLifecycleStatus.Claimed, "a1", 2), (task.Status, task.Lease?.AgentId, task.Attempt));
+    }
+
+    private ITaskQueueGrain Queue => _cluster.Grains.GetGrain<ITaskQueueGrain>(Org);
+
+    private IAgentGrain Agent(string id) => _cluster.Grains.GetGrain<IAgentGrain>($"{Org}/{id}");
+
+    private ITaskGrain TaskGrain(string id) => _cluster.Grains.GetGrain<ITaskGrain>($"{Org}/{id}");
+
+    private async Task HoldLeaseAsync(string agentId, string taskId)
+    {
+        await Agent(agentId).RegisterAsync(new RegisterAgent(agentId, [], "test-model", 1, null), new EventActor("agent", agentId));
+        await TaskGrain(taskId).CreateAsync(new CreateTask(taskId, null, 50, [], [], null, 3, 3_600, null), s_operator);
+        Assert.Equal(taskId, (await Queue.ClaimAsync(new ClaimTask(agentId, null, TimeSpan.Zero)))?.Id);
+
+        // The queue tells the agent of its claim without waiting: let that land before the clock moves.
+        await Eventually.TrueAsync(async () => (await Agent(agentId).GetAsync()).Status == AgentStatus.Busy);
+    }
+
+    private async Task RefuseNextWriteAsync(string taskId)
+    {
+        await using var connection = new SqliteConnection($"Data Source={_storage.Path}");
+        await connection.OpenAsync();
+        await using var bump = connection.CreateCommand();
+        bump.CommandText = "UPDATE orch_grain_state SET version = version + 1 WHERE grain_type = 'task' AND grain_key = $key;";
+        bump.Parameters.AddWithValue("$key", $"{Org}/{taskId}");
+        Assert.Equal(1, await bump.ExecuteNonQueryAsync());
+    }
+}
