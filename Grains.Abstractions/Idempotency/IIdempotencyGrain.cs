@@ -12,14 +12,11 @@ public interface IIdempotencyGrain : IGrainWithStringKey, IRemindable
 {
     /// <summary>
     /// Starts a request: <see cref="IdempotencyOutcome.Started"/> when nothing (unexpired) is recorded, and then the
-    /// request is in flight until <see cref="CompleteAsync"/>, <see cref="AbandonAsync"/> or
-    /// <see cref="IdempotencyBegin.InFlightTimeout"/> (a crashed request must not block its key forever).
+    /// request is in flight until <see cref="CompleteAsync"/> or <see cref="IdempotencyBegin.InFlightTimeout"/> (a
+    /// crashed request must not block its key forever).
     /// </summary>
     Task<IdempotencyResult> BeginAsync(IdempotencyBegin request);
 
     /// <summary>Records the answer of the in-flight request with <paramref name="requestHash"/>; anything else is ignored.</summary>
     Task CompleteAsync(string requestHash, IdempotentResponse response);
-
-    /// <summary>Forgets the in-flight request with <paramref name="requestHash"/> (it failed without an answer to replay).</summary>
-    Task AbandonAsync(string requestHash);
 }

@@ -64,7 +64,8 @@ internal sealed class AgentGrain(
     {
         if (State.Registered)
         {
-            State.ActiveTaskIds = await HeldTasksAsync(cancellationToken);
+            // Leases given up are not held any more, though their tasks may not have let go yet.
+            State.ActiveTaskIds = [.. (await HeldTasksAsync(cancellationToken)).Except(State.LeasesToRevoke, StringComparer.Ordinal)];
         }
     }
 

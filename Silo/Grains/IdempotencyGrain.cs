@@ -52,14 +52,6 @@ internal sealed class IdempotencyGrain(
         await record.WriteStateAsync();
     }
 
-    public async Task AbandonAsync(string requestHash)
-    {
-        if (record.RecordExists && record.State.Response is null && string.Equals(record.State.RequestHash, requestHash, StringComparison.Ordinal))
-        {
-            await record.ClearStateAsync();
-        }
-    }
-
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
         // A record still counting (a later request re-armed it) is left for its own reminder or for lazy expiry.
