@@ -30,9 +30,10 @@ internal sealed partial class PartitionedClusterRouter(SiloRuntime runtime, Remo
     public void Forward(GrainId grainId, IGrainMessage message) => caller.Send(grainId, message);
 
     /// <summary>
-    /// Asks every activation of the <paramref name="periods"/> to deactivate (they finish their turns and write), and
-    /// completes when none is left and their reminder ticks have ended, or the periods ended; activations created meanwhile (a call that passed the check just
-    /// before the drain began) are caught by the next look. Only those periods' activations: if the partition comes back
+    /// Asks every activation of the <paramref name="periods"/> to deactivate (they finish their turns and write) and the
+    /// stream subscriptions they lead to stop, and completes when none is left and their reminder ticks have ended, or
+    /// the periods ended; activations and subscription runs started meanwhile (having passed the check just before the
+    /// drain began) are caught by the next look. Only those periods' activations: if the partition comes back
     /// under a new period, its activations are not touched.
     /// </summary>
     public async Task DrainAsync(IReadOnlyList<PartitionLease> periods)
@@ -44,7 +45,8 @@ internal sealed partial class PartitionedClusterRouter(SiloRuntime runtime, Remo
         while (true)
         {
             var left = runtime.Directory.All.Where(activation => activation.Lease is { } lease && draining.Contains(lease)).ToList();
-            if ((left.Count == 0 && ticks.IsCompleted) || periods.All(period => period.HasEnded))
+            var subscriptionsStopped = runtime.StreamDelivery.StopLeads(draining);
+            if ((left.Count == 0 && ticks.IsCompleted && subscriptionsStopped) || periods.All(period => period.HasEnded))
             {
                 return;
             }
@@ -78,6 +80,7 @@ internal sealed partial class PartitionedClusterRouter(SiloRuntime runtime, Remo
 
     public void Discard(PartitionLease period)
     {
+        runtime.StreamDelivery.StopLeads(new HashSet<PartitionLease> { period });
         foreach (var activation in runtime.Directory.All.Where(activation => activation.Lease == period))
         {
             activation.RequestDeactivation(DeactivationReason.OwnershipLost);

@@ -18,7 +18,6 @@ namespace Orchestration.Runtime;
 internal sealed partial class SiloRuntime : IAsyncDisposable
 {
     private readonly CancellationTokenSource _shutdown = new();
-    private readonly ImplicitStreamDelivery _streamDelivery;
     private ClusterMembership? _cluster;
     private readonly Lock _stopGate = new();
     private volatile bool _stopped;
@@ -48,7 +47,7 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
         Batcher = new WriteBatcher(storage, StreamLog, options, timeProvider, instruments, Logger);
         Reminders = new ReminderService(this);
         Collector = new ActivationCollector(this);
-        _streamDelivery = new ImplicitStreamDelivery(this);
+        StreamDelivery = new ImplicitStreamDelivery(this);
         instruments.ObserveQueuedTurns(() => Directory.All.Sum(activation => (long)activation.QueuedCount));
     }
 
@@ -82,6 +81,9 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
 
     public ReminderService Reminders { get; }
 
+    /// <summary>Runs the implicit stream subscriptions this silo leads.</summary>
+    internal ImplicitStreamDelivery StreamDelivery { get; }
+
     /// <summary>Set when the silo is part of a cluster; null means every grain is local.</summary>
     public IClusterRouter? Router { get; set; }
 
@@ -106,7 +108,7 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
         }
 
         await Reminders.StartAsync(cancellationToken);
-        _streamDelivery.Start();
+        StreamDelivery.Start();
         Collector.Start();
         StartedAt = TimeProvider.GetUtcNow();
         LogStarted(Logger, Options.SiloId, Storage.ProviderName);
@@ -143,7 +145,7 @@ internal sealed partial class SiloRuntime : IAsyncDisposable
 
         _stopped = true;
         await Collector.DisposeAsync();
-        await _streamDelivery.DisposeAsync();
+        await StreamDelivery.DisposeAsync();
         await Reminders.DisposeAsync();
         foreach (var activation in Directory.All)
         {

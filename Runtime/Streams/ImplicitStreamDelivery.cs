@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Orchestration.Runtime.Activations;
+using Orchestration.Runtime.Clustering;
 
 namespace Orchestration.Runtime.Streams;
 
@@ -10,7 +11,8 @@ namespace Orchestration.Runtime.Streams;
 /// A failing delivery is retried with back-off and holds back only its own stream; after
 /// <see cref="SiloOptions.StreamDeliveryMaxAttempts"/> attempts the event is parked (see <see cref="ParkedStreamEvent"/>),
 /// reported, and its stream moves on. In a cluster one silo, the owner of the subscription's id, runs each subscription
-/// and calls the grains wherever they live.
+/// and calls the grains wherever they live; a hand-over of that partition stops the run, waits until its last delivery
+/// ended and its cursor is stored, and only then lets the next owner lead (see <see cref="SubscriptionLead"/>).
 /// </summary>
 internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsyncDisposable
 {
@@ -19,6 +21,8 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
 
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
+    private readonly Lock _leadsGate = new();
+    private readonly HashSet<SubscriptionLead> _leads = [];
 
     public void Start()
     {
@@ -39,24 +43,20 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
         {
             try
             {
-                if (runtime.Router is { } router && !router.IsLocal(runtime, leadership))
+                using var lead = TryLead(leadership, stop);
+                if (lead is null)
                 {
                     await Task.Delay(runtime.Options.EventPollInterval, runtime.TimeProvider, stop);
                     continue;
                 }
 
-                var cursor = await runtime.Storage.ReadCursorAsync(subscriber, stop);
-                await using var run = new ImplicitSubscriptionRun(runtime, grainClass, streamNamespace, subscriber, cursor, stop);
-                await foreach (var batch in runtime.StreamLog.FollowBatchesAsync(cursor, streamNamespace, tenant: null, stop))
+                try
                 {
-                    // Checked before each batch, not after: a silo that lost the subscription takes nothing more on
-                    // (another silo owns it now and resumes from the stored cursor).
-                    if (runtime.Router is { } current && !current.IsLocal(runtime, leadership))
-                    {
-                        break;
-                    }
-
-                    await run.AcceptAsync(batch, stop);
+                    await LeadAsync(lead, grainClass, streamNamespace, subscriber);
+                }
+                finally
+                {
+                    Forget(lead);
                 }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -69,6 +69,94 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
                 await Task.Delay(runtime.Options.EventPollInterval, runtime.TimeProvider, stop).ContinueWith(static _ => { }, TaskScheduler.Default);
             }
         }
+    }
+
+    /// <summary>
+    /// Runs the subscription from its stored cursor for as long as the lead lasts. Once it returns, no delivery of the
+    /// run is in flight and its cursor is stored (unless storing failed: the next leader then delivers some again).
+    /// </summary>
+    private async Task LeadAsync(SubscriptionLead lead, GrainClassInfo grainClass, string streamNamespace, string subscriber)
+    {
+        try
+        {
+            var cursor = await runtime.Storage.ReadCursorAsync(subscriber, lead.Token);
+            await using var run = new ImplicitSubscriptionRun(runtime, grainClass, streamNamespace, subscriber, cursor, lead);
+            await foreach (var batch in runtime.StreamLog.FollowBatchesAsync(cursor, streamNamespace, tenant: null, lead.Token))
+            {
+                // Checked before each batch and by the workers before each delivery: a silo that lost the subscription
+                // takes nothing more on (another silo leads it now and resumes from the stored cursor).
+                if (!lead.IsLeading)
+                {
+                    break;
+                }
+
+                await run.AcceptAsync(batch, lead.Token);
+            }
+        }
+        catch (OperationCanceledException) when (lead.Token.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>
+    /// A lead of the subscription when this silo should run it now, registered so a hand-over can stop it and wait for
+    /// it; null otherwise. Registered first and checked after, as activations are: a drain that began meanwhile either
+    /// sees the lead or is seen by the check.
+    /// </summary>
+    private SubscriptionLead? TryLead(GrainId leadership, CancellationToken stop)
+    {
+        var router = runtime.Router;
+        var lease = router is { LeasesOwnership: true } ? router.LeaseFor(leadership) : null;
+        if (router is { LeasesOwnership: true } && lease is null)
+        {
+            return null;
+        }
+
+        Func<bool>? placedHere = router is { LeasesOwnership: false } ? () => router.IsLocal(runtime, leadership) : null;
+        var lead = new SubscriptionLead(lease, placedHere, runtime.TimeProvider, stop);
+        lock (_leadsGate)
+        {
+            _leads.Add(lead);
+        }
+
+        Interlocked.MemoryBarrier();
+        if (lead.IsLeading)
+        {
+            return lead;
+        }
+
+        Forget(lead);
+        lead.Dispose();
+        return null;
+    }
+
+    private void Forget(SubscriptionLead lead)
+    {
+        lock (_leadsGate)
+        {
+            _leads.Remove(lead);
+        }
+    }
+
+    /// <summary>
+    /// Stops the runs that lead under one of <paramref name="periods"/>, for a hand-over of their partitions; true once
+    /// none is left, each having stored its cursor, so the next owner resumes after what they delivered. Called again
+    /// until true: it also stops a run that began just before the periods stopped accepting.
+    /// </summary>
+    public bool StopLeads(IReadOnlySet<PartitionLease> periods)
+    {
+        List<SubscriptionLead> stopping;
+        lock (_leadsGate)
+        {
+            stopping = [.. _leads.Where(lead => lead.Lease is { } lease && periods.Contains(lease))];
+        }
+
+        foreach (var lead in stopping)
+        {
+            _ = lead.StopAsync();
+        }
+
+        return stopping.Count == 0;
     }
 
     /// <summary>The wait after failed attempt <paramref name="attempt"/> (1-based): doubling from <paramref name="first"/>, capped.</summary>

@@ -25,6 +25,7 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
     private readonly GrainClassInfo _grainClass;
     private readonly string _namespace;
     private readonly string _subscriber;
+    private readonly SubscriptionLead _lead;
     private readonly CancellationTokenSource _stop;
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Worker> _workers = [];
@@ -42,13 +43,14 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
     private long _storedCursor;
 
     public ImplicitSubscriptionRun(
-        SiloRuntime runtime, GrainClassInfo grainClass, string streamNamespace, string subscriber, long cursor, CancellationToken stop)
+        SiloRuntime runtime, GrainClassInfo grainClass, string streamNamespace, string subscriber, long cursor, SubscriptionLead lead)
     {
         _runtime = runtime;
         _grainClass = grainClass;
         _namespace = streamNamespace;
         _subscriber = subscriber;
-        _stop = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        _lead = lead;
+        _stop = CancellationTokenSource.CreateLinkedTokenSource(lead.Token);
         _capacity = new SemaphoreSlim(runtime.Options.SubscriberBufferSize);
         _keyCapacity = Math.Max(1, runtime.Options.SubscriberBufferSize / 4);
         _lastAccepted = cursor;
@@ -274,6 +276,7 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
         var options = _runtime.Options;
         for (var attempt = 1; ; attempt++)
         {
+            StopUnlessLeading();
             try
             {
                 await consumer.OnStreamEventAsync(streamEvent).ConfigureAwait(false);
@@ -295,6 +298,20 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Ends the run's deliveries once it no longer leads (stopped for a hand-over, or the lease lapsed): the event stays
+    /// after the cursor for the next leader. Checked before each attempt, so no delivery starts once another silo may lead.
+    /// </summary>
+    private void StopUnlessLeading()
+    {
+        if (!_lead.IsLeading)
+        {
+            _lead.Stop(); // cancels _stop at once: it is linked to the lead
+        }
+
+        _stop.Token.ThrowIfCancellationRequested();
+    }
+
     /// <summary>Records the event on the parked stream; only once that record is durable may the cursor pass the event.</summary>
     private async Task ParkAsync(string key, StreamEvent streamEvent, int attempts, Exception exception, CancellationToken stop)
     {
@@ -309,6 +326,7 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
             JsonSerializer.Serialize(record, ParkedStreamEventJsonContext.Default.ParkedStreamEvent));
         for (var attempt = 1; ; attempt++)
         {
+            StopUnlessLeading();
             try
             {
                 await _runtime.Batcher.SubmitAsync(StorageWrite.EventsOnly([draft])).WaitAsync(stop).ConfigureAwait(false);
