@@ -36,12 +36,19 @@ public interface IAgentGrain : IGrainWithStringKey
     /// </summary>
     Task<ClaimTicket> PrepareClaimAsync(long? reservation);
 
-    /// <summary>Records that the agent now holds the lease of <paramref name="taskId"/>, claimed with <paramref name="reservation"/>.</summary>
-    Task TaskClaimedAsync(string taskId, long reservation);
+    /// <summary>
+    /// Records that the agent now holds the lease of <paramref name="taskId"/>'s <paramref name="attempt"/>, claimed with
+    /// <paramref name="reservation"/>. Sent by the queue, while the task sends <see cref="TaskEndedAsync"/>: the two may
+    /// arrive in either order, and the attempt pairs them.
+    /// </summary>
+    Task TaskClaimedAsync(string taskId, int attempt, long reservation);
 
     /// <summary>Frees the slot of a claim that got no task (nothing matched, or it failed).</summary>
     Task ClaimEndedAsync(long reservation);
 
-    /// <summary>Records that the agent no longer holds the lease of <paramref name="taskId"/>. Unknown ids are ignored.</summary>
-    Task TaskEndedAsync(string taskId, TaskOutcome outcome);
+    /// <summary>
+    /// Records that the agent no longer holds the lease of <paramref name="taskId"/>'s <paramref name="attempt"/>. An id the
+    /// agent does not hold is kept for a while, in case the claim's notice is still on its way.
+    /// </summary>
+    Task TaskEndedAsync(string taskId, int attempt, TaskOutcome outcome);
 }

@@ -53,6 +53,11 @@ internal sealed class AgentGrain(
 
     // Slots kept for claims on their way (in memory only: a claim does not outlive the activation that counts it).
     private readonly List<ClaimInFlight> _claimsInFlight = [];
+
+    // Ends that arrived before their claim's notice (the task and the queue tell the agent separately, so either may come
+    // first), by task id: applied when the notice of the same attempt comes. In memory only, and forgotten after
+    // ClaimReservationLifetime, by when a notice would have come.
+    private readonly Dictionary<string, EndedAhead> _endedAhead = new(StringComparer.Ordinal);
     private long _lastReservation;
     private IGrainTimer? _bookkeepingWrite;
 
@@ -223,13 +228,21 @@ internal sealed class AgentGrain(
         return new ClaimTicket(State.Capabilities, free, kept.Reservation);
     }
 
-    public async Task TaskClaimedAsync(string taskId, long reservation)
+    public async Task TaskClaimedAsync(string taskId, int attempt, long reservation)
     {
         ClaimEnded(reservation);
         if (!State.Registered || State.Status == AgentStatus.Offline)
         {
             // The agent went away while the claim was on its way: give the lease back at once.
             await GiveUpLeasesAsync([taskId]);
+            return;
+        }
+
+        if (_endedAhead.Remove(taskId, out var ended) && ended.Attempt == attempt)
+        {
+            // This attempt already ended: count it, and do not hold a task that is not held.
+            Count(ended.Outcome);
+            WriteBookkeepingSoon();
             return;
         }
 
@@ -246,13 +259,26 @@ internal sealed class AgentGrain(
         return Task.CompletedTask;
     }
 
-    public Task TaskEndedAsync(string taskId, TaskOutcome outcome)
+    public Task TaskEndedAsync(string taskId, int attempt, TaskOutcome outcome)
     {
-        if (!State.Registered || !State.ActiveTaskIds.Remove(taskId))
+        if (!State.Registered)
         {
             return Task.CompletedTask;
         }
 
+        if (!State.ActiveTaskIds.Remove(taskId))
+        {
+            NoteEndedAhead(taskId, new EndedAhead(attempt, outcome, Clock.GetUtcNow() + ClaimReservationLifetime));
+            return Task.CompletedTask;
+        }
+
+        Count(outcome);
+        WriteBookkeepingSoon();
+        return Task.CompletedTask;
+    }
+
+    private void Count(TaskOutcome outcome)
+    {
         if (outcome == TaskOutcome.Completed)
         {
             State.CompletedCount++;
@@ -261,9 +287,21 @@ internal sealed class AgentGrain(
         {
             State.FailedCount++;
         }
+    }
 
-        WriteBookkeepingSoon();
-        return Task.CompletedTask;
+    /// <summary>
+    /// Keeps an end whose claim this agent has not heard of. Most are ends of leases the agent already let go of (offline,
+    /// deregistered) and wait out their time; one whose notice comes is counted then.
+    /// </summary>
+    private void NoteEndedAhead(string taskId, EndedAhead ended)
+    {
+        var now = Clock.GetUtcNow();
+        foreach (var lapsed in _endedAhead.Where(entry => now >= entry.Value.ForgetAt).Select(entry => entry.Key).ToList())
+        {
+            _endedAhead.Remove(lapsed);
+        }
+
+        _endedAhead[taskId] = ended;
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
@@ -460,6 +498,8 @@ internal sealed class AgentGrain(
     private void ClaimEnded(long reservation) => _claimsInFlight.RemoveAll(claim => claim.Reservation == reservation);
 
     private readonly record struct ClaimInFlight(long Reservation, DateTimeOffset LapsesAt);
+
+    private readonly record struct EndedAhead(int Attempt, TaskOutcome Outcome, DateTimeOffset ForgetAt);
 
     private void EnsureRegistered()
     {

@@ -411,7 +411,7 @@ internal sealed class TaskGrain(
 
     // Not awaited: a task never waits on an agent, because agents wait on tasks (going offline revokes leases).
     private void TellAgent(string agentId, TaskOutcome outcome) => OneWayCall.Forget(
-        GrainFactory.GetGrain<IAgentGrain>(KeyInOrg(agentId)).TaskEndedAsync(Id, outcome),
+        GrainFactory.GetGrain<IAgentGrain>(KeyInOrg(agentId)).TaskEndedAsync(Id, State.Attempt, outcome),
         logger,
         $"tell agent {agentId} that its lease of task {Id} ended");
 

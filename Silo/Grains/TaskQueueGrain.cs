@@ -49,11 +49,10 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
     {
         var agent = GrainFactory.GetGrain<IAgentGrain>($"{OrgId}/{request.AgentId}");
         var ticket = await agent.PrepareClaimAsync(null);
-        string? claimedTaskId = null;
+        TaskView? claimed = null;
         try
         {
-            var claimed = await ClaimWithTicketAsync(request, ticket, agent);
-            claimedTaskId = claimed?.Id;
+            claimed = await ClaimWithTicketAsync(request, ticket, agent);
             return claimed;
         }
         finally
@@ -63,7 +62,7 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
             // losing it costs only a late activeTaskIds (see AgentGrain.ForgetTasksNoLongerHeldAsync) or a slot that
             // lapses (AgentGrain.ClaimReservationLifetime).
             OneWayCall.Forget(
-                claimedTaskId is null ? agent.ClaimEndedAsync(ticket.Reservation) : agent.TaskClaimedAsync(claimedTaskId, ticket.Reservation),
+                claimed is null ? agent.ClaimEndedAsync(ticket.Reservation) : agent.TaskClaimedAsync(claimed.Id, claimed.Attempt, ticket.Reservation),
                 logger,
                 $"tell agent {request.AgentId} how its claim ended");
         }

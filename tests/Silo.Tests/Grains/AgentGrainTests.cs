@@ -79,6 +79,33 @@ public sealed class AgentGrainTests : IAsyncLifetime
         Assert.Equal((TaskLifecycleStatus.Claimed, "a1", 2), (task.Status, task.Lease?.AgentId, task.Attempt));
     }
 
+    [Fact]
+    public async Task TaskEndedAsync_ArrivesBeforeItsClaimsNotice_CountedOnceAndNotHeld()
+    {
+        await Agent("a1").RegisterAsync(new RegisterAgent("a1", [], "test-model", 2, null), new EventActor("agent", "a1"));
+        var reservation = (await Agent("a1").PrepareClaimAsync(null)).Reservation;
+
+        // The task completed attempt 1 and told the agent before the queue's notice of the claim arrived.
+        await Agent("a1").TaskEndedAsync("t1", 1, TaskOutcome.Completed);
+        await Agent("a1").TaskClaimedAsync("t1", 1, reservation);
+
+        var view = await Agent("a1").GetAsync();
+        Assert.Equal((AgentStatus.Online, 0, 1, 0), (view.Status, view.ActiveTaskIds.Count, view.CompletedCount, view.FailedCount));
+    }
+
+    [Fact]
+    public async Task TaskClaimedAsync_AnEarlierAttemptEndedAhead_HoldsTheNewAttempt()
+    {
+        await Agent("a1").RegisterAsync(new RegisterAgent("a1", [], "test-model", 2, null), new EventActor("agent", "a1"));
+        await Agent("a1").TaskEndedAsync("t1", 1, TaskOutcome.Lost); // a lease the agent no longer knew of
+        var reservation = (await Agent("a1").PrepareClaimAsync(null)).Reservation;
+
+        await Agent("a1").TaskClaimedAsync("t1", 2, reservation);
+
+        var view = await Agent("a1").GetAsync();
+        Assert.Equal((AgentStatus.Busy, "t1", 0, 0), (view.Status, Assert.Single(view.ActiveTaskIds), view.CompletedCount, view.FailedCount));
+    }
+
     private ITaskQueueGrain Queue => _cluster.Grains.GetGrain<ITaskQueueGrain>(Org);
 
     private IAgentGrain Agent(string id) => _cluster.Grains.GetGrain<IAgentGrain>($"{Org}/{id}");
