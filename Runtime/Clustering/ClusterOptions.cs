@@ -31,8 +31,20 @@ public sealed class ClusterOptions
     /// <summary>A silo whose heartbeat is older than this (by the database's clock) is declared dead. Default 5 s.</summary>
     public TimeSpan DeadAfter { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a partition being handed over to another silo waits for its activations' turns, reminder ticks and
+    /// stream deliveries to end before it is released anyway; what is still running then is discarded, its writes
+    /// refused by the lease's epoch. Default 30 s, as an activation's <c>DeactivationTimeout</c>.
+    /// </summary>
+    public TimeSpan HandOverTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     internal IEnumerable<string> Validate()
     {
+        if (HandOverTimeout <= TimeSpan.Zero)
+        {
+            yield return "Cluster:HandOverTimeout must be positive.";
+        }
+
         if (SiloPort is < 0 or > 65535)
         {
             yield return "Cluster:SiloPort must be between 0 and 65535.";

@@ -297,7 +297,7 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
         foreach (var lease in handedOver)
         {
             lease!.BeginDrain();
-            _drains[lease.Partition] = _host.DrainAsync([lease]);
+            _drains[lease.Partition] = _host.DrainAsync([lease]).WaitAsync(_options.HandOverTimeout, _time);
         }
     }
 
@@ -311,11 +311,17 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
 
         foreach (var partition in drained)
         {
-            _drains.Remove(partition);
+            _drains.Remove(partition, out var drain);
             if (Volatile.Read(ref _leases[partition]) is { } lease)
             {
                 lease.End();
                 Volatile.Write(ref _leases[partition], null);
+                if (drain!.IsFaulted)
+                {
+                    // A turn or a delivery that does not end must not keep the partition from its next owner for ever.
+                    LogHandOverTimedOut(_logger, _siloId, partition, drain.Exception.InnerException);
+                    _host.Discard(lease);
+                }
             }
         }
 
@@ -434,6 +440,9 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Silo {SiloId}: a lease round failed; leases lapse on their own deadlines")]
     private static partial void LogTickFailed(ILogger logger, string siloId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Silo {SiloId} released partition {Partition} before it drained; what was left of it is discarded")]
+    private static partial void LogHandOverTimedOut(ILogger logger, string siloId, int partition, Exception? exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Silo {SiloId} stopped waiting for the activations of {Count} partitions to drain")]
     private static partial void LogDrainTimedOut(ILogger logger, string siloId, int count);

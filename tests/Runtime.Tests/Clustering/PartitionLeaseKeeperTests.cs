@@ -179,6 +179,28 @@ public sealed class PartitionLeaseKeeperTests : IAsyncDisposable
         Assert.Equal([128, 128], _silos.Select(silo => silo.Keeper.Held.Count));
     }
 
+    [Fact]
+    public async Task Join_TheOwnersDrainsNeverEnd_ReleasedAfterTheHandOverTimeoutAndWhatIsLeftDiscarded()
+    {
+        await JoinAsync("a");
+        await SettleAsync();
+        _silos[0].Host.DrainsHang = true;
+
+        await JoinAsync("b");
+        await SettleAsync();
+        Assert.Equal([256, 0], _silos.Select(silo => silo.Keeper.Held.Count)); // still draining
+        Assert.Empty(_silos[0].Host.Discarded);
+
+        for (var waited = TimeSpan.Zero; waited < s_options.HandOverTimeout; waited += s_options.RenewInterval)
+        {
+            await StepAsync(s_options.RenewInterval);
+        }
+
+        await SettleAsync();
+        Assert.Equal([128, 128], _silos.Select(silo => silo.Keeper.Held.Count));
+        Assert.Equal(_silos[0].Host.Drained.Order(), _silos[0].Host.Discarded.Order());
+    }
+
     /// <summary>
     /// A random schedule of ticks, clock moves, lost requests, lost answers, slow requests, pauses, joins and leaves;
     /// the table checks before every request (and the test after every step) that no partition is served twice.
@@ -338,10 +360,13 @@ public sealed class PartitionLeaseKeeperTests : IAsyncDisposable
 
         public List<int> FailedOver { get; } = [];
 
+        /// <summary>Whether drains never end, as when a turn hangs.</summary>
+        public bool DrainsHang { get; set; }
+
         public Task DrainAsync(IReadOnlyList<PartitionLease> periods)
         {
             Drained.AddRange(periods.Select(period => period.Partition));
-            return Task.CompletedTask;
+            return DrainsHang ? new TaskCompletionSource().Task : Task.CompletedTask;
         }
 
         public void Discard(PartitionLease period) => Discarded.Add(period.Partition);
