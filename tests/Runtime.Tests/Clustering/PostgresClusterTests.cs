@@ -15,18 +15,11 @@ namespace Orchestration.Runtime.Tests.Clustering;
 public sealed class PostgresClusterTests(PostgresServerFixture postgres) : IAsyncLifetime
 {
     private readonly ActivationCensus _census = new();
-    private readonly List<ServiceProvider> _processes = [];
-    private string _connectionString = null!;
+    private SiloProcesses _silos = null!;
 
-    public async Task InitializeAsync() => _connectionString = await postgres.Server.CreateDatabaseAsync();
+    public async Task InitializeAsync() => _silos = await SiloProcesses.CreateAsync(postgres);
 
-    public async Task DisposeAsync()
-    {
-        foreach (var process in Enumerable.Reverse(_processes))
-        {
-            await process.DisposeAsync();
-        }
-    }
+    public async Task DisposeAsync() => await _silos.DisposeAsync();
 
     [Fact]
     public async Task Call_FromAClient_RunsOnTheOwningSiloOnly()
@@ -232,26 +225,17 @@ public sealed class PostgresClusterTests(PostgresServerFixture postgres) : IAsyn
 
     private static string GrainTypeOf<T>() => Runtime.Activations.GrainClassInfo.ToTypeName(typeof(T));
 
-    private async Task<SiloRuntime> StartAsync(string siloId, bool servesPartitions, TimeProvider? clock = null, GrainProbe? probe = null)
-    {
-        var services = new ServiceCollection();
-        if (clock is not null)
+    private Task<SiloRuntime> StartAsync(string siloId, bool servesPartitions, TimeProvider? clock = null, GrainProbe? probe = null) =>
+        _silos.StartAsync(siloId, servesPartitions, services =>
         {
-            services.AddSingleton(clock);
-        }
+            if (clock is not null)
+            {
+                services.AddSingleton(clock);
+            }
 
-        services.AddSingleton(probe ?? new GrainProbe());
-        services.AddSingleton(_census);
-        services.AddSilo(builder => builder
-            .AddGrains(typeof(PostgresClusterTests).Assembly)
-            .UseCluster(_connectionString, servesPartitions)
-            .Configure(options => options.SiloId = siloId));
-        var provider = services.BuildServiceProvider();
-        _processes.Add(provider);
-        var runtime = provider.GetRequiredService<SiloRuntime>();
-        await runtime.StartAsync(CancellationToken.None);
-        return runtime;
-    }
+            services.AddSingleton(probe ?? new GrainProbe());
+            services.AddSingleton(_census);
+        });
 
     private static int RankOf(string siloId, int partition) =>
         Enumerable.Range(0, ClusterPartitions.Count)

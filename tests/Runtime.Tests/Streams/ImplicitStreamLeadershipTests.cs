@@ -4,6 +4,7 @@ using Orchestration.Runtime.Activations;
 using Orchestration.Runtime.Clustering;
 using Orchestration.Runtime.Placement;
 using Orchestration.Runtime.Streams;
+using Orchestration.Runtime.Tests.Clustering;
 using Orchestration.Runtime.Tests.TestGrains;
 using Orchestration.Testing;
 
@@ -22,18 +23,11 @@ public sealed class ImplicitStreamLeadershipTests(PostgresServerFixture postgres
     private static readonly int s_leadership = ClusterPartitions.Of(new GrainId("stream-subscription", s_subscriber));
 
     private readonly GrainProbe _probe = new();
-    private readonly List<ServiceProvider> _processes = [];
-    private string _connectionString = null!;
+    private SiloProcesses _silos = null!;
 
-    public async Task InitializeAsync() => _connectionString = await postgres.Server.CreateDatabaseAsync();
+    public async Task InitializeAsync() => _silos = await SiloProcesses.CreateAsync(postgres);
 
-    public async Task DisposeAsync()
-    {
-        foreach (var process in Enumerable.Reverse(_processes))
-        {
-            await process.DisposeAsync();
-        }
-    }
+    public async Task DisposeAsync() => await _silos.DisposeAsync();
 
     [Fact]
     public async Task Delivery_LeadershipMovesToAJoiningSilo_EachKeysEventsArriveInOrder()
@@ -171,19 +165,10 @@ public sealed class ImplicitStreamLeadershipTests(PostgresServerFixture postgres
             .ToList()
             .IndexOf(partition);
 
-    private async Task<SiloRuntime> StartAsync(string siloId)
-    {
-        var services = new ServiceCollection();
-        services.AddSingleton(_probe);
-        services.AddSingleton(new ActivationCensus());
-        services.AddSilo(builder => builder
-            .AddGrains(typeof(ImplicitStreamLeadershipTests).Assembly)
-            .UseCluster(_connectionString, servesPartitions: true)
-            .Configure(options => options.SiloId = siloId));
-        var provider = services.BuildServiceProvider();
-        _processes.Add(provider);
-        var runtime = provider.GetRequiredService<SiloRuntime>();
-        await runtime.StartAsync(CancellationToken.None);
-        return runtime;
-    }
+    private Task<SiloRuntime> StartAsync(string siloId) =>
+        _silos.StartAsync(siloId, servesPartitions: true, services =>
+        {
+            services.AddSingleton(_probe);
+            services.AddSingleton(new ActivationCensus());
+        });
 }
