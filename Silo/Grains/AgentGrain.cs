@@ -58,6 +58,9 @@ internal sealed class AgentGrain(
     // first), by task id: applied when the notice of the same attempt comes. In memory only, and forgotten after
     // ClaimReservationLifetime, by when a notice would have come.
     private readonly Dictionary<string, EndedAhead> _endedAhead = new(StringComparer.Ordinal);
+
+    // The attempt of each held task whose claim this activation heard of, so an earlier attempt's late end is told apart.
+    private readonly Dictionary<string, int> _heldAttempts = new(StringComparer.Ordinal);
     private long _lastReservation;
     private IGrainTimer? _bookkeepingWrite;
 
@@ -240,12 +243,19 @@ internal sealed class AgentGrain(
 
         if (_endedAhead.Remove(taskId, out var ended) && ended.Attempt == attempt)
         {
-            // This attempt already ended: count it, and do not hold a task that is not held.
+            // This attempt already ended: count it, and do not hold a task that is not held. (An earlier attempt's end is
+            // dropped: mostly a lease the agent let go of and counted when it went offline.)
             Count(ended.Outcome);
             WriteBookkeepingSoon();
             return;
         }
 
+        if (_heldAttempts.TryGetValue(taskId, out var heldAttempt) && heldAttempt > attempt)
+        {
+            return; // a notice older than the attempt already held
+        }
+
+        _heldAttempts[taskId] = attempt;
         if (!State.ActiveTaskIds.Contains(taskId))
         {
             State.ActiveTaskIds.Add(taskId);
@@ -266,12 +276,21 @@ internal sealed class AgentGrain(
             return Task.CompletedTask;
         }
 
-        if (!State.ActiveTaskIds.Remove(taskId))
+        // The attempt held is known unless the activation restarted since its claim: then any end of the task ends it.
+        var known = _heldAttempts.TryGetValue(taskId, out var heldAttempt);
+        if (!State.ActiveTaskIds.Contains(taskId) || (known && attempt > heldAttempt))
         {
             NoteEndedAhead(taskId, new EndedAhead(attempt, outcome, Clock.GetUtcNow() + ClaimReservationLifetime));
             return Task.CompletedTask;
         }
 
+        if (!known || attempt == heldAttempt)
+        {
+            State.ActiveTaskIds.Remove(taskId);
+            _heldAttempts.Remove(taskId);
+        }
+
+        // An earlier attempt's end, after the agent claimed the task again, counts but leaves the new attempt held.
         Count(outcome);
         WriteBookkeepingSoon();
         return Task.CompletedTask;
@@ -299,6 +318,11 @@ internal sealed class AgentGrain(
         foreach (var lapsed in _endedAhead.Where(entry => now >= entry.Value.ForgetAt).Select(entry => entry.Key).ToList())
         {
             _endedAhead.Remove(lapsed);
+        }
+
+        foreach (var dropped in _heldAttempts.Keys.Where(held => !State.ActiveTaskIds.Contains(held)).ToList())
+        {
+            _heldAttempts.Remove(dropped); // let go of without an end (offline, deregistered, forgotten)
         }
 
         _endedAhead[taskId] = ended;

@@ -106,6 +106,23 @@ public sealed class AgentGrainTests : IAsyncLifetime
         Assert.Equal((AgentStatus.Busy, "t1", 0, 0), (view.Status, Assert.Single(view.ActiveTaskIds), view.CompletedCount, view.FailedCount));
     }
 
+    [Fact]
+    public async Task TaskEndedAsync_AnEarlierAttemptsEndAfterTheNextClaim_KeepsTheNewAttemptAndCountsBoth()
+    {
+        await Agent("a1").RegisterAsync(new RegisterAgent("a1", [], "test-model", 2, null), new EventActor("agent", "a1"));
+        await Agent("a1").TaskClaimedAsync("t1", 1, (await Agent("a1").PrepareClaimAsync(null)).Reservation);
+
+        // Attempt 1 was lost and a1 claimed t1 again (attempt 2); the queue's notice overtook the task's end of 1.
+        await Agent("a1").TaskClaimedAsync("t1", 2, (await Agent("a1").PrepareClaimAsync(null)).Reservation);
+        await Agent("a1").TaskEndedAsync("t1", 1, TaskOutcome.Lost);
+        var whileAttempt2Runs = await Agent("a1").GetAsync();
+        await Agent("a1").TaskEndedAsync("t1", 2, TaskOutcome.Completed);
+        var after = await Agent("a1").GetAsync();
+
+        Assert.Equal(("t1", 1), (Assert.Single(whileAttempt2Runs.ActiveTaskIds), whileAttempt2Runs.FailedCount));
+        Assert.Equal((0, 1, 1), (after.ActiveTaskIds.Count, after.CompletedCount, after.FailedCount));
+    }
+
     private ITaskQueueGrain Queue => _cluster.Grains.GetGrain<ITaskQueueGrain>(Org);
 
     private IAgentGrain Agent(string id) => _cluster.Grains.GetGrain<IAgentGrain>($"{Org}/{id}");
