@@ -33,10 +33,11 @@ public sealed class ClusterOptions
 
     /// <summary>
     /// How long a partition being handed over to another silo waits for its activations' turns, reminder ticks and
-    /// stream deliveries to end before it is released anyway; what is still running then is discarded, its writes
-    /// refused by the lease's epoch. Default 30 s, as an activation's <c>DeactivationTimeout</c>.
+    /// stream deliveries to end before it is released anyway; what is still running then can no longer write: its
+    /// writes are refused. Default 45 s: longer than a call's <c>ResponseTimeout</c> (30 s), so a call stuck in the hand-over times
+    /// out first and the drain usually completes on its own.
     /// </summary>
-    public TimeSpan HandOverTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan HandOverTimeout { get; set; } = TimeSpan.FromSeconds(45);
 
     internal IEnumerable<string> Validate()
     {

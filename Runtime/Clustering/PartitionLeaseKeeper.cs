@@ -27,7 +27,7 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly IPartitionHost _host;
     private readonly PartitionLease?[] _leases = new PartitionLease?[ClusterPartitions.Count];
-    private readonly Dictionary<int, Task> _drains = [];
+    private readonly Dictionary<int, Task<bool>> _drains = [];
     private readonly SemaphoreSlim _tickGate = new(1, 1);
     private readonly CancellationTokenSource _stop = new();
     private MembershipEntry? _self;
@@ -297,7 +297,21 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
         foreach (var lease in handedOver)
         {
             lease!.BeginDrain();
-            _drains[lease.Partition] = _host.DrainAsync([lease]).WaitAsync(_options.HandOverTimeout, _time);
+            _drains[lease.Partition] = DrainWithinTimeoutAsync(lease);
+        }
+    }
+
+    /// <summary>Drains the period; false if that took longer than <see cref="ClusterOptions.HandOverTimeout"/>.</summary>
+    private async Task<bool> DrainWithinTimeoutAsync(PartitionLease lease)
+    {
+        try
+        {
+            await _host.DrainAsync([lease]).WaitAsync(_options.HandOverTimeout, _time);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
         }
     }
 
@@ -316,10 +330,10 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
             {
                 lease.End();
                 Volatile.Write(ref _leases[partition], null);
-                if (drain!.IsFaulted)
+                if (!drain!.Result)
                 {
                     // A turn or a delivery that does not end must not keep the partition from its next owner for ever.
-                    LogHandOverTimedOut(_logger, _siloId, partition, drain.Exception.InnerException);
+                    LogHandOverTimedOut(_logger, _siloId, partition);
                     _host.Discard(lease);
                 }
             }
@@ -441,8 +455,8 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "Silo {SiloId}: a lease round failed; leases lapse on their own deadlines")]
     private static partial void LogTickFailed(ILogger logger, string siloId, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Silo {SiloId} released partition {Partition} before it drained; what was left of it is discarded")]
-    private static partial void LogHandOverTimedOut(ILogger logger, string siloId, int partition, Exception? exception);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Silo {SiloId} released partition {Partition} before it drained (Cluster:HandOverTimeout); what is left of it can no longer write")]
+    private static partial void LogHandOverTimedOut(ILogger logger, string siloId, int partition);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Silo {SiloId} stopped waiting for the activations of {Count} partitions to drain")]
     private static partial void LogDrainTimedOut(ILogger logger, string siloId, int count);

@@ -30,12 +30,16 @@ internal sealed partial class PartitionedClusterRouter(SiloRuntime runtime, Remo
     public void Forward(GrainId grainId, IGrainMessage message) => caller.Send(grainId, message);
 
     /// <summary>
-    /// Asks every activation of the <paramref name="periods"/> to deactivate (they finish their turns and write) and the
-    /// stream subscriptions they lead to stop, and completes when none is left and their reminder ticks have ended, or
-    /// the periods ended; activations and subscription runs started meanwhile (having passed the check just before the
-    /// drain began) are caught by the next look. Only those periods' activations: if the partition comes back
+    /// Hands the <paramref name="periods"/> over: first their reminder ticks and the stream subscriptions they lead end,
+    /// then every activation of theirs is asked to deactivate (they finish their turns and write); completes when none is
+    /// left, or the periods ended. Activations and subscription runs started meanwhile (having passed the check just
+    /// before the drain began) are caught by the next look. Only those periods' activations: if the partition comes back
     /// under a new period, its activations are not touched.
     /// </summary>
+    /// <remarks>
+    /// Ticks and deliveries end first because they are calls that may wait in the queue of one of these activations: a
+    /// deactivation hands its queued calls to the partition's next owner, which gets it only once this drain completes.
+    /// </remarks>
     public async Task DrainAsync(IReadOnlyList<PartitionLease> periods)
     {
         var draining = periods.ToHashSet();
@@ -44,16 +48,25 @@ internal sealed partial class PartitionedClusterRouter(SiloRuntime runtime, Remo
         var ticks = runtime.Reminders.TicksEndedAsync(periods.Select(period => period.Partition).ToHashSet());
         while (true)
         {
-            var left = runtime.Directory.All.Where(activation => activation.Lease is { } lease && draining.Contains(lease)).ToList();
-            var subscriptionsStopped = runtime.StreamDelivery.StopLeads(draining);
-            if ((left.Count == 0 && ticks.IsCompleted && subscriptionsStopped) || periods.All(period => period.HasEnded))
+            if (periods.All(period => period.HasEnded))
             {
                 return;
             }
 
-            foreach (var activation in left)
+            // Asked again every round: a run that began just before the periods stopped accepting is stopped too.
+            var callsEnded = runtime.StreamDelivery.StopLeads(draining) && ticks.IsCompleted;
+            var left = runtime.Directory.All.Where(activation => activation.Lease is { } lease && draining.Contains(lease)).ToList();
+            if (callsEnded && left.Count == 0)
             {
-                activation.RequestDeactivation(DeactivationReason.PlacementChanged);
+                return;
+            }
+
+            if (callsEnded)
+            {
+                foreach (var activation in left)
+                {
+                    activation.RequestDeactivation(DeactivationReason.PlacementChanged);
+                }
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(10), runtime.TimeProvider);

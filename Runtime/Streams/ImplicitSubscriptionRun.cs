@@ -155,9 +155,10 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
                 }
             }
         }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        catch (Exception) when (_stop.IsCancellationRequested)
         {
-            // The event stays outstanding (or the first unbuffered one does): the cursor does not pass it.
+            // Cancelled, or failed after the run stopped (a call cut short by the hand-over): the event stays outstanding
+            // (or the first unbuffered one does), so the cursor does not pass it and the next leader delivers it.
         }
     }
 
@@ -393,10 +394,17 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
             workers = [.. _workers.Values.Select(worker => worker.Task)];
         }
 
-        await Task.WhenAll(workers).ConfigureAwait(false);
-        await _cursorLoop.ConfigureAwait(false);
-        await TryStoreCursorAsync(CancellationToken.None).ConfigureAwait(false);
-        _stop.Dispose();
+        try
+        {
+            await Task.WhenAll(workers).ConfigureAwait(false);
+            await _cursorLoop.ConfigureAwait(false);
+        }
+        finally
+        {
+            // Even after a worker failed: what is outstanding keeps the cursor below it.
+            await TryStoreCursorAsync(CancellationToken.None).ConfigureAwait(false);
+            _stop.Dispose();
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Delivering event {Sequence} to {GrainType}/{Key} failed (attempt {Attempt}); retrying in {Delay}")]

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Orchestration.Runtime.Activations;
@@ -112,6 +113,37 @@ public sealed class ImplicitStreamLeadershipTests(PostgresServerFixture postgres
         await Task.Delay(TimeSpan.FromMilliseconds(500)); // room for 30 more deliveries of the buffered backlog
         Assert.InRange(Delivered().Count, atLoss, atLoss + 1); // the one in flight at most
         Assert.True(Delivered().Count < Total);
+    }
+
+    [Fact]
+    public async Task Drain_DeliveryQueuedBehindATurnOfAConsumerInTheSamePartition_HandedOverPromptly()
+    {
+        // The consumer lives in the subscription's own partition, so its delivery must run there before the hand-over:
+        // handed on, it would wait for the partition's next owner, which waits for the run to end.
+        var type = GrainClassInfo.ToTypeName(typeof(BusyConsumerGrain));
+        var leadership = ClusterPartitions.Of(new GrainId("stream-subscription", $"implicit/{type}/busy"));
+        var key = Enumerable.Range(0, 100_000).Select(i => $"k{i}").First(k => ClusterPartitions.Of(new GrainId(type, k)) == leadership);
+        var a = await StartAsync(Enumerable.Range(0, 1000).Select(i => $"silo-a{i}").First(id => RankOf(id, leadership) < ClusterPartitions.Count / 2));
+        await Eventually.TrueAsync(() => Task.FromResult(a.Cluster!.Keeper!.Held.Count == ClusterPartitions.Count), "a holds every partition");
+        var hold = a.GrainFactory.GetGrain<IBusyConsumerGrain>(key).HoldAsync();
+        await _probe.WaitForAsync("busy:hold");
+        await a.Services.GetRequiredService<IStreamProvider>().GetStream<int>(new StreamId("busy", key)).OnNextAsync(1);
+        await Task.Delay(500); // the delivery is queued behind HoldAsync
+
+        var b = await StartAsync("silo-b");
+        await Eventually.TrueAsync(
+            () => Task.FromResult(a.Cluster!.Keeper!.Held.Any(lease => lease.Partition == leadership && lease.IsDraining)),
+            "a drains the subscription's partition");
+        _probe.Record("release:busy");
+        await hold;
+        var released = Stopwatch.StartNew();
+
+        await Eventually.TrueAsync(
+            () => Task.FromResult(_probe.Events.Any(entry => entry.StartsWith($"busy:{key}:", StringComparison.Ordinal))),
+            "the event is delivered");
+        Assert.True(released.Elapsed < TimeSpan.FromSeconds(5), $"delivered {released.Elapsed} after the turn ended");
+        await Eventually.TrueAsync(() => Task.FromResult(b.Cluster!.Keeper!.TryGetAccepting(leadership) is not null), "b leads the subscription");
+        Assert.Single(_probe.Events, entry => entry.StartsWith($"busy:{key}:", StringComparison.Ordinal));
     }
 
     /// <summary>Publishes the backlog to key <c>k</c> and waits until its delivery is under way.</summary>
