@@ -94,6 +94,8 @@ public abstract class ImplicitStreamBacklogTests : IAsyncLifetime
             await PublishAsync("stuck", $"s{i}");
         }
 
+        // The stuck key's first delivery has begun (its worker may start after another key's): only then is it stuck.
+        await _probe.WaitForAsync("backlog:stuck:s1");
         await PublishAsync("good", "g1");
         await _probe.WaitForAsync("backlog:good:g1");
         Assert.Equal(["s1"], StuckAttempts());
