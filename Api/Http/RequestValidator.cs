@@ -147,9 +147,9 @@ internal sealed class RequestValidator
     private static bool IsStorable(JsonElement json, int depth) => json.ValueKind switch
     {
         JsonValueKind.Object => depth <= MaxJsonDepth
-            && json.EnumerateObject().All(property => IsCleanText(property.Name, controlCharacters: true) && IsStorable(property.Value, depth + 1)),
+            && json.EnumerateObject().All(property => IsCleanText(property.Name, allowControlCharacters: true) && IsStorable(property.Value, depth + 1)),
         JsonValueKind.Array => depth <= MaxJsonDepth && json.EnumerateArray().All(item => IsStorable(item, depth + 1)),
-        JsonValueKind.String => IsCleanText(json.GetString()!, controlCharacters: true),
+        JsonValueKind.String => IsCleanText(json.GetString()!, allowControlCharacters: true),
         _ => true,
     };
 
@@ -169,9 +169,9 @@ internal sealed class RequestValidator
 
     /// <summary>
     /// Valid UTF-16 (every surrogate in a pair), so it can be written out again; and, unless
-    /// <paramref name="controlCharacters"/>, without control characters other than line breaks and tabs.
+    /// <paramref name="allowControlCharacters"/>, without control characters other than line breaks and tabs.
     /// </summary>
-    private static bool IsCleanText(string value, bool controlCharacters = false)
+    private static bool IsCleanText(string value, bool allowControlCharacters = false)
     {
         for (var i = 0; i < value.Length; i++)
         {
@@ -185,7 +185,7 @@ internal sealed class RequestValidator
 
                 i++;
             }
-            else if (char.IsLowSurrogate(c) || (!controlCharacters && char.IsControl(c) && c is not ('\n' or '\r' or '\t')))
+            else if (char.IsLowSurrogate(c) || (!allowControlCharacters && char.IsControl(c) && c is not ('\n' or '\r' or '\t')))
             {
                 return false;
             }

@@ -105,14 +105,21 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
     /// </summary>
     private SubscriptionLead? TryLead(GrainId leadership, CancellationToken stop)
     {
-        var router = runtime.Router;
-        var lease = router is { LeasesOwnership: true } ? router.LeaseFor(leadership) : null;
-        if (router is { LeasesOwnership: true } && lease is null)
+        PartitionLease? lease = null;
+        Func<bool>? placedHere = null;
+        if (runtime.Router is { LeasesOwnership: true } leased)
         {
-            return null;
+            lease = leased.LeaseFor(leadership);
+            if (lease is null)
+            {
+                return null;
+            }
+        }
+        else if (runtime.Router is { } router)
+        {
+            placedHere = () => router.IsLocal(runtime, leadership);
         }
 
-        Func<bool>? placedHere = router is { LeasesOwnership: false } ? () => router.IsLocal(runtime, leadership) : null;
         var lead = new SubscriptionLead(lease, placedHere, runtime.TimeProvider, stop);
         lock (_leadsGate)
         {
