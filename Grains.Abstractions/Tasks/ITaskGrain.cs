@@ -14,6 +14,14 @@ public interface ITaskGrain : IGrainWithStringKey
     /// <summary>Creates the task (<c>ready</c>, or <c>blocked</c> until its dependencies complete).</summary>
     Task<TaskView> CreateAsync(CreateTask request, EventActor actor);
 
+    /// <summary>
+    /// Whether the task exists: created, and its dependencies told of it. Interleaving: it never waits for a turn of
+    /// the task, so a task being created can ask it of its dependencies whatever they are doing (two tasks created at
+    /// once, each depending on the other, would otherwise wait on each other).
+    /// </summary>
+    [AlwaysInterleave]
+    Task<bool> ExistsAsync();
+
     /// <summary>The task; <see cref="ProblemCodes.NotFound"/> when it does not exist.</summary>
     Task<TaskView> GetAsync();
 

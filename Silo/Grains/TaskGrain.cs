@@ -15,7 +15,7 @@ namespace Orchestration.Silo.Grains;
 /// commits in that write's transaction (ADR 5); a reminder that fires without cause finds nothing to do. So no acknowledged lease can outlive its expiry and no retry is forgotten.
 /// </summary>
 [GrainType("task")]
-internal sealed class TaskGrain(
+internal sealed partial class TaskGrain(
     [PersistentState("task")] IPersistentState<TaskState> task,
     TimeProvider timeProvider,
     IOptions<TaskRetryOptions> retryOptions,
@@ -48,7 +48,9 @@ internal sealed class TaskGrain(
 
         Validate(request);
         var now = Clock.GetUtcNow();
-        task.State = new TaskState
+        // The task exists only once its dependencies know of it: until then it answers ExistsAsync with false, so two
+        // tasks created at once, each depending on the other, both fail at once instead of waiting on each other.
+        var created = new TaskState
         {
             Created = true,
             Title = request.Title,
@@ -65,25 +67,24 @@ internal sealed class TaskGrain(
             Status = TaskLifecycleStatus.Blocked,
         };
 
-        foreach (var dependency in State.DependsOn)
+        // Every dependency is known to exist before any is told of this task, so a refused create leaves none of them
+        // holding a dependent that never came to be. The question never waits for a dependency's turn.
+        var exists = await Task.WhenAll(created.DependsOn.Select(dependency => TaskInOrg(dependency).ExistsAsync()));
+        if (Array.IndexOf(exists, false) is var missing and >= 0)
         {
-            TaskLifecycleStatus status;
-            try
-            {
-                status = await TaskInOrg(dependency).AddDependentAsync(Id);
-            }
-            catch (OrchestrationException e) when (e.Code == ProblemCodes.NotFound)
-            {
-                task.State = new TaskState();
-                throw new OrchestrationException(ProblemCodes.InvalidRequest, $"Dependency '{dependency}' does not exist.");
-            }
+            throw new OrchestrationException(ProblemCodes.InvalidRequest, $"Dependency '{created.DependsOn[missing]}' does not exist.");
+        }
 
+        foreach (var dependency in created.DependsOn)
+        {
+            var status = await TaskInOrg(dependency).AddDependentAsync(Id);
             if (IsFinal(status))
             {
-                State.FinishedDependencies[dependency] = status;
+                created.FinishedDependencies[dependency] = status;
             }
         }
 
+        task.State = created;
         await RaiseAsync("task.created", actor);
         var ready = UnblockIfPossible();
         if (ready)
@@ -99,6 +100,8 @@ internal sealed class TaskGrain(
 
         return view;
     }
+
+    public Task<bool> ExistsAsync() => Task.FromResult(State.Created);
 
     public Task<TaskView> GetAsync()
     {
@@ -282,7 +285,7 @@ internal sealed class TaskGrain(
                 await OfferToQueueAsync();
                 return;
             case DependentsReminder when IsFinal(State.Status):
-                await TellDependentsAsync();
+                TellDependentsAfterThisTurn();
                 return;
         }
     }
@@ -347,18 +350,45 @@ internal sealed class TaskGrain(
         var view = await SaveAsync();
         if (State.Dependents.Count > 0)
         {
-            await TellDependentsAsync();
-            await UnregisterReminder(DependentsReminder);
+            TellDependentsAfterThisTurn();
         }
 
         return view;
     }
 
+    /// <summary>
+    /// Tells every dependent of the final status, one after the other, in work this turn leaves running on the
+    /// activation: the turn never waits for a dependent. A dependent may itself be waiting for a task that waits for
+    /// this one (a create waiting for this task's <see cref="AddDependentAsync"/>, say), and a turn held for it would
+    /// close that circle until the call timed out. Once all were told the reminder goes; if any could not be, it is
+    /// registered again and the reminder's tick tries once more (repeats are harmless to dependents).
+    /// </summary>
+    private void TellDependentsAfterThisTurn() => _ = TellDependentsAsync();
+
     private async Task TellDependentsAsync()
     {
-        foreach (var dependent in State.Dependents)
+        try
         {
-            await TaskInOrg(dependent).DependencyFinishedAsync(Id, State.Status);
+            // A snapshot: a dependent added meanwhile (between awaits) learns the status from AddDependentAsync's answer.
+            foreach (var dependent in State.Dependents.ToList())
+            {
+                await TaskInOrg(dependent).DependencyFinishedAsync(Id, State.Status);
+            }
+
+            await UnregisterReminder(DependentsReminder);
+        }
+        catch (Exception exception)
+        {
+            LogTellingDependentsFailed(logger, Id, exception);
+            try
+            {
+                await RegisterOrUpdateReminder(DependentsReminder, s_dependentsSafetyNet, TimeSpan.Zero);
+            }
+            catch (Exception again)
+            {
+                // The reminder registered before the final status was written is still there unless it already ticked.
+                LogTellingDependentsFailed(logger, Id, again);
+            }
         }
     }
 
@@ -492,4 +522,7 @@ internal sealed class TaskGrain(
             throw new OrchestrationException(ProblemCodes.InvalidRequest, string.Join("; ", errors) + ".");
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskId} could not tell every dependent of its final status; its reminder tries again")]
+    private static partial void LogTellingDependentsFailed(ILogger logger, string taskId, Exception exception);
 }

@@ -247,6 +247,8 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         await TaskGrain(claimed!.Id).CompleteAsync(new LeaseHolderCall("a1", null), null);
 
         Assert.Equal("compile", claimed.Id);
+        // Dependents are told after the finishing call's turn (it never waits for them).
+        await Eventually.TrueAsync(async () => (await TaskGrain("ship").GetAsync()).BlockedReason is not null);
         var ship = await TaskGrain("ship").GetAsync();
         Assert.Equal(TaskLifecycleStatus.Blocked, ship.Status);
         Assert.Equal("Dependency 'lint' is cancelled.", ship.BlockedReason);
@@ -262,8 +264,45 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         await ClaimAsync("a1");
         await TaskGrain("compile").CompleteAsync(new LeaseHolderCall("a1", 1), null);
 
-        Assert.Equal(TaskLifecycleStatus.Ready, (await TaskGrain("ship").GetAsync()).Status);
+        await Eventually.TrueAsync(async () => (await TaskGrain("ship").GetAsync()).Status == TaskLifecycleStatus.Ready);
         Assert.Equal("ship", (await ClaimAsync("a1"))!.Id);
+    }
+
+    [Fact]
+    public async Task Create_TwoTasksDependingOnEachOtherAtOnce_AnswerPromptlyAndNeverBothExist()
+    {
+        // Each create asked the other task to take it as a dependent while that one was in its own create: both waited
+        // for the call's timeout (30 s). Now a task is not there for others until its dependencies know of it.
+        for (var round = 0; round < 10; round++)
+        {
+            var (x, y) = ($"x{round}", $"y{round}");
+            var creates = new[] { CreateAsync(x, dependsOn: [y]), CreateAsync(y, dependsOn: [x]) };
+
+            await Task.WhenAll(creates).ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(TimeSpan.FromSeconds(10));
+
+            Assert.Contains(creates, create => create.IsFaulted);
+            Assert.All(creates.Where(create => create.IsFaulted), create =>
+                Assert.Equal(ProblemCodes.InvalidRequest, Assert.IsType<OrchestrationException>(create.Exception!.GetBaseException()).Code));
+        }
+    }
+
+    [Fact]
+    public async Task Create_RefusedForAMissingDependency_LeavesNoDependentBehindToWaitOn()
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            var (a, b) = ($"a{round}", $"b{round}");
+            await CreateAsync(a);
+            var refused = await Assert.ThrowsAsync<OrchestrationException>(() => CreateAsync(b, dependsOn: [a, "ghost"]));
+            Assert.Equal(ProblemCodes.InvalidRequest, refused.Code);
+
+            // Had a kept b as a dependent, cancelling a would tell b while b waits for a in its create.
+            var cancel = TaskGrain(a).CancelAsync(null, s_operator);
+            var create = CreateAsync(b, dependsOn: [a]);
+            await Task.WhenAll(cancel, create).WaitAsync(TimeSpan.FromSeconds(10));
+
+            await Eventually.TrueAsync(async () => (await TaskGrain(b).GetAsync()).BlockedReason == $"Dependency '{a}' is cancelled.");
+        }
     }
 
     [Fact]
