@@ -5,6 +5,8 @@ using Orchestration.Api.Auth;
 using Orchestration.Api.Contracts;
 using Orchestration.Api.Events;
 using Orchestration.Api.Extensions;
+using Orchestration.Grains.Keys;
+using Orchestration.Runtime;
 using Orchestration.Runtime.Streams;
 
 namespace Orchestration.Api.Apis;
@@ -32,14 +34,16 @@ internal static class EventsApi
             return validator.Problem();
         }
 
-        var entries = await log.ReadAsync(start, pageSize, caller.OrgId, cancellationToken);
-        var items = entries.Select(entry => ApiEvents.From(entry, caller.OrgId)).OfType<ApiEvent>().ToList();
-        return TypedResults.Ok(new EventPage(items, entries.Count == pageSize ? entries[^1].Sequence : null));
+        // One more than the page: a full page is the end when nothing follows it (next is null only at the end).
+        var entries = await log.ReadAsync(start, pageSize + 1, caller.OrgId, cancellationToken);
+        var page = entries.Take(pageSize).ToList();
+        var items = page.Select(entry => ApiEvents.From(entry, caller.OrgId)).OfType<ApiEvent>().ToList();
+        return TypedResults.Ok(new EventPage(items, entries.Count > pageSize ? page[^1].Sequence : null));
     }
 
     private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> StreamEventsAsync(
         HttpContext context, string? after, string? types, string? subject, string? correlationId, Caller caller,
-        IStreamLog log, TimeProvider timeProvider, IOptions<ApiOptions> options, ILogger<EventStreamWriter> logger)
+        IStreamLog log, IGrainFactory grains, TimeProvider timeProvider, IOptions<ApiOptions> options, ILogger<EventStreamWriter> logger)
     {
         var validator = new RequestValidator();
         var lastEventId = context.Request.Headers["Last-Event-ID"].ToString();
@@ -52,7 +56,9 @@ internal static class EventsApi
 
         // Neither given: the live end. LastSequence may trail storage a little, never lead it, so nothing committed
         // after the client connected can be skipped (at worst it also sees a few events from just before).
-        await new EventStreamWriter(log, timeProvider, options.Value, logger).WriteAsync(context, caller.OrgId, start ?? log.LastSequence, filter);
+        var key = grains.GetGrain<IApiKeyGrain>(caller.KeyId);
+        await new EventStreamWriter(log, timeProvider, options.Value, logger)
+            .WriteAsync(context, caller.OrgId, start ?? log.LastSequence, filter, async () => (await key.GetAsync()).RevokedAt is null);
         return TypedResults.Empty;
     }
 

@@ -237,7 +237,7 @@ internal static class TasksApi
         var validator = new RequestValidator();
         validator.Id("id", id);
         validator.Id("agentId", agentId);
-        validator.Range("attempt", attempt, 1, int.MaxValue);
+        validator.Range("attempt", attempt, 0, int.MaxValue); // 0 is a fencing token too (no claim yet): never the current one, so 409
         more?.Invoke(validator);
         if (validator.HasErrors)
         {

@@ -15,7 +15,9 @@ namespace Orchestration.Api.Events;
 /// batch, and sends a <c>:</c> comment when idle. The log holds at most <see cref="ApiOptions.SseBufferSize"/> events for
 /// a client that does not keep up; when it would hold more, or the log cannot be read, the stream ends with an
 /// <c>event: reconnect</c> whose id is the newest event the client was sent or its filter passed over, so the client
-/// resumes with <c>Last-Event-ID</c> and misses nothing it asked for.
+/// resumes with <c>Last-Event-ID</c> and misses nothing it asked for. The caller's key is checked again every
+/// <see cref="ApiOptions.SseKeyCheckInterval"/>: the stream of a revoked key ends (with no reconnect frame), as the key's
+/// next request would be refused; a check that fails ends it with a reconnect frame, so the key is checked as it does.
 /// </summary>
 /// <remarks>
 /// The client's own loop reads the log's live buffer directly: no task and no second buffer in between, so a commit
@@ -23,7 +25,9 @@ namespace Orchestration.Api.Events;
 /// </remarks>
 internal sealed partial class EventStreamWriter(IStreamLog log, TimeProvider timeProvider, ApiOptions options, ILogger logger)
 {
-    public async Task WriteAsync(HttpContext context, string orgId, long after, EventFilter filter)
+    private const int KeyValid = 0, KeyRevoked = 1, KeyCheckFailed = 2;
+
+    public async Task WriteAsync(HttpContext context, string orgId, long after, EventFilter filter, Func<Task<bool>> keyStillValid)
     {
         var response = context.Response;
         response.ContentType = "text/event-stream";
@@ -33,7 +37,12 @@ internal sealed partial class EventStreamWriter(IStreamLog log, TimeProvider tim
         await response.WriteAsync(": stream\n\n", context.RequestAborted);
         await response.Body.FlushAsync(context.RequestAborted);
 
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        using var keyEnded = new CancellationTokenSource();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, keyEnded.Token);
+        var key = KeyValid;
+        var checking = 0;
+        await using var keyCheck = timeProvider.CreateTimer(
+            _ => _ = CheckKeyAsync(), null, options.SseKeyCheckInterval, options.SseKeyCheckInterval);
         var batches = log.FollowUntilBehindAsync(after, null, orgId, options.SseBufferSize, stop.Token).GetAsyncEnumerator(stop.Token);
         var next = batches.MoveNextAsync().AsTask();
         // One timer per heartbeat interval, not one per wait: a commit wakes every client, so waits are many and short.
@@ -88,13 +97,25 @@ internal sealed partial class EventStreamWriter(IStreamLog log, TimeProvider tim
                 next = batches.MoveNextAsync().AsTask();
             }
 
-            var data = $"{{\"lastEventId\":{resumeAfter.ToString(CultureInfo.InvariantCulture)}}}";
-            await response.WriteAsync($"id: {resumeAfter}\nevent: reconnect\ndata: {data}\n\n", stop.Token);
-            await response.Body.FlushAsync(stop.Token);
+            await WriteReconnectAsync(context, resumeAfter);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // The client went away.
+        }
+        catch (OperationCanceledException) when (keyEnded.IsCancellationRequested)
+        {
+            if (Volatile.Read(ref key) == KeyCheckFailed && !context.RequestAborted.IsCancellationRequested)
+            {
+                try
+                {
+                    await WriteReconnectAsync(context, resumeAfter);
+                }
+                catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+                {
+                    // The client went away meanwhile.
+                }
+            }
         }
         finally
         {
@@ -104,6 +125,50 @@ internal sealed partial class EventStreamWriter(IStreamLog log, TimeProvider tim
             await next.ContinueWith(static task => _ = task.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             await batches.DisposeAsync();
         }
+
+        // On the timer's thread, never two at once; ends the stream through keyEnded once the key is revoked or cannot be checked.
+        async Task CheckKeyAsync()
+        {
+            if (Interlocked.Exchange(ref checking, 1) == 1)
+            {
+                return;
+            }
+
+            int verdict;
+            try
+            {
+                verdict = await keyStillValid() ? KeyValid : KeyRevoked;
+            }
+            catch (Exception exception)
+            {
+                LogKeyCheckFailed(logger, exception);
+                verdict = KeyCheckFailed;
+            }
+            finally
+            {
+                Volatile.Write(ref checking, 0);
+            }
+
+            if (verdict != KeyValid)
+            {
+                Volatile.Write(ref key, verdict);
+                try
+                {
+                    keyEnded.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The stream ended while the check was on its way.
+                }
+            }
+        }
+    }
+
+    private static async Task WriteReconnectAsync(HttpContext context, long resumeAfter)
+    {
+        var data = $"{{\"lastEventId\":{resumeAfter.ToString(CultureInfo.InvariantCulture)}}}";
+        await context.Response.WriteAsync($"id: {resumeAfter}\nevent: reconnect\ndata: {data}\n\n", context.RequestAborted);
+        await context.Response.Body.FlushAsync(context.RequestAborted);
     }
 
     /// <summary>The next batch's outcome; a failure to read the log ends the stream like falling behind, logged.</summary>
@@ -122,6 +187,9 @@ internal sealed partial class EventStreamWriter(IStreamLog log, TimeProvider tim
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Following the event log for a stream client failed; the client is told to reconnect")]
     private static partial void LogFollowFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Checking a stream client's key failed; the client is told to reconnect")]
+    private static partial void LogKeyCheckFailed(ILogger logger, Exception exception);
 }
 
 /// <summary>

@@ -21,6 +21,9 @@ internal sealed class ApiOptions
     /// <summary>How often an idle event stream sends a comment line. Default: 15 s.</summary>
     public TimeSpan SseHeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How often an event stream checks that its key is still valid (a revoked key's streams end). Default: 1 s.</summary>
+    public TimeSpan SseKeyCheckInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Events buffered per stream client before it is asked to reconnect. Default: 10,000.</summary>
     public int SseBufferSize { get; set; } = 10_000;
 

@@ -39,7 +39,8 @@ internal static class ApiServiceExtensions
 
     /// <summary>
     /// Errors become RFC 9457 problem responses; unknown routes answer a problem 404. Then: body size limit, routing,
-    /// authentication, the per-key rate limit, authorization and idempotency, in that order.
+    /// authentication, the per-key rate limit, authorization (a key for every /api/v1 path, served or not) and
+    /// idempotency, in that order.
     /// </summary>
     public static WebApplication UseApiPipeline(this WebApplication app)
     {
@@ -50,6 +51,7 @@ internal static class ApiServiceExtensions
         app.UseAuthentication();
         app.UseMiddleware<RateLimitMiddleware>();
         app.UseAuthorization();
+        app.UseMiddleware<ApiKeyEverywhereMiddleware>();
         app.UseMiddleware<IdempotencyMiddleware>();
         return app;
     }

@@ -1,9 +1,15 @@
+using System.Globalization;
+using System.Numerics;
 using System.Security.Cryptography;
 using System.Text.Json;
 
 namespace Orchestration.Api;
 
-/// <summary>Hashes a JSON body so that bodies equal as parsed JSON hash alike (object members sorted, whitespace ignored).</summary>
+/// <summary>
+/// Hashes a JSON body so that bodies equal as parsed JSON hash alike: object members sorted, whitespace ignored, strings
+/// compared by value (escapes resolved) and numbers by value (<c>2</c>, <c>2.0</c> and <c>20e-1</c> alike), exactly, at
+/// any precision.
+/// </summary>
 internal static class CanonicalJson
 {
     /// <summary>Lower-case hex SHA-256 of the canonical form; of the raw bytes when the body is not JSON.</summary>
@@ -54,9 +60,41 @@ internal static class CanonicalJson
 
                 writer.WriteEndArray();
                 break;
+            case JsonValueKind.Number:
+                writer.WriteRawValue(CanonicalNumber(element.GetRawText()), skipInputValidation: true);
+                break;
             default:
                 element.WriteTo(writer);
                 break;
         }
+    }
+
+    /// <summary>
+    /// A JSON number's text as <c>[-]digits e exponent</c> with no leading or trailing zeros in the digits (zero is
+    /// <c>0</c>), so two texts of one value give one form; digit arithmetic, never a binary or decimal type that rounds.
+    /// </summary>
+    private static string CanonicalNumber(string number)
+    {
+        var negative = number.StartsWith('-');
+        var unsigned = negative ? number[1..] : number;
+        var exponentAt = unsigned.IndexOfAny(['e', 'E']);
+        var mantissa = exponentAt < 0 ? unsigned : unsigned[..exponentAt];
+        var exponent = exponentAt < 0 ? BigInteger.Zero : BigInteger.Parse(unsigned[(exponentAt + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        var point = mantissa.IndexOf('.');
+        var digits = point < 0 ? mantissa : string.Concat(mantissa.AsSpan(0, point), mantissa.AsSpan(point + 1));
+        if (point >= 0)
+        {
+            exponent -= mantissa.Length - point - 1;
+        }
+
+        digits = digits.TrimStart('0');
+        if (digits.Length == 0)
+        {
+            return "0";
+        }
+
+        var significant = digits.TrimEnd('0');
+        exponent += digits.Length - significant.Length;
+        return string.Create(CultureInfo.InvariantCulture, $"{(negative ? "-" : string.Empty)}{significant}e{exponent}");
     }
 }

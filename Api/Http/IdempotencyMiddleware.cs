@@ -168,7 +168,11 @@ internal sealed partial class IdempotencyMiddleware(
         }
 
         context.Response.Headers[ReplayedHeaderName] = "true";
-        await context.Response.Body.WriteAsync(stored.Body, context.RequestAborted);
+        if (stored.Body.Length > 0)
+        {
+            // A 204 (a claim that found nothing) has no body, and Kestrel refuses even an empty write to one.
+            await context.Response.Body.WriteAsync(stored.Body, context.RequestAborted);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "An unhandled exception ended a request to {Path}; its answer is kept for its Idempotency-Key")]

@@ -3,7 +3,11 @@ using System.Security.Cryptography;
 
 namespace Orchestration.Api;
 
-/// <summary>Ids of API objects: <c>[A-Za-z0-9._-]{1,128}</c>; generated ones sort by creation time.</summary>
+/// <summary>
+/// Ids of API objects: <c>[A-Za-z0-9._-]{1,128}</c> except <c>.</c> and <c>..</c>, which a URL cannot carry as a path
+/// segment (clients and servers resolve them as dot segments, so such an object could be created but never reached);
+/// generated ones sort by creation time.
+/// </summary>
 internal static class Ids
 {
     // Crockford's base32 in lower case: ascending in ASCII, so generated ids sort like their timestamps.
@@ -12,7 +16,7 @@ internal static class Ids
     /// <summary>Whether <paramref name="id"/> is a valid id.</summary>
     public static bool IsValid(string? id)
     {
-        if (string.IsNullOrEmpty(id) || id.Length > 128)
+        if (string.IsNullOrEmpty(id) || id.Length > 128 || id is "." or "..")
         {
             return false;
         }

@@ -41,7 +41,7 @@ internal sealed class RequestValidator
     {
         if (value is not null && !Ids.IsValid(value))
         {
-            Add(field, "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' or '-'.");
+            Add(field, "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' or '-', and not '.' or '..'.");
         }
     }
 

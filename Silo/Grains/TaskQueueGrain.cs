@@ -48,7 +48,23 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
     public async Task<TaskView?> ClaimAsync(ClaimTask request)
     {
         var agent = GrainFactory.GetGrain<IAgentGrain>($"{OrgId}/{request.AgentId}");
-        var ticket = await agent.PrepareClaimAsync(null);
+        ClaimTicket ticket;
+        try
+        {
+            ticket = await agent.PrepareClaimAsync(null);
+        }
+        catch (OrchestrationException e) when (e.Code == ProblemCodes.AgentNotAvailable && request.TaskId is not null)
+        {
+            // A claim of a task whose lease is held is refused for the task's sake first (API.md), even when the agent
+            // could not take another task either: typically the holder itself claiming its own task again.
+            if ((await TaskInOrg(request.TaskId).GetAsync()).Lease is not null)
+            {
+                throw new OrchestrationException(ProblemCodes.TaskNotClaimable, $"Task '{request.TaskId}' is leased. {e.Message}");
+            }
+
+            throw;
+        }
+
         TaskView? claimed = null;
         try
         {

@@ -1,23 +1,43 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Orchestration.Testing;
 
 namespace Orchestration.Api.Tests;
 
-/// <summary>The real Api (embedded silo included) in the ASP.NET Core test server, with settings given per test.</summary>
-public sealed class ApiFactory(IReadOnlyDictionary<string, string?> settings, TimeProvider? timeProvider = null) : WebApplicationFactory<Program>
+/// <summary>
+/// The real Api (embedded silo included) behind Kestrel on a free loopback port, with settings given per test: clients
+/// speak HTTP over sockets, so the server's own rules (no body on a 204, request limits, connection handling) apply as
+/// in production, which the in-memory test server does not enforce.
+/// </summary>
+public sealed class ApiFactory : WebApplicationFactory<Program>
 {
+    private readonly IReadOnlyDictionary<string, string?> _settings;
+    private readonly TimeProvider? _timeProvider;
+
+    public ApiFactory(IReadOnlyDictionary<string, string?> settings, TimeProvider? timeProvider = null)
+    {
+        _settings = settings;
+        _timeProvider = timeProvider;
+        UseKestrel(0);
+    }
+
+    /// <summary>Everything the host logged as an error (or worse): a request that broke on the server shows here.</summary>
+    public CapturedLog Errors { get; } = new(LogLevel.Error, andAbove: true);
+
     /// <summary>The platform key the API test hosts bootstrap with.</summary>
     public const string PlatformKey = "test-platform-key";
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        foreach (var (key, value) in settings)
+        foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);
         }
 
-        if (timeProvider is not null)
+        builder.ConfigureLogging(logging => logging.AddProvider(Errors));
+        if (_timeProvider is { } timeProvider)
         {
             builder.ConfigureServices(services => services.AddSingleton(timeProvider));
         }

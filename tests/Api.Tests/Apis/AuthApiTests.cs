@@ -26,6 +26,19 @@ public abstract class AuthApiTests : ApiTestBase
         Assert.Equal("Bearer", response.Headers.WwwAuthenticate.ToString());
     }
 
+    [Theory]
+    [InlineData("GET", "/api/v1/nope")]
+    [InlineData("PUT", "/api/v1/tasks")]
+    [InlineData("DELETE", "/api/v1/tasks/t-1/complete")]
+    public async Task UnservedApiPath_NoKey_Answers401AndWithAKeyRoutingsAnswer(string method, string path)
+    {
+        var anonymous = await Client(null).SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        var keyed = await Platform.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+
+        await ProblemAsync(anonymous, HttpStatusCode.Unauthorized, "unauthorized");
+        Assert.Contains(keyed.StatusCode, new[] { HttpStatusCode.NotFound, HttpStatusCode.MethodNotAllowed });
+    }
+
     [Fact]
     public async Task Health_NoKey_Answers200() =>
         Assert.Equal(HttpStatusCode.OK, (await Client(null).GetAsync("/alive")).StatusCode);
@@ -41,6 +54,20 @@ public abstract class AuthApiTests : ApiTestBase
         Assert.Equal(HttpStatusCode.NoContent, (await Platform.DeleteAsync($"/api/v1/keys/{keyId}")).StatusCode);
 
         await ProblemAsync(await operatorClient.GetAsync("/api/v1/tasks"), HttpStatusCode.Unauthorized, "unauthorized");
+    }
+
+    [Fact]
+    public async Task RevokeKey_ItsOpenEventStream_Ends()
+    {
+        var viewer = await KeyAsync(Platform, "viewer");
+        await using var stream = await SseClient.ConnectAsync(viewer, "/api/v1/events/stream");
+        var keys = await Platform.GetFromJsonAsync<System.Text.Json.JsonElement>("/api/v1/keys");
+        var keyId = keys.GetProperty("items").EnumerateArray().Single(key => key.GetProperty("role").GetString() == "viewer").GetProperty("id").GetString();
+
+        Assert.Equal(HttpStatusCode.NoContent, (await Platform.DeleteAsync($"/api/v1/keys/{keyId}")).StatusCode);
+
+        // Within the key check's second (an idle stream would otherwise only send a comment every 15 s).
+        Assert.Null(await stream.NextEventAsync(TimeSpan.FromSeconds(10)));
     }
 
     [Fact]

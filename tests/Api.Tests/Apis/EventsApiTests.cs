@@ -49,6 +49,23 @@ public abstract class EventsApiTests : ApiTestBase
     }
 
     [Fact]
+    public async Task ListEvents_LastPageExactlyFull_HasNoNext()
+    {
+        await CreateTaskAsync(Platform, "t-1");
+        var all = 0;
+        await Eventually.TrueAsync(async () =>
+        {
+            all = (await Platform.GetFromJsonAsync<JsonElement>("/api/v1/events?after=0")).GetProperty("items").GetArrayLength();
+            return all >= 2;
+        });
+
+        var last = await Platform.GetFromJsonAsync<JsonElement>($"/api/v1/events?after=0&limit={all}");
+
+        Assert.Equal(all, last.GetProperty("items").GetArrayLength());
+        Assert.Equal(JsonValueKind.Null, last.GetProperty("next").ValueKind);
+    }
+
+    [Fact]
     public async Task Stream_NoStart_SendsOnlyNewEventsWithIdEqualToSequence()
     {
         await CreateTaskAsync(Platform, "t-old");

@@ -109,6 +109,8 @@ public abstract class TasksApiTests : ApiTestBase
         await ReadAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/claim", new { agentId = "a-1" }), HttpStatusCode.OK);
 
         await ProblemAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/claim", new { agentId = "a-2" }), HttpStatusCode.Conflict, "task_not_claimable");
+        // The holder itself, at its limit of one task, is refused for the task's sake too.
+        await ProblemAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/claim", new { agentId = "a-1" }), HttpStatusCode.Conflict, "task_not_claimable");
     }
 
     [Fact]
@@ -147,6 +149,8 @@ public abstract class TasksApiTests : ApiTestBase
         await ClaimAsync(Platform, "a-1");
 
         await ProblemAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/complete", new { agentId = "a-1", attempt = 1 }), HttpStatusCode.Conflict, "not_lease_holder");
+        await ProblemAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/progress", new { agentId = "a-1", attempt = 0 }), HttpStatusCode.Conflict, "not_lease_holder");
+        await ProblemAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/progress", new { agentId = "a-1", attempt = -1 }), HttpStatusCode.BadRequest, "validation_failed");
     }
 
     [Fact]

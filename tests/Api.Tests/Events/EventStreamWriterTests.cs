@@ -53,14 +53,44 @@ public sealed class EventStreamWriterTests
         Assert.DoesNotContain("agent.registered", body, StringComparison.Ordinal);
     }
 
-    private static async Task<string> WriteAsync(IStreamLog log, string? types, ManualTimeProvider? time = null)
+    [Fact]
+    public async Task WriteAsync_KeyRevokedMidStream_EndsWithoutReconnect()
+    {
+        // Batches half a second of the clock apart: the key is checked once a second, and found revoked at the first check.
+        var time = new ManualTimeProvider();
+        var log = new ScriptedLog([.. Enumerable.Range(5, 10).Select(sequence => (IReadOnlyList<StreamEvent>)[Envelope(sequence, "task.created")])],
+            onBatch: () => time.Advance(TimeSpan.FromMilliseconds(500)));
+        var checks = 0;
+
+        var body = await WriteAsync(log, "task.*", time, () => Task.FromResult(++checks == 0));
+
+        Assert.True(checks >= 1);
+        Assert.Contains("id: 5\nevent: task.created\n", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("id: 6\n", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("reconnect", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WriteAsync_KeyCheckFails_EndsWithReconnectAfterWhatWasSent()
+    {
+        var time = new ManualTimeProvider();
+        var log = new ScriptedLog([.. Enumerable.Range(5, 10).Select(sequence => (IReadOnlyList<StreamEvent>)[Envelope(sequence, "task.created")])],
+            onBatch: () => time.Advance(TimeSpan.FromMilliseconds(500)));
+
+        var body = await WriteAsync(log, "task.*", time, () => throw new TimeoutException("the key's grain did not answer"));
+
+        Assert.Matches("id: (\\d+)\nevent: reconnect\ndata: \\{\"lastEventId\":\\1\\}\n\n$", body);
+        Assert.DoesNotContain("id: 14\n", body, StringComparison.Ordinal);
+    }
+
+    private static async Task<string> WriteAsync(IStreamLog log, string? types, ManualTimeProvider? time = null, Func<Task<bool>>? keyStillValid = null)
     {
         var context = new DefaultHttpContext();
         using var body = new MemoryStream();
         context.Response.Body = body;
         var filter = EventFilter.Parse(types, null, null, new RequestValidator());
         var writer = new EventStreamWriter(log, time ?? new ManualTimeProvider(), new ApiOptions(), NullLogger.Instance);
-        await writer.WriteAsync(context, "default", 4, filter).WaitAsync(TimeSpan.FromSeconds(20));
+        await writer.WriteAsync(context, "default", 4, filter, keyStillValid ?? (() => Task.FromResult(true))).WaitAsync(TimeSpan.FromSeconds(20));
         return Encoding.UTF8.GetString(body.ToArray());
     }
 

@@ -145,6 +145,21 @@ public abstract class BadInputTests : ApiTestBase
     public async Task GetTask_InvalidId_Answers400() =>
         await ProblemAsync(await Platform.GetAsync("/api/v1/tasks/" + new string('x', 129)), HttpStatusCode.BadRequest, "validation_failed");
 
+    [Theory]
+    [InlineData("/api/v1/tasks", "title")]
+    [InlineData("/api/v1/agents", "name")]
+    public async Task Create_IdOfDotSegment_Answers400AndCreatesNothing(string path, string field)
+    {
+        // '.' and '..' match the id alphabet, but no URL can address them: /tasks/.. is /api/v1/.
+        foreach (var id in new[] { ".", ".." })
+        {
+            var body = $$"""{"id":"{{id}}","{{field}}":"x"}""";
+            await ProblemAsync(await Platform.PostAsync(path, Json(body)), HttpStatusCode.BadRequest, "validation_failed");
+        }
+
+        Assert.Equal(0, (await Platform.GetFromJsonAsync<JsonElement>(path)).GetProperty("items").GetArrayLength());
+    }
+
     public static TheoryData<string> UnstorableJson => new()
     {
         "\"\\ud83d\"",

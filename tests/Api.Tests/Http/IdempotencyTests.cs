@@ -42,6 +42,40 @@ public abstract class IdempotencyTests : ApiTestBase
         await ProblemAsync(await SendAsync("/api/v1/tasks", "k-1", """{"title":"Deploy"}"""), (HttpStatusCode)422, "idempotency_key_reused");
     }
 
+    [Theory]
+    [InlineData("7.0", true)]
+    [InlineData("70e-1", true)]
+    [InlineData("0.7E1", true)]
+    [InlineData("8", false)]
+    public async Task Post_SameKeyNumberWrittenOtherwise_ComparesByValue(string priority, bool replayed)
+    {
+        var first = await SendAsync("/api/v1/tasks", "k-1", """{"title":"Build","priority":7,"input":{"n":-0.5}}""");
+        var second = await SendAsync("/api/v1/tasks", "k-1", $$$"""{"title":"Build","priority":{{{priority}}},"input":{"n":-5e-1}}""");
+
+        await ReadAsync(first, HttpStatusCode.Created);
+        if (replayed)
+        {
+            await ReadAsync(second, HttpStatusCode.Created);
+            Assert.Equal("true", second.Headers.GetValues("Idempotent-Replayed").Single());
+        }
+        else
+        {
+            await ProblemAsync(second, (HttpStatusCode)422, "idempotency_key_reused");
+        }
+    }
+
+    [Fact]
+    public async Task Post_SameKeyNumbersEqualOnlyWhenRounded_Answers422()
+    {
+        // Equal as doubles and as decimals (28 digits), different as JSON values.
+        await ReadAsync(await SendAsync("/api/v1/tasks", "k-1", """{"title":"Build","input":{"n":1.000000000000000000000000000001}}"""), HttpStatusCode.Created);
+
+        await ProblemAsync(
+            await SendAsync("/api/v1/tasks", "k-1", """{"title":"Build","input":{"n":1.000000000000000000000000000002}}"""),
+            (HttpStatusCode)422,
+            "idempotency_key_reused");
+    }
+
     [Fact]
     public async Task Post_SameKeyOtherPathOrKey_IsIndependent()
     {
@@ -61,6 +95,22 @@ public abstract class IdempotencyTests : ApiTestBase
         await ProblemAsync(first, HttpStatusCode.NotFound, "not_found");
         await ProblemAsync(second, HttpStatusCode.NotFound, "not_found");
         Assert.Equal("true", second.Headers.GetValues("Idempotent-Replayed").Single());
+    }
+
+    [Fact]
+    public async Task Post_NoContentAnswer_IsReplayedWithoutABody()
+    {
+        await RegisterAgentAsync(Platform, "a-1");
+        const string Body = """{"agentId":"a-1"}""";
+
+        var first = await SendAsync("/api/v1/tasks/claim", "k-1", Body);
+        var second = await SendAsync("/api/v1/tasks/claim", "k-1", Body);
+
+        Assert.Equal(HttpStatusCode.NoContent, first.StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, second.StatusCode);
+        Assert.Equal("true", second.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Empty(await second.Content.ReadAsByteArrayAsync());
+        Assert.Empty(Factory.Errors.Messages);
     }
 
     [Fact]

@@ -16,7 +16,7 @@ public sealed class OverloadTests : IAsyncLifetime
     private const int SoftLimit = 20;
 
     private readonly GrainProbe _probe = new();
-    private readonly WarningLog _warnings = new();
+    private readonly CapturedLog _warnings = new(LogLevel.Warning);
     private TestCluster _cluster = null!;
 
     public async Task InitializeAsync() => _cluster = await TestClusterFactory.StartAsync(
@@ -119,34 +119,5 @@ public sealed class OverloadTests : IAsyncLifetime
         var options = new SiloOptions { MaxEnqueuedRequestsSoftLimit = 100, MaxEnqueuedRequestsHardLimit = 10 };
 
         Assert.Contains(options.Validate(), error => error.Contains("MaxEnqueuedRequestsSoftLimit", StringComparison.Ordinal));
-    }
-}
-
-/// <summary>The warnings the runtime logged, as formatted messages.</summary>
-internal sealed class WarningLog : ILoggerFactory, ILogger
-{
-    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _messages = new();
-
-    public IReadOnlyCollection<string> Messages => _messages;
-
-    public ILogger CreateLogger(string categoryName) => this;
-
-    public void AddProvider(ILoggerProvider provider) => throw new NotSupportedException();
-
-    public IDisposable? BeginScope<TState>(TState state)
-        where TState : notnull => null;
-
-    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
-
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-    {
-        if (logLevel == LogLevel.Warning)
-        {
-            _messages.Enqueue(formatter(state, exception));
-        }
-    }
-
-    public void Dispose()
-    {
     }
 }
