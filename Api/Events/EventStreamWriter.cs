@@ -61,8 +61,8 @@ internal sealed partial class EventStreamWriter(IStreamLog log, TimeProvider tim
                     var idle = timeProvider.GetElapsedTime(lastWrite);
                     if (idle >= options.SseHeartbeatInterval)
                     {
-                        await response.WriteAsync(":\n\n", stop.Token);
-                        await response.Body.FlushAsync(stop.Token);
+                        await response.WriteAsync(":\n\n", context.RequestAborted);
+                        await response.Body.FlushAsync(context.RequestAborted);
                         lastWrite = timeProvider.GetTimestamp();
                         idle = TimeSpan.Zero;
                     }
@@ -90,7 +90,7 @@ internal sealed partial class EventStreamWriter(IStreamLog log, TimeProvider tim
 
                 if (wrote)
                 {
-                    await response.BodyWriter.FlushAsync(stop.Token);
+                    await response.BodyWriter.FlushAsync(context.RequestAborted);
                     lastWrite = timeProvider.GetTimestamp();
                 }
 

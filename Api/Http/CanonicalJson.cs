@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Numerics;
 using System.Security.Cryptography;
 using System.Text.Json;
 
@@ -72,14 +71,31 @@ internal static class CanonicalJson
     /// <summary>
     /// A JSON number's text as <c>[-]digits e exponent</c> with no leading or trailing zeros in the digits (zero is
     /// <c>0</c>), so two texts of one value give one form; digit arithmetic, never a binary or decimal type that rounds.
+    /// An exponent of more than 15 digits keeps the text as written: arithmetic on it would cost time that grows with
+    /// its length, and the text still never matches the form of another value (only the same value written otherwise).
     /// </summary>
     private static string CanonicalNumber(string number)
     {
+        const int MaxExponentDigits = 15;
         var negative = number.StartsWith('-');
         var unsigned = negative ? number[1..] : number;
         var exponentAt = unsigned.IndexOfAny(['e', 'E']);
         var mantissa = exponentAt < 0 ? unsigned : unsigned[..exponentAt];
-        var exponent = exponentAt < 0 ? BigInteger.Zero : BigInteger.Parse(unsigned[(exponentAt + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        var exponent = 0L;
+        if (exponentAt >= 0)
+        {
+            var written = unsigned[(exponentAt + 1)..];
+            var exponentNegative = written.StartsWith('-');
+            var exponentDigits = written.TrimStart('+', '-').TrimStart('0');
+            if (exponentDigits.Length > MaxExponentDigits)
+            {
+                return number;
+            }
+
+            exponent = exponentDigits.Length == 0 ? 0 : long.Parse(exponentDigits, NumberStyles.None, CultureInfo.InvariantCulture);
+            exponent = exponentNegative ? -exponent : exponent;
+        }
+
         var point = mantissa.IndexOf('.');
         var digits = point < 0 ? mantissa : string.Concat(mantissa.AsSpan(0, point), mantissa.AsSpan(point + 1));
         if (point >= 0)

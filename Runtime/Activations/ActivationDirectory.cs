@@ -20,7 +20,12 @@ internal sealed class ActivationDirectory(SiloRuntime runtime)
     /// is leased) if needed. In a cluster the new activation must
     /// first register in the grain directory; when another silo's activation holds the grain, that one is returned.
     /// </summary>
-    public ActivationData GetOrAdd(GrainId grainId, GrainClassInfo grainClass, Clustering.PartitionLease? lease = null)
+    /// <remarks>
+    /// With <c>joinsHandOver</c>, started by a turn of the lease's own period while that period is handed over (see
+    /// <see cref="Calls.GrainCallDispatcher"/>): it may start while the period only serves, since the hand-over cannot
+    /// end while the calling activation lives, and it deactivates this one on its next look.
+    /// </remarks>
+    public ActivationData GetOrAdd(GrainId grainId, GrainClassInfo grainClass, Clustering.PartitionLease? lease = null, bool joinsHandOver = false)
     {
         var created = new ActivationData(runtime, grainClass, grainId, lease);
         if (runtime.Router is IGrainDirectory cluster)
@@ -31,7 +36,7 @@ internal sealed class ActivationDirectory(SiloRuntime runtime)
                 return registered;
             }
 
-            if (!runtime.Router.IsLocal(runtime, grainId))
+            if (!joinsHandOver && !runtime.Router.IsLocal(runtime, grainId))
             {
                 // Sent here before the silos changed: serve nothing, hand the call on to the owner once gone.
                 created.RequestDeactivation(DeactivationReason.PlacementChanged);
@@ -45,7 +50,7 @@ internal sealed class ActivationDirectory(SiloRuntime runtime)
         {
             if (_activations.TryAdd(grainId, created))
             {
-                LeaveIfPeriodClosed(created);
+                LeaveIfPeriodClosed(created, joinsHandOver);
                 return created;
             }
 
@@ -58,7 +63,7 @@ internal sealed class ActivationDirectory(SiloRuntime runtime)
 
                 if (_activations.TryUpdate(grainId, created, existing))
                 {
-                    LeaveIfPeriodClosed(created);
+                    LeaveIfPeriodClosed(created, joinsHandOver);
                     return created;
                 }
             }
@@ -73,7 +78,7 @@ internal sealed class ActivationDirectory(SiloRuntime runtime)
     /// the directory (fenced against <see cref="Clustering.PartitionLease.BeginDrain"/>): closed, the new activation
     /// leaves before it activates and hands its calls on to the partition's owner.
     /// </summary>
-    private void LeaveIfPeriodClosed(ActivationData created)
+    private void LeaveIfPeriodClosed(ActivationData created, bool joinsHandOver)
     {
         if (created.Lease is not { } lease)
         {
@@ -81,7 +86,8 @@ internal sealed class ActivationDirectory(SiloRuntime runtime)
         }
 
         Interlocked.MemoryBarrier();
-        if (!lease.IsAccepting(runtime.TimeProvider.GetTimestamp()))
+        var now = runtime.TimeProvider.GetTimestamp();
+        if (joinsHandOver ? !lease.IsServing(now) : !lease.IsAccepting(now))
         {
             created.RequestDeactivation(lease.HasEnded ? DeactivationReason.OwnershipLost : DeactivationReason.PlacementChanged);
         }

@@ -285,6 +285,9 @@ internal sealed partial class TaskGrain(
                 await OfferToQueueAsync();
                 return;
             case DependentsReminder when IsFinal(State.Status):
+                // This one-shot is deleted once the tick ends; registered again here, in the tick's call, the safety net
+                // stays until the telling has told every dependent.
+                await RegisterOrUpdateReminder(DependentsReminder, s_dependentsSafetyNet, TimeSpan.Zero);
                 TellDependentsAfterThisTurn();
                 return;
         }
@@ -386,7 +389,7 @@ internal sealed partial class TaskGrain(
             }
             catch (Exception again)
             {
-                // The reminder registered before the final status was written is still there unless it already ticked.
+                // The reminder registered with the final status (or by the tick that started this) is still there.
                 LogTellingDependentsFailed(logger, Id, again);
             }
         }

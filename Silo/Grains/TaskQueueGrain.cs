@@ -56,8 +56,10 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
         catch (OrchestrationException e) when (e.Code == ProblemCodes.AgentNotAvailable && request.TaskId is not null)
         {
             // A claim of a task whose lease is held is refused for the task's sake first (API.md), even when the agent
-            // could not take another task either: typically the holder itself claiming its own task again.
-            if ((await TaskInOrg(request.TaskId).GetAsync()).Lease is not null)
+            // is at its limit: typically the holder itself claiming its own task again. A paused or offline agent is
+            // refused as such.
+            if ((await agent.GetAsync()).Status is AgentStatus.Online or AgentStatus.Busy
+                && (await TaskInOrg(request.TaskId).GetAsync()).Lease is not null)
             {
                 throw new OrchestrationException(ProblemCodes.TaskNotClaimable, $"Task '{request.TaskId}' is leased. {e.Message}");
             }

@@ -109,8 +109,10 @@ public abstract class TasksApiTests : ApiTestBase
         await ReadAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/claim", new { agentId = "a-1" }), HttpStatusCode.OK);
 
         await ProblemAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/claim", new { agentId = "a-2" }), HttpStatusCode.Conflict, "task_not_claimable");
-        // The holder itself, at its limit of one task, is refused for the task's sake too.
+        // The holder itself, at its limit of one task, is refused for the task's sake too; a paused agent as paused.
         await ProblemAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/claim", new { agentId = "a-1" }), HttpStatusCode.Conflict, "task_not_claimable");
+        await ReadAsync(await Platform.PostAsync("/api/v1/agents/a-2/pause", null), HttpStatusCode.OK);
+        await ProblemAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/claim", new { agentId = "a-2" }), HttpStatusCode.Conflict, "agent_not_available");
     }
 
     [Fact]

@@ -77,6 +77,20 @@ public abstract class IdempotencyTests : ApiTestBase
     }
 
     [Fact]
+    public async Task Post_NumberWithAHugeExponent_IsHashedPromptlyAndReplayed()
+    {
+        // Exact arithmetic on a 200,000-digit exponent takes seconds (growing with the square of its length).
+        var body = $$$"""{"title":"Build","input":{"n":1e{{{new string('7', 200_000)}}}}}""";
+
+        var first = await SendAsync("/api/v1/tasks", "k-1", body).WaitAsync(TimeSpan.FromSeconds(10));
+        var second = await SendAsync("/api/v1/tasks", "k-1", body).WaitAsync(TimeSpan.FromSeconds(10));
+
+        await ReadAsync(first, HttpStatusCode.Created);
+        await ReadAsync(second, HttpStatusCode.Created);
+        Assert.Equal("true", second.Headers.GetValues("Idempotent-Replayed").Single());
+    }
+
+    [Fact]
     public async Task Post_SameKeyOtherPathOrKey_IsIndependent()
     {
         var other = await KeyAsync(Platform, "operator");

@@ -1,4 +1,7 @@
+using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
+using Orchestration.Runtime.Clustering;
+using Orchestration.Runtime.Placement;
 using Orchestration.Testing;
 
 namespace Orchestration.Runtime.Tests.Clustering;
@@ -34,6 +37,16 @@ internal sealed class SiloProcesses : IAsyncDisposable
         await runtime.StartAsync(CancellationToken.None);
         return runtime;
     }
+
+    /// <summary>
+    /// Where <paramref name="partition"/> ranks among <paramref name="siloId"/>'s partitions by rendezvous weight: when a
+    /// second silo joins, a silo holding every partition hands over those ranked below half (its lowest-weight half).
+    /// </summary>
+    public static int RankOf(string siloId, int partition) =>
+        Enumerable.Range(0, ClusterPartitions.Count)
+            .OrderBy(p => RendezvousHash.Weight(siloId, new GrainId("partition", p.ToString(CultureInfo.InvariantCulture))))
+            .ToList()
+            .IndexOf(partition);
 
     public async ValueTask DisposeAsync()
     {

@@ -3,7 +3,6 @@ using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Orchestration.Runtime.Activations;
 using Orchestration.Runtime.Clustering;
-using Orchestration.Runtime.Placement;
 using Orchestration.Runtime.Streams;
 using Orchestration.Runtime.Tests.Clustering;
 using Orchestration.Runtime.Tests.TestGrains;
@@ -68,7 +67,7 @@ public sealed class ImplicitStreamLeadershipTests(PostgresServerFixture postgres
         // The join moves the leadership but not the consumer's activation, so only the run can hold the partition back.
         var held = ClusterPartitions.Of(new GrainId(GrainClassInfo.ToTypeName(typeof(OrderedConsumerGrain)), "held"));
         var aId = Enumerable.Range(0, 1000).Select(i => $"silo-a{i}")
-            .First(id => RankOf(id, s_leadership) < ClusterPartitions.Count / 2 && RankOf(id, held) >= ClusterPartitions.Count / 2);
+            .First(id => SiloProcesses.RankOf(id, s_leadership) < ClusterPartitions.Count / 2 && SiloProcesses.RankOf(id, held) >= ClusterPartitions.Count / 2);
         var a = await StartAsync(aId);
         await Eventually.TrueAsync(() => Task.FromResult(a.Cluster!.Keeper!.Held.Count == ClusterPartitions.Count), "a holds every partition");
         var stream = a.Services.GetRequiredService<IStreamProvider>().GetStream<int>(new StreamId("ordered", "held"));
@@ -123,7 +122,7 @@ public sealed class ImplicitStreamLeadershipTests(PostgresServerFixture postgres
         var type = GrainClassInfo.ToTypeName(typeof(BusyConsumerGrain));
         var leadership = ClusterPartitions.Of(new GrainId("stream-subscription", $"implicit/{type}/busy"));
         var key = Enumerable.Range(0, 100_000).Select(i => $"k{i}").First(k => ClusterPartitions.Of(new GrainId(type, k)) == leadership);
-        var a = await StartAsync(Enumerable.Range(0, 1000).Select(i => $"silo-a{i}").First(id => RankOf(id, leadership) < ClusterPartitions.Count / 2));
+        var a = await StartAsync(Enumerable.Range(0, 1000).Select(i => $"silo-a{i}").First(id => SiloProcesses.RankOf(id, leadership) < ClusterPartitions.Count / 2));
         await Eventually.TrueAsync(() => Task.FromResult(a.Cluster!.Keeper!.Held.Count == ClusterPartitions.Count), "a holds every partition");
         var hold = a.GrainFactory.GetGrain<IBusyConsumerGrain>(key).HoldAsync();
         await _probe.WaitForAsync("busy:hold");
@@ -189,13 +188,7 @@ public sealed class ImplicitStreamLeadershipTests(PostgresServerFixture postgres
     /// does or does not hold the subscription's leadership.
     /// </summary>
     private static string SiloIdWhoseHalf(bool keeps) =>
-        Enumerable.Range(0, 1000).Select(i => $"silo-a{i}").First(id => (RankOf(id, s_leadership) >= ClusterPartitions.Count / 2) == keeps);
-
-    private static int RankOf(string siloId, int partition) =>
-        Enumerable.Range(0, ClusterPartitions.Count)
-            .OrderBy(p => RendezvousHash.Weight(siloId, new GrainId("partition", p.ToString(CultureInfo.InvariantCulture))))
-            .ToList()
-            .IndexOf(partition);
+        Enumerable.Range(0, 1000).Select(i => $"silo-a{i}").First(id => (SiloProcesses.RankOf(id, s_leadership) >= ClusterPartitions.Count / 2) == keeps);
 
     private Task<SiloRuntime> StartAsync(string siloId) =>
         _silos.StartAsync(siloId, servesPartitions: true, services =>

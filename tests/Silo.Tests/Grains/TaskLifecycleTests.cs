@@ -248,7 +248,7 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
 
         Assert.Equal("compile", claimed.Id);
         // Dependents are told after the finishing call's turn (it never waits for them).
-        await Eventually.TrueAsync(async () => (await TaskGrain("ship").GetAsync()).BlockedReason is not null);
+        await Eventually.TrueAsync(async () => (await TaskGrain("ship").GetAsync()).BlockedReason == "Dependency 'lint' is cancelled.");
         var ship = await TaskGrain("ship").GetAsync();
         Assert.Equal(TaskLifecycleStatus.Blocked, ship.Status);
         Assert.Equal("Dependency 'lint' is cancelled.", ship.BlockedReason);
