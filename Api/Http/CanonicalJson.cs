@@ -12,7 +12,15 @@ namespace Orchestration.Api;
 internal static class CanonicalJson
 {
     /// <summary>Lower-case hex SHA-256 of the canonical form; of the raw bytes when the body is not JSON.</summary>
-    public static string Hash(ReadOnlyMemory<byte> body)
+    public static string Hash(ReadOnlyMemory<byte> body) => Hash(body, numbersByValue: true);
+
+    /// <summary>
+    /// The hash of the release before numbers were compared by value (numbers as written). Records it made are replayed
+    /// for their retention (24 h), so a retry that crosses a rolling upgrade is still recognised; drop it a release later.
+    /// </summary>
+    public static string HashWithNumbersAsWritten(ReadOnlyMemory<byte> body) => Hash(body, numbersByValue: false);
+
+    private static string Hash(ReadOnlyMemory<byte> body, bool numbersByValue)
     {
         if (body.IsEmpty)
         {
@@ -25,7 +33,7 @@ internal static class CanonicalJson
             using var buffer = new MemoryStream();
             using (var writer = new Utf8JsonWriter(buffer))
             {
-                Write(writer, document.RootElement);
+                Write(writer, document.RootElement, numbersByValue);
             }
 
             return Convert.ToHexStringLower(SHA256.HashData(buffer.ToArray()));
@@ -36,7 +44,7 @@ internal static class CanonicalJson
         }
     }
 
-    private static void Write(Utf8JsonWriter writer, JsonElement element)
+    private static void Write(Utf8JsonWriter writer, JsonElement element, bool numbersByValue)
     {
         switch (element.ValueKind)
         {
@@ -45,7 +53,7 @@ internal static class CanonicalJson
                 foreach (var property in element.EnumerateObject().OrderBy(property => property.Name, StringComparer.Ordinal))
                 {
                     writer.WritePropertyName(property.Name);
-                    Write(writer, property.Value);
+                    Write(writer, property.Value, numbersByValue);
                 }
 
                 writer.WriteEndObject();
@@ -54,12 +62,12 @@ internal static class CanonicalJson
                 writer.WriteStartArray();
                 foreach (var item in element.EnumerateArray())
                 {
-                    Write(writer, item);
+                    Write(writer, item, numbersByValue);
                 }
 
                 writer.WriteEndArray();
                 break;
-            case JsonValueKind.Number:
+            case JsonValueKind.Number when numbersByValue:
                 writer.WriteRawValue(CanonicalNumber(element.GetRawText()), skipInputValidation: true);
                 break;
             default:

@@ -52,11 +52,15 @@ internal sealed partial class IdempotencyMiddleware(
         using var body = new MemoryStream();
         await context.Request.Body.CopyToAsync(body, context.RequestAborted);
         context.Request.Body.Position = 0;
-        var requestHash = CanonicalJson.Hash(body.GetBuffer().AsMemory(0, (int)body.Length));
+        var bytes = body.GetBuffer().AsMemory(0, (int)body.Length);
+        var requestHash = CanonicalJson.Hash(bytes);
 
         var scope = $"{caller.KeyId}\n{context.Request.Method}\n{RouteOf(context)}\n{idempotencyKey}";
         var grain = grains.GetGrain<IIdempotencyGrain>(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(scope))));
-        var begun = await grain.BeginAsync(new IdempotencyBegin(requestHash, options.Value.IdempotencyInFlightTimeout, options.Value.IdempotencyRetention));
+        var begun = await grain.BeginAsync(new IdempotencyBegin(requestHash, options.Value.IdempotencyInFlightTimeout, options.Value.IdempotencyRetention)
+        {
+            EarlierFormHash = CanonicalJson.HashWithNumbersAsWritten(bytes),
+        });
         switch (begun.Outcome)
         {
             case IdempotencyOutcome.Mismatch:

@@ -20,7 +20,8 @@ internal sealed class IdempotencyGrain(
         var state = record.State;
         if (record.RecordExists && state.ExpiresAt > now)
         {
-            if (!string.Equals(state.RequestHash, request.RequestHash, StringComparison.Ordinal))
+            if (!string.Equals(state.RequestHash, request.RequestHash, StringComparison.Ordinal)
+                && !string.Equals(state.RequestHash, request.EarlierFormHash, StringComparison.Ordinal))
             {
                 return new IdempotencyResult(IdempotencyOutcome.Mismatch, null);
             }

@@ -58,6 +58,31 @@ public sealed class IdempotencyExpiryTests : IAsyncLifetime
         Assert.Equal(IdempotencyOutcome.Started, after.Outcome);
     }
 
+    [Fact]
+    public async Task BeginAsync_RecordMadeWithTheEarlierHashForm_IsReplayedToTheSameBody()
+    {
+        var grain = CreateSut("k-3");
+        await grain.BeginAsync(Begin("earlier-form"));
+        await grain.CompleteAsync("earlier-form", new IdempotentResponse(201, "application/json", null, [7]));
+
+        var replay = await grain.BeginAsync(Begin("new-form") with { EarlierFormHash = "earlier-form" });
+        var other = await grain.BeginAsync(Begin("new-form") with { EarlierFormHash = "other-body" });
+
+        Assert.Equal(IdempotencyOutcome.Completed, replay.Outcome);
+        Assert.Equal([7], replay.Response!.Body);
+        Assert.Equal(IdempotencyOutcome.Mismatch, other.Outcome);
+    }
+
+    [Fact]
+    public void HashWithNumbersAsWritten_IsTheEarlierReleasesHash()
+    {
+        // SHA-256 of {"a":"x","b":2.0}: members sorted, no whitespace, the number as written, as the earlier release hashed.
+        var body = "{ \"b\": 2.0, \"a\": \"x\" }"u8.ToArray();
+
+        Assert.Equal("adbe0031058f91ba98e3a9b21f60656b4b5a4ea4c3b1258b3bbfdc351bbd1829", CanonicalJson.HashWithNumbersAsWritten(body));
+        Assert.NotEqual(CanonicalJson.HashWithNumbersAsWritten(body), CanonicalJson.Hash(body));
+    }
+
     private IIdempotencyGrain CreateSut(string key) => _factory.Services.GetRequiredService<IGrainFactory>().GetGrain<IIdempotencyGrain>(key);
 
     private static IdempotencyBegin Begin(string hash) => new(hash, TimeSpan.FromMinutes(2), TimeSpan.FromHours(24));
