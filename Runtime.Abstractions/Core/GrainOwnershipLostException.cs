@@ -12,8 +12,12 @@ public sealed class GrainOwnershipLostException : Exception
         : base($"Grain {grainId}: the write was refused because this silo no longer owns the grain ({reason}); nothing was stored.")
     {
         GrainId = grainId;
+        Reason = reason;
     }
 
     /// <summary>The grain whose write was refused.</summary>
     public GrainId GrainId { get; }
+
+    /// <summary>Why this silo no longer owns it. A property, so a caller in another process rebuilds this exception.</summary>
+    public string Reason { get; }
 }

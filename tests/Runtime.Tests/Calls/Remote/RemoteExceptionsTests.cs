@@ -32,6 +32,25 @@ public sealed class RemoteExceptionsTests
         Assert.Contains("3 things went wrong", rebuilt.Message);
     }
 
+    public static TheoryData<Exception> RuntimeFailures => new()
+    {
+        // What a caller must recognise to answer "outcome unknown" (the Api's 503), however many silos it crossed.
+        new GrainOwnershipLostException(new GrainId("task", "org/t-1"), "partition 230 epoch 51: its lease ended here"),
+        new GrainCallTimeoutException(new GrainId("task", "org/t-1"), "ClaimAsync", TimeSpan.FromSeconds(30)),
+        new SiloUnavailableException(new GrainId("task", "org/t-1"), "ClaimAsync", "127.0.0.1:4000"),
+        new GrainOverloadedException(new GrainId("task", "org/t-1"), "ClaimAsync", 5000),
+    };
+
+    [Theory]
+    [MemberData(nameof(RuntimeFailures))]
+    public void Rebuild_RuntimeFailure_SameTypeAndMessageAcrossTwoHops(Exception original)
+    {
+        var rebuilt = RoundTrip(RoundTrip(original));
+
+        Assert.IsType(original.GetType(), rebuilt);
+        Assert.Equal(original.Message, rebuilt.Message);
+    }
+
     private static Exception RoundTrip(Exception exception)
     {
         var wire = JsonSerializer.SerializeToUtf8Bytes(RemoteExceptions.Describe(exception, s_json), RemoteCallJsonContext.Default.RemoteCallResponse);
