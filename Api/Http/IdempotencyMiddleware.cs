@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http.Features;
@@ -28,6 +29,9 @@ internal sealed partial class IdempotencyMiddleware(
 
     /// <summary>The header set on replayed answers.</summary>
     public const string ReplayedHeaderName = "Idempotent-Replayed";
+
+    /// <summary>How long an answer's recording is tried again while its grain is cut off (a failover takes a few seconds).</summary>
+    private static readonly TimeSpan s_recordFor = TimeSpan.FromSeconds(15);
 
     private const int MaxKeyLength = 255;
 
@@ -107,10 +111,42 @@ internal sealed partial class IdempotencyMiddleware(
         }
 
         var location = context.Response.Headers.Location.ToString();
-        await grain.CompleteAsync(requestHash, new IdempotentResponse(context.Response.StatusCode, context.Response.ContentType,
+        await RecordAsync(grain, requestHash, new IdempotentResponse(context.Response.StatusCode, context.Response.ContentType,
             location.Length > 0 ? location : null, captured.ToArray()));
         captured.Position = 0;
         await captured.CopyToAsync(context.Response.Body, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// Records the answer, trying again for <see cref="s_recordFor"/> when the record's grain was cut off (its silo died
+    /// or handed it over: a failover takes a few seconds). The request has taken effect: answered 503, the client would
+    /// retry, and once the record's in-flight deadline passed the retry would apply it a second time. If it still cannot
+    /// be recorded, the client gets the real answer all the same (logged); only a retry after the deadline can repeat it.
+    /// </summary>
+    private async Task RecordAsync(IIdempotencyGrain grain, string requestHash, IdempotentResponse response)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        var started = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                await grain.CompleteAsync(requestHash, response);
+                return;
+            }
+            catch (Exception exception) when (ApiExceptionHandler.Interrupted(exception) is not null)
+            {
+                if (Stopwatch.GetElapsedTime(started) + delay > s_recordFor)
+                {
+                    LogNotRecorded(logger, exception);
+                    return;
+                }
+
+                // Real time, not the injected clock: this waits for a failover, which tests do not simulate by moving a clock.
+                await Task.Delay(delay);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+            }
+        }
     }
 
     /// <summary>
@@ -178,6 +214,9 @@ internal sealed partial class IdempotencyMiddleware(
             await context.Response.Body.WriteAsync(stored.Body, context.RequestAborted);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A request's answer could not be recorded for its Idempotency-Key; it is sent all the same, and a retry after the in-flight deadline would run it again")]
+    private static partial void LogNotRecorded(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "An unhandled exception ended a request to {Path}; its answer is kept for its Idempotency-Key")]
     private static partial void LogUnhandled(ILogger logger, PathString path, Exception exception);

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orchestration.Testing;
@@ -23,6 +24,9 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
         UseKestrel(0);
     }
 
+    /// <summary>Replaces services after the Api registered its own (a fault to inject, say).</summary>
+    public Action<IServiceCollection>? OverrideServices { get; init; }
+
     /// <summary>Everything the host logged as an error (or worse): a request that broke on the server shows here.</summary>
     public CapturedLog Errors { get; } = new(LogLevel.Error, andAbove: true);
 
@@ -37,6 +41,11 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
         }
 
         builder.ConfigureLogging(logging => logging.AddProvider(Errors));
+        if (OverrideServices is { } overrideServices)
+        {
+            builder.ConfigureTestServices(overrideServices);
+        }
+
         if (_timeProvider is { } timeProvider)
         {
             builder.ConfigureServices(services => services.AddSingleton(timeProvider));
@@ -64,7 +73,11 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
     }
 
     /// <summary>A host on <paramref name="storage"/> with the test platform key and <paramref name="extra"/> settings.</summary>
-    public static ApiFactory Create(IReadOnlyDictionary<string, string?> storage, IReadOnlyDictionary<string, string?>? extra = null, TimeProvider? timeProvider = null)
+    public static ApiFactory Create(
+        IReadOnlyDictionary<string, string?> storage,
+        IReadOnlyDictionary<string, string?>? extra = null,
+        TimeProvider? timeProvider = null,
+        Action<IServiceCollection>? overrideServices = null)
     {
         var all = new Dictionary<string, string?>(storage) { ["Orchestration:BootstrapKey"] = PlatformKey };
         foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
@@ -72,6 +85,6 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
             all[key] = value;
         }
 
-        return new ApiFactory(all, timeProvider);
+        return new ApiFactory(all, timeProvider) { OverrideServices = overrideServices };
     }
 }
