@@ -30,7 +30,7 @@ internal static class AgentsApi
     }
 
     private static async Task<Results<Created<AgentView>, Ok<AgentView>, ProblemHttpResult>> RegisterAgentAsync(
-        RegisterAgentRequest body, Caller caller, [AsParameters] ApiServices services)
+        RegisterAgentRequest body, Caller caller, HttpContext context, [AsParameters] ApiServices services)
     {
         var validator = new RequestValidator();
         validator.OptionalId("id", body.Id);
@@ -44,7 +44,7 @@ internal static class AgentsApi
             return validator.Problem();
         }
 
-        var id = body.Id ?? (caller.AgentId is { } own && caller.Role == Grains.Keys.ApiKeyRole.Agent ? own : Ids.New(services.Time));
+        var id = body.Id ?? (caller.AgentId is { } own && caller.Role == Grains.Keys.ApiKeyRole.Agent ? own : Ids.NewFor(context, services.Time));
         if (!caller.MayActAs(id))
         {
             return ApiProblems.NotYourAgent(id);

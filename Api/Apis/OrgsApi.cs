@@ -20,7 +20,7 @@ internal static class OrgsApi
     }
 
     private static async Task<Results<Created<OrgCreated>, ProblemHttpResult>> CreateOrgAsync(
-        CreateOrgRequest body, [AsParameters] ApiServices services)
+        CreateOrgRequest body, HttpContext context, [AsParameters] ApiServices services)
     {
         var validator = new RequestValidator();
         validator.OptionalId("id", body.Id);
@@ -30,8 +30,20 @@ internal static class OrgsApi
             return validator.Problem();
         }
 
-        var id = body.Id ?? Ids.New(services.Time);
-        var org = await services.Grains.GetGrain<IOrganisationGrain>(id).CreateAsync(body.Name!);
+        var id = body.Id ?? Ids.NewFor(context, services.Time);
+        var grain = services.Grains.GetGrain<IOrganisationGrain>(id);
+        OrganisationView org;
+        try
+        {
+            org = await grain.CreateAsync(body.Name!);
+        }
+        catch (OrchestrationException e) when (e.Code == ProblemCodes.AlreadyExists && body.Id is null && id == IdempotencyMiddleware.ReservedId(context))
+        {
+            // An earlier run of this request (same key, same body) created the organisation and crashed before its answer
+            // was recorded, maybe before its admin key was issued. Its key, if any, was never shown: this run issues one.
+            org = await grain.GetAsync();
+        }
+
         var (keyId, key) = ApiKeys.Generate();
         await services.Grains.GetGrain<IApiKeyGrain>(keyId).IssueAsync(new IssueApiKey(id, "admin", ApiKeyRole.Admin, null, ApiKeys.Hash(key)));
         return TypedResults.Created($"/api/v1/orgs/{id}", new OrgCreated(org.Id, org.Name, key));

@@ -37,7 +37,7 @@ internal static class TasksApi
     }
 
     private static async Task<Results<Created<TaskView>, ProblemHttpResult>> CreateTaskAsync(
-        CreateTaskRequest body, Caller caller, [AsParameters] ApiServices services)
+        CreateTaskRequest body, Caller caller, HttpContext context, [AsParameters] ApiServices services)
     {
         var validator = new RequestValidator();
         validator.OptionalId("id", body.Id);
@@ -60,11 +60,23 @@ internal static class TasksApi
             return validator.Problem();
         }
 
-        var id = body.Id ?? Ids.New(services.Time);
+        var id = body.Id ?? Ids.NewFor(context, services.Time);
         var request = new CreateTask(body.Title!, body.Description, body.Priority ?? 50,
             [.. (body.RequiredCapabilities ?? []).Select(capability => capability!)], [.. (body.DependsOn ?? []).Select(dependency => dependency!).Distinct()],
             body.Input, body.MaxAttempts ?? 3, body.LeaseSeconds ?? 300, body.WorkflowId);
-        var task = await TaskGrain(services, caller, id).CreateAsync(request, caller.Actor);
+        var grain = TaskGrain(services, caller, id);
+        TaskView task;
+        try
+        {
+            task = await grain.CreateAsync(request, caller.Actor);
+        }
+        catch (OrchestrationException e) when (e.Code == ProblemCodes.AlreadyExists && body.Id is null && id == IdempotencyMiddleware.ReservedId(context))
+        {
+            // Only an earlier run of this request (same key, same body) can have used the id its key reserved: that run
+            // created the task and crashed before its answer was recorded. This run answers with it.
+            task = await grain.GetAsync();
+        }
+
         return TypedResults.Created($"/api/v1/tasks/{id}", task);
     }
 

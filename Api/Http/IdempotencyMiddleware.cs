@@ -14,7 +14,9 @@ namespace Orchestration.Api;
 /// <c>Idempotency-Key</c> on POST (API.md, "Conventions"): scoped to the calling key, method and path (<see cref="RouteOf"/>), kept by an
 /// <see cref="IIdempotencyGrain"/> so a repeat is replayed on any process, also after a restart. Every answer is
 /// recorded and replayed, failures included: a failure whose outcome is unknown is answered (503, or 500 when unmapped)
-/// and recorded, so a retry with the same key never applies the request a second time.
+/// and recorded, so a retry with the same key never applies the request a second time. A process that dies mid-request
+/// records nothing, and its key is free again after the in-flight deadline; the record has reserved the id of whatever
+/// the request creates unnamed, so that retry finds the object (<see cref="Ids.NewFor"/>) instead of creating another.
 /// </summary>
 internal sealed partial class IdempotencyMiddleware(
     RequestDelegate next,
@@ -22,6 +24,7 @@ internal sealed partial class IdempotencyMiddleware(
     IOptions<ApiOptions> options,
     IProblemDetailsService problems,
     ApiExceptionHandler exceptionHandler,
+    TimeProvider timeProvider,
     ILogger<IdempotencyMiddleware> logger)
 {
     /// <summary>The request header.</summary>
@@ -64,6 +67,7 @@ internal sealed partial class IdempotencyMiddleware(
         var begun = await grain.BeginAsync(new IdempotencyBegin(requestHash, options.Value.IdempotencyInFlightTimeout, options.Value.IdempotencyRetention)
         {
             EarlierFormHash = CanonicalJson.HashWithNumbersAsWritten(bytes),
+            ProposedId = Ids.New(timeProvider),
         });
         switch (begun.Outcome)
         {
@@ -80,8 +84,21 @@ internal sealed partial class IdempotencyMiddleware(
                 return;
         }
 
+        if (begun.ReservedId is { } reserved)
+        {
+            context.Features.Set(new ReservedIdFeature(reserved));
+        }
+
         await RunAndRecordAsync(context, grain, requestHash);
     }
+
+    /// <summary>
+    /// The id the request's <c>Idempotency-Key</c> reserved for what it creates, if it has one: the same in every run of
+    /// the key, so a run after a crashed one finds what that run created (see <see cref="Ids.NewFor"/>).
+    /// </summary>
+    public static string? ReservedId(HttpContext context) => context.Features.Get<ReservedIdFeature>()?.Id;
+
+    private sealed record ReservedIdFeature(string Id);
 
     private async Task RunAndRecordAsync(HttpContext context, IIdempotencyGrain grain, string requestHash)
     {

@@ -33,6 +33,14 @@ internal static class Ids
     }
 
     /// <summary>
+    /// The id of an object a request creates without naming it: the one its <c>Idempotency-Key</c> reserved, if it was
+    /// sent with one, so that running the request again after a crash (API.md: the key is free once its in-flight
+    /// deadline passes) finds the object instead of creating a second; otherwise a <see cref="New"/> id.
+    /// </summary>
+    public static string NewFor(HttpContext context, TimeProvider timeProvider) =>
+        IdempotencyMiddleware.ReservedId(context) ?? New(timeProvider);
+
+    /// <summary>
     /// A new unique id: 48-bit Unix milliseconds then 80 random bits, as 26 base32 characters (ULID layout), so ids of
     /// later milliseconds sort after earlier ones.
     /// </summary>

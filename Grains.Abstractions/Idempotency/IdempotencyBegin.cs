@@ -11,4 +11,11 @@ public sealed record IdempotencyBegin(string RequestHash, TimeSpan InFlightTimeo
     /// it too (a retry crossing a rolling upgrade). A new record keeps <see cref="RequestHash"/>.
     /// </summary>
     public string? EarlierFormHash { get; init; }
+
+    /// <summary>
+    /// An id for what the request creates when its client names none. A new record keeps it; a run after an earlier
+    /// one that was never answered (its process crashed) gets the earlier run's id back instead, so a second run finds
+    /// what the first may have created rather than creating it again. See <see cref="IdempotencyResult.ReservedId"/>.
+    /// </summary>
+    public string? ProposedId { get; init; }
 }

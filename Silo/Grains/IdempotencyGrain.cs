@@ -20,8 +20,7 @@ internal sealed class IdempotencyGrain(
         var state = record.State;
         if (record.RecordExists && state.ExpiresAt > now)
         {
-            if (!string.Equals(state.RequestHash, request.RequestHash, StringComparison.Ordinal)
-                && !string.Equals(state.RequestHash, request.EarlierFormHash, StringComparison.Ordinal))
+            if (!Matches(state, request))
             {
                 return new IdempotencyResult(IdempotencyOutcome.Mismatch, null);
             }
@@ -31,13 +30,26 @@ internal sealed class IdempotencyGrain(
                 : new IdempotencyResult(IdempotencyOutcome.Completed, state.Response);
         }
 
-        record.State = new IdempotencyState { RequestHash = request.RequestHash, ExpiresAt = now + request.InFlightTimeout, Retention = request.Retention };
+        // A record past its in-flight deadline, never answered, of the same body: its run crashed, maybe after taking
+        // effect. This run reuses that run's id, so it finds what that run created instead of creating it again.
+        var rerun = record.RecordExists && state.Response is null && Matches(state, request);
+        record.State = new IdempotencyState
+        {
+            RequestHash = request.RequestHash,
+            ExpiresAt = now + request.InFlightTimeout,
+            Retention = request.Retention,
+            ReservedId = rerun ? state.ReservedId ?? request.ProposedId : request.ProposedId,
+        };
 
         // The reminder commits with the record, before the request runs: a crash leaves a record that it frees.
         await RegisterOrUpdateReminder(ExpiryReminder, request.InFlightTimeout + request.Retention, TimeSpan.Zero);
         await record.WriteStateAsync();
-        return new IdempotencyResult(IdempotencyOutcome.Started, null);
+        return new IdempotencyResult(IdempotencyOutcome.Started, null) { ReservedId = record.State.ReservedId };
     }
+
+    private static bool Matches(IdempotencyState state, IdempotencyBegin request) =>
+        string.Equals(state.RequestHash, request.RequestHash, StringComparison.Ordinal)
+        || string.Equals(state.RequestHash, request.EarlierFormHash, StringComparison.Ordinal);
 
     public async Task CompleteAsync(string requestHash, IdempotentResponse response)
     {

@@ -14,6 +14,9 @@ internal sealed class IdempotencyState
     /// <summary>How long the answer is replayed once it is recorded.</summary>
     public TimeSpan Retention { get; set; }
 
+    /// <summary>The id reserved for what the request creates (<see cref="IdempotencyBegin.ProposedId"/> of the first run).</summary>
+    public string? ReservedId { get; set; }
+
     /// <summary>The answer; <c>null</c> while the request is in flight.</summary>
     public IdempotentResponse? Response { get; set; }
 }

@@ -59,6 +59,34 @@ public sealed class IdempotencyExpiryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BeginAsync_RunAgainAfterAnUnansweredRun_ReservesThatRunsId()
+    {
+        var grain = CreateSut("k-4");
+        var first = await grain.BeginAsync(Begin("hash-a") with { ProposedId = "id-1" });
+        _time.Advance(TimeSpan.FromMinutes(3));
+        var rerun = await grain.BeginAsync(Begin("hash-a") with { ProposedId = "id-2" });
+        _time.Advance(TimeSpan.FromMinutes(3));
+        var otherBody = await grain.BeginAsync(Begin("hash-b") with { ProposedId = "id-3" });
+
+        Assert.Equal(("id-1", IdempotencyOutcome.Started), (first.ReservedId, first.Outcome));
+        Assert.Equal(("id-1", IdempotencyOutcome.Started), (rerun.ReservedId, rerun.Outcome));
+        Assert.Equal(("id-3", IdempotencyOutcome.Started), (otherBody.ReservedId, otherBody.Outcome));
+    }
+
+    [Fact]
+    public async Task BeginAsync_AfterAnAnsweredRecordsRetention_ReservesANewId()
+    {
+        var grain = CreateSut("k-5");
+        await grain.BeginAsync(Begin("hash-a") with { ProposedId = "id-1" });
+        await grain.CompleteAsync("hash-a", new IdempotentResponse(201, "application/json", null, [1]));
+        _time.Advance(TimeSpan.FromHours(25));
+
+        var fresh = await grain.BeginAsync(Begin("hash-a") with { ProposedId = "id-2" });
+
+        Assert.Equal(("id-2", IdempotencyOutcome.Started), (fresh.ReservedId, fresh.Outcome));
+    }
+
+    [Fact]
     public async Task BeginAsync_RecordMadeWithTheEarlierHashForm_IsReplayedToTheSameBody()
     {
         var grain = CreateSut("k-3");

@@ -1,0 +1,155 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Orchestration.Grains.Idempotency;
+using Orchestration.Runtime;
+using Orchestration.Runtime.Reminders;
+using Orchestration.Testing;
+
+namespace Orchestration.Api.Tests.Http;
+
+/// <summary>
+/// A request that took effect but whose process died before its answer was recorded leaves its Idempotency-Key in
+/// flight; once the in-flight deadline passes the key is free and the client's retry runs the request again (API.md).
+/// That run must find what the first one created, not create a second: a generated id is reserved by the key's record
+/// and reused by every run of it. Here the first run's recording is lost, as it is when the Api process dies after the
+/// grain call and before the record's write.
+/// </summary>
+public sealed class IdempotencyRerunTests : IAsyncLifetime
+{
+    private static readonly TimeSpan s_pastInFlightDeadline = TimeSpan.FromMinutes(3);
+    private readonly ManualTimeProvider _time = new();
+    private readonly ApiStorage _storage = new ApiStorage.Sqlite();
+    private ApiFactory _factory = null!;
+    private HttpClient _client = null!;
+
+    public Task InitializeAsync()
+    {
+        _factory = ApiFactory.Create(_storage.Settings, timeProvider: _time, overrideServices: services =>
+        {
+            var original = services.Last(descriptor => descriptor.ServiceType == typeof(IGrainFactory));
+            services.Remove(original);
+            services.AddSingleton<IGrainFactory>(provider => new LosesFirstRecording((IGrainFactory)original.ImplementationFactory!(provider)));
+        });
+        _client = _factory.CreatePlatformClient();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        _client.Dispose();
+        await _factory.DisposeAsync();
+        _storage.Dispose();
+    }
+
+    [Fact]
+    public async Task CreateTask_RunAgainAfterACrashedRun_AnswersTheTaskThatRunCreated()
+    {
+        var first = await PostAsync("/api/v1/tasks", new { title = "Build" });
+        var whileInFlight = await PostAsync("/api/v1/tasks", new { title = "Build" });
+        _time.Advance(s_pastInFlightDeadline);
+        var rerun = await PostAsync("/api/v1/tasks", new { title = "Build" });
+        var replay = await PostAsync("/api/v1/tasks", new { title = "Build" });
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, whileInFlight.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, rerun.StatusCode);
+        var id = await IdOf(first);
+        var rerunBody = await rerun.Content.ReadAsStringAsync();
+        Assert.Equal(id, JsonDocument.Parse(rerunBody).RootElement.GetProperty("id").GetString());
+        Assert.Equal($"/api/v1/tasks/{id}", rerun.Headers.Location?.ToString());
+        Assert.Equal("true", replay.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Equal(rerunBody, await replay.Content.ReadAsStringAsync());
+        Assert.Equal(1, await CountAsync("/api/v1/tasks"));
+    }
+
+    [Fact]
+    public async Task RegisterAgent_RunAgainAfterACrashedRun_UpdatesTheAgentThatRunRegistered()
+    {
+        var first = await PostAsync("/api/v1/agents", new { name = "worker", capabilities = new[] { "build" } });
+        _time.Advance(s_pastInFlightDeadline);
+        var rerun = await PostAsync("/api/v1/agents", new { name = "worker", capabilities = new[] { "build" } });
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, rerun.StatusCode);
+        Assert.Equal(await IdOf(first), await IdOf(rerun));
+        Assert.Equal(1, await CountAsync("/api/v1/agents"));
+    }
+
+    [Fact]
+    public async Task CreateOrg_RunAgainAfterACrashedRun_AnswersThatOrganisationWithAnAdminKeyThatWorks()
+    {
+        var first = await PostAsync("/api/v1/orgs", new { name = "Acme" });
+        _time.Advance(s_pastInFlightDeadline);
+        var rerun = await PostAsync("/api/v1/orgs", new { name = "Acme" });
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, rerun.StatusCode);
+        var created = await rerun.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(await IdOf(first), created.GetProperty("id").GetString());
+        Assert.Equal(1, (await _client.GetFromJsonAsync<JsonElement>("/api/v1/orgs")).GetProperty("items").EnumerateArray()
+            .Count(org => org.GetProperty("name").GetString() == "Acme"));
+        using var admin = _factory.CreateClient();
+        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", created.GetProperty("adminKey").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/api/v1/keys")).StatusCode);
+    }
+
+    [Fact]
+    public async Task CreateTask_SameKeyWithAnotherBodyAfterTheDeadline_CreatesItsOwnTask()
+    {
+        var first = await PostAsync("/api/v1/tasks", new { title = "Build" });
+        _time.Advance(s_pastInFlightDeadline);
+        var other = await PostAsync("/api/v1/tasks", new { title = "Deploy" });
+
+        Assert.Equal(HttpStatusCode.Created, other.StatusCode);
+        Assert.NotEqual(await IdOf(first), await IdOf(other));
+        Assert.Equal(2, await CountAsync("/api/v1/tasks"));
+    }
+
+    private Task<HttpResponseMessage> PostAsync(string path, object body)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
+        request.Headers.Add("Idempotency-Key", "k-1");
+        return _client.SendAsync(request);
+    }
+
+    private static async Task<string?> IdOf(HttpResponseMessage response) =>
+        (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+
+    private async Task<int> CountAsync(string path) =>
+        (await _client.GetFromJsonAsync<JsonElement>(path)).GetProperty("items").GetArrayLength();
+
+    /// <summary>The first answer of each record is never recorded, as when the Api process dies right before recording it.</summary>
+    private sealed class LosesFirstRecording(IGrainFactory inner) : IGrainFactory
+    {
+        private readonly HashSet<string> _keysLost = [];
+
+        public TGrainInterface GetGrain<TGrainInterface>(string key)
+            where TGrainInterface : IGrainWithStringKey =>
+            typeof(TGrainInterface) == typeof(IIdempotencyGrain)
+                ? (TGrainInterface)(object)new Record(inner.GetGrain<IIdempotencyGrain>(key), key, this)
+                : inner.GetGrain<TGrainInterface>(key);
+
+        private sealed class Record(IIdempotencyGrain inner, string key, LosesFirstRecording faults) : IIdempotencyGrain
+        {
+            public Task<IdempotencyResult> BeginAsync(IdempotencyBegin request) => inner.BeginAsync(request);
+
+            public Task CompleteAsync(string requestHash, IdempotentResponse response)
+            {
+                lock (faults._keysLost)
+                {
+                    if (faults._keysLost.Add(key))
+                    {
+                        return Task.CompletedTask;
+                    }
+                }
+
+                return inner.CompleteAsync(requestHash, response);
+            }
+
+            public Task ReceiveReminder(string reminderName, TickStatus status) => inner.ReceiveReminder(reminderName, status);
+        }
+    }
+}
