@@ -25,6 +25,11 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
             return false;
         }
 
+        if (problem.Status == StatusCodes.Status503ServiceUnavailable)
+        {
+            ReportInterrupted(httpContext, exception);
+        }
+
         if (!httpContext.Response.HasStarted)
         {
             httpContext.Response.Clear();
@@ -65,11 +70,21 @@ internal sealed partial class ApiExceptionHandler(IProblemDetailsService problem
         _ => null,
     };
 
+    /// <summary>
+    /// Logs a request that a runtime failure cut short (answered 503): the client sees only that its outcome is unknown;
+    /// the log keeps which server and which call, to tell a failover's few from something wrong.
+    /// </summary>
+    internal void ReportInterrupted(HttpContext httpContext, Exception exception) =>
+        LogInterrupted(logger, httpContext.Request.Method, httpContext.Request.Path, exception.GetType().Name, exception.Message);
+
     private static (int, string, string) InvalidJson(JsonException json) =>
         (StatusCodes.Status400BadRequest, ApiProblems.InvalidJson,
             json.Path is { Length: > 0 } path
                 ? $"The body is not valid for this request at '{path}': malformed JSON, a wrong type or an unknown value."
                 : "The body is not valid JSON.");
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Method} {Path} answered 503, its outcome unknown: {ExceptionType}: {Reason}")]
+    private static partial void LogInterrupted(ILogger logger, string method, PathString path, string exceptionType, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "The client of {Path} went away before the answer")]
     private static partial void LogClientGone(ILogger logger, PathString path);

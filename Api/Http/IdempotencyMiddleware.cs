@@ -185,6 +185,10 @@ internal sealed partial class IdempotencyMiddleware(
         {
             LogUnhandled(logger, context.Request.Path, exception);
         }
+        else
+        {
+            exceptionHandler.ReportInterrupted(context, exception);
+        }
 
         context.Response.Clear();
         await ApiProblems.WriteAsync(problems, context, status, code,

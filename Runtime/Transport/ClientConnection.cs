@@ -15,7 +15,7 @@ internal sealed class ClientConnection : IFrameReceiver
     private readonly ConcurrentDictionary<int, PendingCall> _pending = new();
     private FrameConnection? _frames;
     private int _nextId;
-    private volatile bool _draining;
+    private int _draining; // 1 once the server's GoAway came; set with a full fence, see OnFrame
 
     public ClientConnection(SiloTransportClient client, ConnectionPool pool)
     {
@@ -25,7 +25,10 @@ internal sealed class ClientConnection : IFrameReceiver
 
     public string Address => _pool.Address;
 
-    public bool IsUsable => !_draining && !Frames.IsClosed;
+    public bool IsUsable => !HasReceivedGoAway && !Frames.IsClosed;
+
+    /// <summary>Whether the server's GoAway has come: it refuses every request it reads from then on, unread.</summary>
+    public bool HasReceivedGoAway => Volatile.Read(ref _draining) != 0;
 
     public Task Completion => Frames.Completion;
 
@@ -120,7 +123,10 @@ internal sealed class ClientConnection : IFrameReceiver
                 CloseIfDrained();
                 break;
             case FrameKind.GoAway:
-                _draining = true;
+                // A full fence before CloseIfDrained looks at the pending calls: a send that adds its call after that look
+                // finds the flag set when its request is written (PendingCall.MayHaveBeenDelivered), so closing under it
+                // fails it as never delivered.
+                Interlocked.Exchange(ref _draining, 1);
                 _pool.Remove(this);
                 CloseIfDrained();
                 break;
@@ -133,16 +139,16 @@ internal sealed class ClientConnection : IFrameReceiver
     void IFrameReceiver.OnClosed(FrameConnection connection, Exception? error)
     {
         _pool.Remove(this);
-        _client.OnConnectionClosed(this, _draining ? null : error);
+        _client.OnConnectionClosed(this, HasReceivedGoAway ? null : error);
         foreach (var (id, call) in _pending)
         {
             if (_pending.TryRemove(id, out _))
             {
-                var written = call.Written;
+                var delivered = call.MayHaveBeenDelivered;
                 Complete(call, new SiloUnreachableException(
                     Address,
-                    written,
-                    written ? $"The connection to {Address} broke after the request was sent." : $"The connection to {Address} broke before the request was sent.",
+                    delivered,
+                    delivered ? $"The connection to {Address} broke after the request was sent." : $"The connection to {Address} closed before the request was sent or read.",
                     error));
             }
         }
@@ -156,7 +162,7 @@ internal sealed class ClientConnection : IFrameReceiver
 
     private void CloseIfDrained()
     {
-        if (_draining && _pending.IsEmpty)
+        if (HasReceivedGoAway && _pending.IsEmpty)
         {
             Close();
         }

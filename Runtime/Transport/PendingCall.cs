@@ -19,9 +19,19 @@ internal abstract class PendingCall(ClientConnection owner, int id, long deadlin
 
     public CancellationTokenRegistration Cancellation { get; set; }
 
-    public bool Written => Volatile.Read(ref _written) != 0;
+    /// <summary>
+    /// Whether the server may have read and run this request: its bytes left for the socket before the server's GoAway
+    /// had reached this client. A server sends GoAway only once it refuses, unread, every request it reads from then on,
+    /// and frames arrive in order, so a request written after the GoAway came was never run, even if the connection
+    /// then broke before its refusal arrived.
+    /// </summary>
+    public bool MayHaveBeenDelivered => Volatile.Read(ref _written) == WrittenBeforeGoAway;
 
-    public void MarkWritten() => Volatile.Write(ref _written, 1);
+    private const int WrittenBeforeGoAway = 1;
+    private const int WrittenAfterGoAway = 2;
+
+    /// <summary>Called by the write loop just before the request's bytes go to the socket.</summary>
+    public void MarkWritten() => Volatile.Write(ref _written, Owner.HasReceivedGoAway ? WrittenAfterGoAway : WrittenBeforeGoAway);
 
     /// <summary>The answer arrived; called on the connection's read loop.</summary>
     public abstract void Answer(ReadOnlyMemory<byte> body);

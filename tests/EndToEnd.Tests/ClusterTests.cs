@@ -149,8 +149,7 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
         }
 
         await traffic.StopAsync();
-        Assert.True(traffic.Failures.IsEmpty,
-            $"failed requests: {string.Join("; ", traffic.Failures.Take(5))}\nApi errors:\n{string.Join("\n", api.Output.Split('\n').SkipWhile(line => !line.Contains("fail:", StringComparison.Ordinal)).Take(30))}");
+        Assert.True(traffic.Failures.IsEmpty, $"failed requests: {string.Join("; ", traffic.Failures.Take(5))}\n{WarningsAndErrors()}");
         foreach (var id in traffic.Acknowledged)
         {
             Assert.Equal(HttpStatusCode.OK, (await api.Client.GetAsync($"/api/v1/tasks/{id}")).StatusCode);
@@ -217,6 +216,17 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
         request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
         return await api.Client.SendAsync(request);
     }
+
+    /// <summary>Every process's warnings and errors with the line after each (the message), for a failure's report.</summary>
+    private string WarningsAndErrors() => string.Join("\n", _processes.Select(process =>
+    {
+        var lines = process.Output.Split('\n');
+        var reported = lines.Select((line, i) => (line, i))
+            .Where(entry => entry.line.Contains("warn:", StringComparison.Ordinal) || entry.line.Contains("fail:", StringComparison.Ordinal))
+            .Take(20)
+            .Select(entry => $"  {entry.line.Trim()} {(entry.i + 1 < lines.Length ? lines[entry.i + 1].Trim() : "")}");
+        return $"{process.Name}:\n{string.Join("\n", reported)}";
+    }));
 
     private async Task<List<HostProcess>> StartSilosAsync(params string[] ids)
     {

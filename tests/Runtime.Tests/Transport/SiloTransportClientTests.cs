@@ -193,6 +193,73 @@ public sealed class SiloTransportClientTests
         Assert.False(failure.MayHaveBeenDelivered);
     }
 
+    /// <summary>
+    /// A server sends GoAway once it refuses, unread, every request it reads from then on. A request the client writes
+    /// after the GoAway came was therefore never run, and a connection that breaks before its refusal arrives must say
+    /// so: reported as "may have been delivered", a caller cannot retry it (an Api answered 503 in a rolling restart,
+    /// where a send picked the connection just as the GoAway came and the client closed it under that send).
+    /// </summary>
+    [Fact]
+    public async Task Send_ConnectionBreaksAfterGoAway_OnlyRequestsWrittenBeforeItMayHaveBeenDelivered()
+    {
+        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var endPoint = (IPEndPoint)listener.LocalEndPoint!;
+        await using var client = new SiloTransportClient(NullLogger.Instance);
+        var pool = new ConnectionPool(client, $"127.0.0.1:{endPoint.Port}", endPoint, 1);
+        var accepting = listener.AcceptAsync();
+        var connection = await client.ConnectAsync(pool).WaitAsync(s_guard);
+        using var server = await accepting.WaitAsync(s_guard);
+
+        var before = new FailureReceiver();
+        connection.Send("before"u8.ToArray(), long.MaxValue, s_timeout, before);
+        await ReadExactlyAsync(server, FrameProtocol.Preface.Length); // sent with the first frame
+        await ReadFrameAsync(server);
+        var goAway = new byte[FrameProtocol.HeaderLength];
+        FrameProtocol.WriteHeader(goAway, 0, FrameKind.GoAway, 0);
+        await server.SendAsync(goAway);
+        await Eventually.TrueAsync(() => Task.FromResult(connection.HasReceivedGoAway), "the client has the GoAway");
+        var after = new FailureReceiver();
+        connection.Send("after"u8.ToArray(), long.MaxValue, s_timeout, after);
+        await ReadFrameAsync(server);
+        server.Close(0);
+
+        Assert.True((await before.Failure.WaitAsync(s_guard)).MayHaveBeenDelivered);
+        Assert.False((await after.Failure.WaitAsync(s_guard)).MayHaveBeenDelivered);
+    }
+
+    private static async Task ReadFrameAsync(Socket socket)
+    {
+        var header = await ReadExactlyAsync(socket, FrameProtocol.HeaderLength);
+        await ReadExactlyAsync(socket, FrameProtocol.ReadHeader(header).BodyLength);
+    }
+
+    private static async Task<byte[]> ReadExactlyAsync(Socket socket, int length)
+    {
+        var buffer = new byte[length];
+        for (var read = 0; read < length;)
+        {
+            var received = await socket.ReceiveAsync(buffer.AsMemory(read)).AsTask().WaitAsync(s_guard);
+            Assert.NotEqual(0, received);
+            read += received;
+        }
+
+        return buffer;
+    }
+
+    private sealed class FailureReceiver : IAnswerReceiver
+    {
+        private readonly TaskCompletionSource<SiloUnreachableException> _failure = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<SiloUnreachableException> Failure => _failure.Task;
+
+        public void OnAnswer(ReadOnlyMemory<byte> answer) => _failure.TrySetException(new InvalidOperationException("an answer came"));
+
+        public void OnFailure(Exception exception) =>
+            _failure.TrySetResult(exception as SiloUnreachableException ?? throw new InvalidOperationException("unexpected failure", exception));
+    }
+
     [Fact]
     public async Task SendAsync_NoAnswerWithinTimeout_ThrowsTimeoutAndALateAnswerIsDropped()
     {
