@@ -23,4 +23,10 @@ public static class ProblemCodes
 
     /// <summary>The request breaks a rule the grain checks (a range, a reference). HTTP 400.</summary>
     public const string InvalidRequest = "invalid_request";
+
+    /// <summary>
+    /// A task names a dependency that does not exist (in its organisation). HTTP 400; the Api answers it as
+    /// <c>validation_failed</c> with the message under <c>dependsOn</c>, as it answers the fields it checks itself.
+    /// </summary>
+    public const string DependencyNotFound = "dependency_not_found";
 }

@@ -89,7 +89,7 @@ internal static class AgentsApi
         }
 
         var query = new ProjectionQuery("agents", caller.OrgId) { Status = status, Limit = pageSize, Cursor = cursor };
-        return TypedResults.Ok(await ApiGroups.QueryAsync(services.Projections, query, GrainContractsJsonContext.Default.AgentView, cancellationToken));
+        return await ApiGroups.QueryAsync(services.Projections, query, GrainContractsJsonContext.Default.AgentView, cancellationToken);
     }
 
     private static async Task<Results<Ok<AgentView>, ProblemHttpResult>> GetAgentAsync(string id, Caller caller, [AsParameters] ApiServices services) =>

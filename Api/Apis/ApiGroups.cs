@@ -1,8 +1,8 @@
 using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Orchestration.Api.Auth;
 using Orchestration.Api.Contracts;
-using Orchestration.Grains;
 using Orchestration.Runtime.Projections;
 
 namespace Orchestration.Api.Apis;
@@ -39,7 +39,7 @@ internal static class ApiGroups
     {
         if (cursor is { Length: > 1024 })
         {
-            validator.Add("cursor", "is not a cursor this server gave out.");
+            validator.Add("cursor", NotACursor);
         }
 
         if (limit is null)
@@ -57,8 +57,12 @@ internal static class ApiGroups
         return value;
     }
 
-    /// <summary>Reads one page of projection rows, each deserialized as <typeparamref name="T"/>.</summary>
-    public static async Task<ListPage<T>> QueryAsync<T>(IProjectionStore store, ProjectionQuery query, JsonTypeInfo<T> type, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads one page of projection rows, each deserialized as <typeparamref name="T"/>; a cursor the store cannot read is
+    /// the same 400 <c>validation_failed</c> on <c>cursor</c> as one <see cref="Limit"/> refuses.
+    /// </summary>
+    public static async Task<Results<Ok<ListPage<T>>, ProblemHttpResult>> QueryAsync<T>(
+        IProjectionStore store, ProjectionQuery query, JsonTypeInfo<T> type, CancellationToken cancellationToken)
     {
         ProjectionPage page;
         try
@@ -67,9 +71,13 @@ internal static class ApiGroups
         }
         catch (Exception exception) when (exception is FormatException or ArgumentException && query.Cursor is not null)
         {
-            throw new OrchestrationException(ProblemCodes.InvalidRequest, "The cursor is not one this server gave out.");
+            var validator = new RequestValidator();
+            validator.Add("cursor", NotACursor);
+            return validator.Problem();
         }
 
-        return new ListPage<T>([.. page.Items.Select(row => System.Text.Json.JsonSerializer.Deserialize(row.Document, type)!)], page.NextCursor);
+        return TypedResults.Ok(new ListPage<T>([.. page.Items.Select(row => System.Text.Json.JsonSerializer.Deserialize(row.Document, type)!)], page.NextCursor));
     }
+
+    private const string NotACursor = "is not a cursor this server gave out.";
 }

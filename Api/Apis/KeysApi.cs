@@ -64,7 +64,7 @@ internal static class KeysApi
         }
 
         var query = new ProjectionQuery("keys", caller.OrgId) { Limit = pageSize, Cursor = cursor };
-        return TypedResults.Ok(await ApiGroups.QueryAsync(services.Projections, query, GrainContractsJsonContext.Default.ApiKeyView, cancellationToken));
+        return await ApiGroups.QueryAsync(services.Projections, query, GrainContractsJsonContext.Default.ApiKeyView, cancellationToken);
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> RevokeKeyAsync(string id, Caller caller, [AsParameters] ApiServices services)

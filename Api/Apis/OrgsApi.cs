@@ -40,7 +40,8 @@ internal static class OrgsApi
         catch (OrchestrationException e) when (e.Code == ProblemCodes.AlreadyExists && body.Id is null && id == IdempotencyMiddleware.ReservedId(context))
         {
             // An earlier run of this request (same key, same body) created the organisation and crashed before its answer
-            // was recorded, maybe before its admin key was issued. Its key, if any, was never shown: this run issues one.
+            // was recorded, maybe before its admin key was issued; that key, if any, was not recorded for replay either.
+            // This run issues one, so the organisation never stays without an admin.
             org = await grain.GetAsync();
         }
 
@@ -60,6 +61,6 @@ internal static class OrgsApi
         }
 
         var query = new ProjectionQuery("orgs", null) { Limit = pageSize, Cursor = cursor };
-        return TypedResults.Ok(await ApiGroups.QueryAsync(services.Projections, query, GrainContractsJsonContext.Default.OrganisationView, cancellationToken));
+        return await ApiGroups.QueryAsync(services.Projections, query, GrainContractsJsonContext.Default.OrganisationView, cancellationToken);
     }
 }

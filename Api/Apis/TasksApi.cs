@@ -70,6 +70,11 @@ internal static class TasksApi
         {
             task = await grain.CreateAsync(request, caller.Actor);
         }
+        catch (OrchestrationException e) when (e.Code == ProblemCodes.DependencyNotFound)
+        {
+            validator.Add("dependsOn", e.Message);
+            return validator.Problem();
+        }
         catch (OrchestrationException e) when (e.Code == ProblemCodes.AlreadyExists && body.Id is null && id == IdempotencyMiddleware.ReservedId(context))
         {
             // Only an earlier run of this request (same key, same body) can have used the id its key reserved: that run
@@ -99,7 +104,7 @@ internal static class TasksApi
         }
 
         var query = new ProjectionQuery("tasks", caller.OrgId) { Status = status, Owner = agentId, Group = workflowId, Limit = pageSize, Cursor = cursor };
-        return TypedResults.Ok(await ApiGroups.QueryAsync(services.Projections, query, GrainContractsJsonContext.Default.TaskView, cancellationToken));
+        return await ApiGroups.QueryAsync(services.Projections, query, GrainContractsJsonContext.Default.TaskView, cancellationToken);
     }
 
     private static async Task<Results<Ok<TaskView>, ProblemHttpResult>> GetTaskAsync(string id, Caller caller, [AsParameters] ApiServices services)

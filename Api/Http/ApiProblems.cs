@@ -40,7 +40,7 @@ internal static class ApiProblems
         ProblemCodes.NotFound => StatusCodes.Status404NotFound,
         ProblemCodes.AlreadyExists or ProblemCodes.InvalidTransition or ProblemCodes.TaskNotClaimable
             or ProblemCodes.NotLeaseHolder or ProblemCodes.AgentNotAvailable => StatusCodes.Status409Conflict,
-        ProblemCodes.InvalidRequest => StatusCodes.Status400BadRequest,
+        ProblemCodes.InvalidRequest or ProblemCodes.DependencyNotFound => StatusCodes.Status400BadRequest,
         _ => StatusCodes.Status409Conflict,
     };
 

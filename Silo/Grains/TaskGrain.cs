@@ -72,7 +72,7 @@ internal sealed partial class TaskGrain(
         var exists = await Task.WhenAll(created.DependsOn.Select(dependency => TaskInOrg(dependency).ExistsAsync()));
         if (Array.IndexOf(exists, false) is var missing and >= 0)
         {
-            throw new OrchestrationException(ProblemCodes.InvalidRequest, $"Dependency '{created.DependsOn[missing]}' does not exist.");
+            throw new OrchestrationException(ProblemCodes.DependencyNotFound, $"Dependency '{created.DependsOn[missing]}' does not exist.");
         }
 
         foreach (var dependency in created.DependsOn)

@@ -141,6 +141,36 @@ public abstract class BadInputTests : ApiTestBase
         Assert.Empty(failures);
     }
 
+    [Theory]
+    [InlineData("/api/v1/tasks", "a%00b")]
+    [InlineData("/api/v1/agents", "a%00b")]
+    [InlineData("/api/v1/keys", "a%00b")]
+    [InlineData("/api/v1/orgs", "a%00b")]
+    [InlineData("/api/v1/orgs", "no-length-prefix")]
+    [InlineData("/api/v1/tasks", "long")]
+    public async Task List_CursorNotGivenOut_Answers400OnCursor(string path, string cursor)
+    {
+        // The Api's own check (length) and the store's (what a page can end at) answer alike.
+        var sent = cursor == "long" ? new string('x', 1100) : cursor;
+
+        var problem = await ProblemAsync(await Platform.GetAsync($"{path}?cursor={sent}"), HttpStatusCode.BadRequest, "validation_failed");
+
+        Assert.Single(problem.GetProperty("errors").GetProperty("cursor").EnumerateArray());
+    }
+
+    [Fact]
+    public async Task CreateTask_UnknownDependency_Answers400OnDependsOnAndStoresNothing()
+    {
+        await CreateTaskAsync(Platform, "known");
+
+        var problem = await ProblemAsync(
+            await Platform.PostAsync("/api/v1/tasks", Json("""{"id":"ship","title":"Ship","dependsOn":["known","ghost"]}""")),
+            HttpStatusCode.BadRequest, "validation_failed");
+
+        Assert.Contains("'ghost'", problem.GetProperty("errors").GetProperty("dependsOn")[0].GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await Platform.GetAsync("/api/v1/tasks/ship")).StatusCode);
+    }
+
     [Fact]
     public async Task GetTask_InvalidId_Answers400() =>
         await ProblemAsync(await Platform.GetAsync("/api/v1/tasks/" + new string('x', 129)), HttpStatusCode.BadRequest, "validation_failed");

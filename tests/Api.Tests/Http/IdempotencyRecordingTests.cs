@@ -1,10 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
-using Orchestration.Grains.Idempotency;
 using Orchestration.Runtime;
-using Orchestration.Runtime.Reminders;
 
 namespace Orchestration.Api.Tests.Http;
 
@@ -21,12 +18,12 @@ public sealed class IdempotencyRecordingTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        _factory = ApiFactory.Create(_storage.Settings, overrideServices: services =>
-        {
-            var original = services.Last(descriptor => descriptor.ServiceType == typeof(IGrainFactory));
-            services.Remove(original);
-            services.AddSingleton<IGrainFactory>(provider => new CompletesCutOffTwice((IGrainFactory)original.ImplementationFactory!(provider)));
-        });
+        // The first two recordings of an answer fail as they do while the record's partition changes owner.
+        var failuresLeft = 2;
+        _factory = ApiFactory.Create(_storage.Settings, overrideServices: IdempotencyRecordFaults.Install((_, record) =>
+            Interlocked.Decrement(ref failuresLeft) >= 0
+                ? Task.FromException(new GrainOwnershipLostException(new GrainId("idempotency", "k"), "partition 1 epoch 1: its lease ended here"))
+                : record()));
         _client = _factory.CreatePlatformClient();
         return Task.CompletedTask;
     }
@@ -56,29 +53,5 @@ public sealed class IdempotencyRecordingTests : IAsyncLifetime
         var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/tasks") { Content = JsonContent.Create(new { title = "Build" }) };
         request.Headers.Add("Idempotency-Key", "k-1");
         return _client.SendAsync(request);
-    }
-
-    /// <summary>The first two recordings of an answer fail as they do while the record's partition changes owner.</summary>
-    private sealed class CompletesCutOffTwice(IGrainFactory inner) : IGrainFactory
-    {
-        private int _failuresLeft = 2;
-
-        public TGrainInterface GetGrain<TGrainInterface>(string key)
-            where TGrainInterface : IGrainWithStringKey =>
-            typeof(TGrainInterface) == typeof(IIdempotencyGrain)
-                ? (TGrainInterface)(object)new Record(inner.GetGrain<IIdempotencyGrain>(key), this)
-                : inner.GetGrain<TGrainInterface>(key);
-
-        private sealed class Record(IIdempotencyGrain inner, CompletesCutOffTwice faults) : IIdempotencyGrain
-        {
-            public Task<IdempotencyResult> BeginAsync(IdempotencyBegin request) => inner.BeginAsync(request);
-
-            public Task CompleteAsync(string requestHash, IdempotentResponse response) =>
-                Interlocked.Decrement(ref faults._failuresLeft) >= 0
-                    ? Task.FromException(new GrainOwnershipLostException(new GrainId("idempotency", "k"), "partition 1 epoch 1: its lease ended here"))
-                    : inner.CompleteAsync(requestHash, response);
-
-            public Task ReceiveReminder(string reminderName, TickStatus status) => inner.ReceiveReminder(reminderName, status);
-        }
     }
 }

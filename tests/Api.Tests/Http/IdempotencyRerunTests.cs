@@ -2,10 +2,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Microsoft.Extensions.DependencyInjection;
-using Orchestration.Grains.Idempotency;
-using Orchestration.Runtime;
-using Orchestration.Runtime.Reminders;
 using Orchestration.Testing;
 
 namespace Orchestration.Api.Tests.Http;
@@ -27,12 +23,15 @@ public sealed class IdempotencyRerunTests : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        _factory = ApiFactory.Create(_storage.Settings, timeProvider: _time, overrideServices: services =>
+        // The first answer of each record is never recorded, as when the Api process dies right before recording it.
+        var lost = new HashSet<string>();
+        _factory = ApiFactory.Create(_storage.Settings, timeProvider: _time, overrideServices: IdempotencyRecordFaults.Install((key, record) =>
         {
-            var original = services.Last(descriptor => descriptor.ServiceType == typeof(IGrainFactory));
-            services.Remove(original);
-            services.AddSingleton<IGrainFactory>(provider => new LosesFirstRecording((IGrainFactory)original.ImplementationFactory!(provider)));
-        });
+            lock (lost)
+            {
+                return lost.Add(key) ? Task.CompletedTask : record();
+            }
+        }));
         _client = _factory.CreatePlatformClient();
         return Task.CompletedTask;
     }
@@ -120,36 +119,4 @@ public sealed class IdempotencyRerunTests : IAsyncLifetime
 
     private async Task<int> CountAsync(string path) =>
         (await _client.GetFromJsonAsync<JsonElement>(path)).GetProperty("items").GetArrayLength();
-
-    /// <summary>The first answer of each record is never recorded, as when the Api process dies right before recording it.</summary>
-    private sealed class LosesFirstRecording(IGrainFactory inner) : IGrainFactory
-    {
-        private readonly HashSet<string> _keysLost = [];
-
-        public TGrainInterface GetGrain<TGrainInterface>(string key)
-            where TGrainInterface : IGrainWithStringKey =>
-            typeof(TGrainInterface) == typeof(IIdempotencyGrain)
-                ? (TGrainInterface)(object)new Record(inner.GetGrain<IIdempotencyGrain>(key), key, this)
-                : inner.GetGrain<TGrainInterface>(key);
-
-        private sealed class Record(IIdempotencyGrain inner, string key, LosesFirstRecording faults) : IIdempotencyGrain
-        {
-            public Task<IdempotencyResult> BeginAsync(IdempotencyBegin request) => inner.BeginAsync(request);
-
-            public Task CompleteAsync(string requestHash, IdempotentResponse response)
-            {
-                lock (faults._keysLost)
-                {
-                    if (faults._keysLost.Add(key))
-                    {
-                        return Task.CompletedTask;
-                    }
-                }
-
-                return inner.CompleteAsync(requestHash, response);
-            }
-
-            public Task ReceiveReminder(string reminderName, TickStatus status) => inner.ReceiveReminder(reminderName, status);
-        }
-    }
 }

@@ -282,7 +282,7 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
 
             Assert.Contains(creates, create => create.IsFaulted);
             Assert.All(creates.Where(create => create.IsFaulted), create =>
-                Assert.Equal(ProblemCodes.InvalidRequest, Assert.IsType<OrchestrationException>(create.Exception!.GetBaseException()).Code));
+                Assert.Equal(ProblemCodes.DependencyNotFound, Assert.IsType<OrchestrationException>(create.Exception!.GetBaseException()).Code));
         }
     }
 
@@ -294,7 +294,7 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
             var (a, b) = ($"a{round}", $"b{round}");
             await CreateAsync(a);
             var refused = await Assert.ThrowsAsync<OrchestrationException>(() => CreateAsync(b, dependsOn: [a, "ghost"]));
-            Assert.Equal(ProblemCodes.InvalidRequest, refused.Code);
+            Assert.Equal(ProblemCodes.DependencyNotFound, refused.Code);
 
             // Had a kept b as a dependent, cancelling a would tell b while b waits for a in its create.
             var cancel = TaskGrain(a).CancelAsync(null, s_operator);
@@ -310,7 +310,7 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     {
         var refused = await Assert.ThrowsAsync<OrchestrationException>(() => CreateAsync("ship", dependsOn: ["ghost"]));
 
-        Assert.Equal(ProblemCodes.InvalidRequest, refused.Code);
+        Assert.Equal(ProblemCodes.DependencyNotFound, refused.Code);
         Assert.Equal(ProblemCodes.NotFound, (await Assert.ThrowsAsync<OrchestrationException>(() => TaskGrain("ship").GetAsync())).Code);
         Assert.Equal(ProblemCodes.NotFound, (await Assert.ThrowsAsync<OrchestrationException>(() => TaskGrain("ghost").GetAsync())).Code);
     }
@@ -539,19 +539,8 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
             }
         });
 
-        // Past the claim's 5 s wait, however late it arms its timer, but never near the call's 30 s timeout (a loaded
-        // machine once let this loop move the clock that far before the claim ended).
-        var advanced = TimeSpan.Zero;
-        await Eventually.TrueAsync(() =>
-        {
-            if (advanced < TimeSpan.FromSeconds(20))
-            {
-                _cluster.Time.Advance(TimeSpan.FromSeconds(1));
-                advanced += TimeSpan.FromSeconds(1);
-            }
-
-            return Task.FromResult(waiting.IsCompleted);
-        });
+        // Past the claim's 5 s wait, however late it arms its timer, but never near the call's 30 s timeout.
+        await Eventually.TrueWhileMovingAsync(_cluster.Time, TimeSpan.FromSeconds(20), () => waiting.IsCompleted);
         Assert.Null(await waiting);
         await CreateAsync("t1");
 
@@ -594,11 +583,7 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         Assert.False(waiting.IsCompleted);
 
         // The claim's delay may not be armed yet when the clock first moves: keep moving it a second at a time.
-        await Eventually.TrueAsync(() =>
-        {
-            _cluster.Time.Advance(TimeSpan.FromSeconds(1));
-            return Task.FromResult(waiting.IsCompleted);
-        });
+        await Eventually.TrueWhileMovingAsync(_cluster.Time, TimeSpan.FromSeconds(20), () => waiting.IsCompleted);
 
         Assert.Null(await waiting);
     }
@@ -659,12 +644,10 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         var waiting = Queue.ClaimAsync(new ClaimTask("a1", null, TaskQueueGrain.MaxWait));
         Assert.False(waiting.IsCompleted);
 
-        // A second at a time: the resync (30 s after the queue's activation) comes 15 s before the claim's deadline.
-        await Eventually.TrueAsync(() =>
-        {
-            _cluster.Time.Advance(TimeSpan.FromSeconds(1));
-            return Task.FromResult(waiting.IsCompleted);
-        });
+        // A second at a time: the resync (30 s after the queue's activation) comes 10 s after the claim was asked, well
+        // before its deadline; the clock stops 20 s after that, however long the resync's read takes (a loaded machine
+        // once carried it past the call's 30 s timeout).
+        await Eventually.TrueWhileMovingAsync(_cluster.Time, TimeSpan.FromSeconds(20), () => waiting.IsCompleted);
 
         Assert.Equal("lost", (await waiting)?.Id);
         Assert.True(_cluster.Time.GetUtcNow() - asked < TaskQueueGrain.MaxWait, "served when the resync found it, not at the claim's deadline");
