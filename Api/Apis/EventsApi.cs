@@ -54,11 +54,12 @@ internal static class EventsApi
             return validator.Problem();
         }
 
-        // Neither given: the live end. LastSequence may trail storage a little, never lead it, so nothing committed
-        // after the client connected can be skipped (at worst it also sees a few events from just before).
+        // Neither given: the live end, read from storage. This process's LastSequence trails it while other processes'
+        // commits are on their way here (cluster mode), and starting there would send events from before the client came.
         var key = grains.GetGrain<IApiKeyGrain>(caller.KeyId);
         await new EventStreamWriter(log, timeProvider, options.Value, logger)
-            .WriteAsync(context, caller.OrgId, start ?? log.LastSequence, filter, async () => (await key.GetAsync()).RevokedAt is null);
+            .WriteAsync(context, caller.OrgId, start ?? await log.ReadLastSequenceAsync(context.RequestAborted), filter,
+                async () => (await key.GetAsync()).RevokedAt is null);
         return TypedResults.Empty;
     }
 

@@ -6,6 +6,14 @@ public interface IStreamLog
     /// <summary>The sequence of the newest event this process knows to be committed (0 when the log is empty).</summary>
     long LastSequence { get; }
 
+    /// <summary>
+    /// The sequence of the newest event committed to storage, by this process or any other (0 when the log is empty): the
+    /// live end of the log. <see cref="LastSequence"/> trails it while another process's commits are on their way here.
+    /// (The default, for logs of one process, is <see cref="LastSequence"/>.)
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken = default) => Task.FromResult(LastSequence);
+
     /// <summary>Reads up to <paramref name="limit"/> committed events after <paramref name="afterSequence"/>, oldest first.</summary>
     /// <param name="afterSequence">Start after this sequence; 0 for the whole log.</param>
     /// <param name="limit">The most events to return.</param>

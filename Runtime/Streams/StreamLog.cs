@@ -45,6 +45,9 @@ internal sealed partial class StreamLog : IStreamLog, IAsyncDisposable
 
     public long LastSequence => Volatile.Read(ref _published);
 
+    public async Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken = default) =>
+        Math.Max(LastSequence, await _storage.ReadLastSequenceAsync(cancellationToken).ConfigureAwait(false));
+
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _published = await _storage.ReadLastSequenceAsync(cancellationToken);

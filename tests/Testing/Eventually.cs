@@ -21,19 +21,22 @@ public static class Eventually
 
     /// <summary>
     /// Waits for <paramref name="done"/> while moving <paramref name="clock"/> a second at a time, for code on another
-    /// thread that arms its timer at a moment the test cannot see; never more than <paramref name="atMost"/> in all, so
-    /// a loaded machine, slow to make it true, does not also carry the clock past a grain call's 30 s timeout.
+    /// thread that arms its timer at a moment the test cannot see. The clock moves at most once every 100 ms of real time
+    /// (code that arms its timer within a second or two of real time is caught, even on a loaded machine), and never
+    /// more than <paramref name="atMost"/> in all: a grain call times out on this clock after 30 s.
     /// </summary>
     public static Task TrueWhileMovingAsync(ManualTimeProvider clock, TimeSpan atMost, Func<bool> done, string? because = null)
     {
         var moved = TimeSpan.Zero;
+        var sinceStep = System.Diagnostics.Stopwatch.StartNew();
         return TrueAsync(
             () =>
             {
-                if (moved < atMost)
+                if (moved < atMost && sinceStep.ElapsedMilliseconds >= 100)
                 {
                     clock.Advance(TimeSpan.FromSeconds(1));
                     moved += TimeSpan.FromSeconds(1);
+                    sinceStep.Restart();
                 }
 
                 return Task.FromResult(done());

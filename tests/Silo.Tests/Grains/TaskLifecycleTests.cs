@@ -539,7 +539,7 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
             }
         });
 
-        // Past the claim's 5 s wait, however late it arms its timer, but never near the call's 30 s timeout.
+        // Past the claim's 5 s wait, whenever in its first 15 s it arms its timer, but never near the call's 30 s timeout.
         await Eventually.TrueWhileMovingAsync(_cluster.Time, TimeSpan.FromSeconds(20), () => waiting.IsCompleted);
         Assert.Null(await waiting);
         await CreateAsync("t1");
