@@ -124,7 +124,7 @@ internal static class TasksApi
     /// runtime's response timeout, and stops early when the client goes away (giving back a task claimed meanwhile).
     /// </summary>
     private static async Task<Results<Ok<TaskView>, NoContent, ProblemHttpResult>> ClaimNextTaskAsync(
-        ClaimNextTaskRequest body, Caller caller, [AsParameters] ApiServices services, CancellationToken cancellationToken)
+        ClaimNextTaskRequest body, Caller caller, HttpContext context, [AsParameters] ApiServices services, CancellationToken cancellationToken)
     {
         var validator = new RequestValidator();
         validator.Id("agentId", body.AgentId);
@@ -145,7 +145,7 @@ internal static class TasksApi
         {
             var remaining = deadline - services.Time.GetUtcNow();
             var wait = remaining <= TimeSpan.Zero ? TimeSpan.Zero : remaining < services.Options.Value.ClaimWaitChunk ? remaining : services.Options.Value.ClaimWaitChunk;
-            if (await queue.ClaimAsync(new ClaimTask(body.AgentId!, null, wait)) is { } claimed)
+            if (await queue.ClaimAsync(ClaimOf(context, body.AgentId!, null, wait)) is { } claimed)
             {
                 if (cancellationToken.IsCancellationRequested)
                 {
@@ -173,15 +173,22 @@ internal static class TasksApi
         }
     }
 
+    /// <summary>
+    /// A claim named by its request's <c>Idempotency-Key</c>, if sent: a run after a crashed one answers with the task that
+    /// run leased instead of leasing a second (ADR 10).
+    /// </summary>
+    private static ClaimTask ClaimOf(HttpContext context, string agentId, string? taskId, TimeSpan wait) =>
+        new(agentId, taskId, wait) { ClaimToken = IdempotencyMiddleware.ReservedId(context), IsRerun = IdempotencyMiddleware.IsRerun(context) };
+
     private static async Task<Results<Ok<TaskView>, ProblemHttpResult>> ClaimTaskAsync(
-        string id, ClaimTaskRequest body, Caller caller, [AsParameters] ApiServices services)
+        string id, ClaimTaskRequest body, Caller caller, HttpContext context, [AsParameters] ApiServices services)
     {
         if (LeaseProblem(id, body.AgentId, null, caller) is { } problem)
         {
             return problem;
         }
 
-        var claimed = await services.Grains.GetGrain<ITaskQueueGrain>(caller.OrgId).ClaimAsync(new ClaimTask(body.AgentId!, id, TimeSpan.Zero));
+        var claimed = await services.Grains.GetGrain<ITaskQueueGrain>(caller.OrgId).ClaimAsync(ClaimOf(context, body.AgentId!, id, TimeSpan.Zero));
         return claimed is null
             ? ApiProblems.Result(StatusCodes.Status409Conflict, ProblemCodes.TaskNotClaimable, $"Task '{id}' cannot be claimed now.")
             : TypedResults.Ok(claimed);

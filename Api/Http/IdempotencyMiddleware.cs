@@ -86,7 +86,7 @@ internal sealed partial class IdempotencyMiddleware(
 
         if (begun.ReservedId is { } reserved)
         {
-            context.Features.Set(new ReservedIdFeature(reserved));
+            context.Features.Set(new ReservedIdFeature(reserved, begun.IsRerun));
         }
 
         await RunAndRecordAsync(context, grain, requestHash);
@@ -98,7 +98,10 @@ internal sealed partial class IdempotencyMiddleware(
     /// </summary>
     public static string? ReservedId(HttpContext context) => context.Features.Get<ReservedIdFeature>()?.Id;
 
-    private sealed record ReservedIdFeature(string Id);
+    /// <summary>Whether an earlier run of the request's <c>Idempotency-Key</c> was never answered and may have taken effect.</summary>
+    public static bool IsRerun(HttpContext context) => context.Features.Get<ReservedIdFeature>()?.IsRerun == true;
+
+    private sealed record ReservedIdFeature(string Id, bool IsRerun);
 
     private async Task RunAndRecordAsync(HttpContext context, IIdempotencyGrain grain, string requestHash)
     {

@@ -10,4 +10,10 @@ public sealed record IdempotencyResult(IdempotencyOutcome Outcome, IdempotentRes
     /// run's <see cref="IdempotencyBegin.ProposedId"/>, kept for every later run while the record lasts).
     /// </summary>
     public string? ReservedId { get; init; }
+
+    /// <summary>
+    /// When <see cref="IdempotencyOutcome.Started"/>: an earlier run of this key, with the same body, was never answered
+    /// (its process crashed) and may have taken effect.
+    /// </summary>
+    public bool IsRerun { get; init; }
 }

@@ -27,9 +27,16 @@ public interface ITaskGrain : IGrainWithStringKey
 
     /// <summary>
     /// Leases a ready task to <paramref name="agentId"/> (attempt + 1). <see cref="ProblemCodes.TaskNotClaimable"/> when it
-    /// is not ready or the agent lacks a required capability. Called by the task queue.
+    /// is not ready or the agent lacks a required capability. Called by the task queue. <paramref name="claimToken"/>
+    /// (<see cref="ClaimTask.ClaimToken"/>) is kept with the lease.
     /// </summary>
-    Task<TaskView> ClaimAsync(string agentId, IReadOnlyList<string> agentCapabilities);
+    Task<TaskView> ClaimAsync(string agentId, IReadOnlyList<string> agentCapabilities, string? claimToken);
+
+    /// <summary>
+    /// The task, if <paramref name="agentId"/> holds its lease under <paramref name="claimToken"/>; otherwise <c>null</c>.
+    /// Lets a claim run again after a crash find the lease its earlier run took.
+    /// </summary>
+    Task<TaskView?> HeldUnderClaimAsync(string agentId, string claimToken);
 
     /// <summary>Records progress and renews the lease; the first progress makes the task <c>running</c>.</summary>
     Task<TaskView> ReportProgressAsync(LeaseHolderCall caller, int? percent, string? message);

@@ -44,7 +44,7 @@ internal sealed class IdempotencyGrain(
         // The reminder commits with the record, before the request runs: a crash leaves a record that it frees.
         await RegisterOrUpdateReminder(ExpiryReminder, request.InFlightTimeout + request.Retention, TimeSpan.Zero);
         await record.WriteStateAsync();
-        return new IdempotencyResult(IdempotencyOutcome.Started, null) { ReservedId = record.State.ReservedId };
+        return new IdempotencyResult(IdempotencyOutcome.Started, null) { ReservedId = record.State.ReservedId, IsRerun = rerun };
     }
 
     private static bool Matches(IdempotencyState state, IdempotencyBegin request) =>

@@ -109,7 +109,7 @@ internal sealed partial class TaskGrain(
         return Task.FromResult(View());
     }
 
-    public async Task<TaskView> ClaimAsync(string agentId, IReadOnlyList<string> agentCapabilities)
+    public async Task<TaskView> ClaimAsync(string agentId, IReadOnlyList<string> agentCapabilities, string? claimToken)
     {
         EnsureCreated();
         if (State.Status != TaskLifecycleStatus.Ready)
@@ -128,12 +128,16 @@ internal sealed partial class TaskGrain(
         State.Status = TaskLifecycleStatus.Claimed;
         State.Attempt++;
         State.LeaseAgentId = agentId;
+        State.LeaseClaimToken = claimToken;
         State.LeaseExpiresAt = Clock.GetUtcNow() + lease;
         State.Progress = null;
         State.NextAttemptAt = null;
         await RaiseAsync("task.claimed", new EventActor("agent", agentId));
         return await SaveAsync();
     }
+
+    public Task<TaskView?> HeldUnderClaimAsync(string agentId, string claimToken) =>
+        Task.FromResult(IsLeased && State.LeaseAgentId == agentId && State.LeaseClaimToken == claimToken ? View() : null);
 
     public async Task<TaskView> ReportProgressAsync(LeaseHolderCall caller, int? percent, string? message)
     {
@@ -438,6 +442,7 @@ internal sealed partial class TaskGrain(
     private Task ClearLeaseAsync()
     {
         State.LeaseAgentId = null;
+        State.LeaseClaimToken = null;
         State.LeaseExpiresAt = null;
         return UnregisterReminder(LeaseReminder);
     }

@@ -48,6 +48,11 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
     public async Task<TaskView?> ClaimAsync(ClaimTask request)
     {
         var agent = GrainFactory.GetGrain<IAgentGrain>($"{OrgId}/{request.AgentId}");
+        if (request is { IsRerun: true, ClaimToken: { } token } && await EarlierRunsClaimAsync(agent, request.AgentId, token) is { } earlier)
+        {
+            return earlier;
+        }
+
         ClaimTicket ticket;
         try
         {
@@ -86,11 +91,28 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
         }
     }
 
+    /// <summary>
+    /// The task an earlier, unanswered run of this claim leased to the agent, if its lease still lasts: asked before the
+    /// agent's limit, which that lease may fill (an agent of one task would otherwise be refused until it expired).
+    /// </summary>
+    private async Task<TaskView?> EarlierRunsClaimAsync(IAgentGrain agent, string agentId, string claimToken)
+    {
+        foreach (var held in (await agent.GetAsync()).ActiveTaskIds)
+        {
+            if (await TaskInOrg(held).HeldUnderClaimAsync(agentId, claimToken) is { } task)
+            {
+                return task;
+            }
+        }
+
+        return null;
+    }
+
     private async Task<TaskView?> ClaimWithTicketAsync(ClaimTask request, ClaimTicket ticket, IAgentGrain agent)
     {
         if (request.TaskId is { } taskId)
         {
-            var claimed = await TaskInOrg(taskId).ClaimAsync(request.AgentId, ticket.Capabilities);
+            var claimed = await TaskInOrg(taskId).ClaimAsync(request.AgentId, ticket.Capabilities, request.ClaimToken);
             Remove(taskId);
             return claimed;
         }
@@ -102,7 +124,7 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
             {
                 try
                 {
-                    return await TaskInOrg(candidate.TaskId).ClaimAsync(request.AgentId, ticket.Capabilities);
+                    return await TaskInOrg(candidate.TaskId).ClaimAsync(request.AgentId, ticket.Capabilities, request.ClaimToken);
                 }
                 catch (OrchestrationException e) when (e.Code is ProblemCodes.TaskNotClaimable or ProblemCodes.NotFound)
                 {

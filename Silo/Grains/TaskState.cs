@@ -38,6 +38,9 @@ internal sealed class TaskState
 
     public string? LeaseAgentId { get; set; }
 
+    /// <summary>The claim's <see cref="Orchestration.Grains.Tasks.ClaimTask.ClaimToken"/>, while its lease lasts.</summary>
+    public string? LeaseClaimToken { get; set; }
+
     public DateTimeOffset? LeaseExpiresAt { get; set; }
 
     public JsonElement? Input { get; set; }

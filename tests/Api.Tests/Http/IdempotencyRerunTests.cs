@@ -15,7 +15,8 @@ namespace Orchestration.Api.Tests.Http;
 /// </summary>
 public sealed class IdempotencyRerunTests : IAsyncLifetime
 {
-    private static readonly TimeSpan s_pastInFlightDeadline = TimeSpan.FromMinutes(3);
+    // A short in-flight deadline: the clock moves past it without reaching an agent's heartbeat window (60 s).
+    private static readonly TimeSpan s_pastInFlightDeadline = TimeSpan.FromSeconds(15);
     private readonly ManualTimeProvider _time = new();
     private readonly ApiStorage _storage = new ApiStorage.Sqlite();
     private ApiFactory _factory = null!;
@@ -25,13 +26,17 @@ public sealed class IdempotencyRerunTests : IAsyncLifetime
     {
         // The first answer of each record is never recorded, as when the Api process dies right before recording it.
         var lost = new HashSet<string>();
-        _factory = ApiFactory.Create(_storage.Settings, timeProvider: _time, overrideServices: IdempotencyRecordFaults.Install((key, record) =>
-        {
-            lock (lost)
+        _factory = ApiFactory.Create(
+            _storage.Settings,
+            new Dictionary<string, string?> { ["Orchestration:IdempotencyInFlightTimeout"] = "00:00:10" },
+            _time,
+            IdempotencyRecordFaults.Install((key, record) =>
             {
-                return lost.Add(key) ? Task.CompletedTask : record();
-            }
-        }));
+                lock (lost)
+                {
+                    return lost.Add(key) ? Task.CompletedTask : record();
+                }
+            }));
         _client = _factory.CreatePlatformClient();
         return Task.CompletedTask;
     }
@@ -96,6 +101,26 @@ public sealed class IdempotencyRerunTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClaimNext_RunAgainAfterACrashedRun_AnswersTheLeaseThatRunTookNotASecondTask()
+    {
+        await PostWithoutKeyAsync("/api/v1/agents", new { id = "w1", name = "worker", capabilities = Array.Empty<string>() });
+        await PostWithoutKeyAsync("/api/v1/tasks", new { id = "t1", title = "One" });
+        await PostWithoutKeyAsync("/api/v1/tasks", new { id = "t2", title = "Two" });
+
+        var first = await PostAsync("/api/v1/tasks/claim", new { agentId = "w1" });
+        _time.Advance(s_pastInFlightDeadline);
+        var rerun = await PostAsync("/api/v1/tasks/claim", new { agentId = "w1" });
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, rerun.StatusCode);
+        var (leased, again) = (await first.Content.ReadFromJsonAsync<JsonElement>(), await rerun.Content.ReadFromJsonAsync<JsonElement>());
+        Assert.Equal(leased.GetProperty("id").GetString(), again.GetProperty("id").GetString());
+        Assert.Equal(leased.GetProperty("attempt").GetInt32(), again.GetProperty("attempt").GetInt32());
+        Assert.Equal("ready", (await _client.GetFromJsonAsync<JsonElement>($"/api/v1/tasks/{(leased.GetProperty("id").GetString() == "t1" ? "t2" : "t1")}"))
+            .GetProperty("status").GetString());
+    }
+
+    [Fact]
     public async Task CreateTask_SameKeyWithAnotherBodyAfterTheDeadline_CreatesItsOwnTask()
     {
         var first = await PostAsync("/api/v1/tasks", new { title = "Build" });
@@ -113,6 +138,9 @@ public sealed class IdempotencyRerunTests : IAsyncLifetime
         request.Headers.Add("Idempotency-Key", "k-1");
         return _client.SendAsync(request);
     }
+
+    private async Task PostWithoutKeyAsync(string path, object body) =>
+        Assert.Equal(HttpStatusCode.Created, (await _client.PostAsJsonAsync(path, body)).StatusCode);
 
     private static async Task<string?> IdOf(HttpResponseMessage response) =>
         (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();

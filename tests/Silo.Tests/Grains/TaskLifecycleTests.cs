@@ -420,7 +420,7 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         await CreateAsync("t2");
 
         // A claim whose word to the agent was lost in a crash: the task committed the lease, the agent never heard of it.
-        await TaskGrain("t1").ClaimAsync("a1", []);
+        await TaskGrain("t1").ClaimAsync("a1", [], null);
         await _cluster.RestartAsync();
 
         Assert.Equal(["t1"], (await Agent("a1").GetAsync()).ActiveTaskIds);
@@ -628,6 +628,25 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         // Created at one instant (the test clock stands still): highest priority first, then by id.
         var expected = Enumerable.Range(0, tasks).OrderByDescending(i => i % 5).ThenBy(i => i).Select(i => $"t{i:D3}");
         Assert.Equal(expected, claimed);
+    }
+
+    [Fact]
+    public async Task Claim_RunAgainOfAnUnansweredClaim_AnswersTheLeaseThatRunTookNotASecondTask()
+    {
+        // An Api that died after the lease was taken never answered; the client's retry (same Idempotency-Key, so the
+        // same claim token) must find that lease, though the agent's one slot is full with it.
+        await RegisterAsync("a1");
+        await CreateAsync("t1");
+        await CreateAsync("t2");
+        var first = await Queue.ClaimAsync(new ClaimTask("a1", null, TimeSpan.Zero) { ClaimToken = "run-1" });
+
+        var rerun = await Queue.ClaimAsync(new ClaimTask("a1", null, TimeSpan.Zero) { ClaimToken = "run-1", IsRerun = true });
+        var another = await Assert.ThrowsAsync<OrchestrationException>(
+            () => Queue.ClaimAsync(new ClaimTask("a1", null, TimeSpan.Zero) { ClaimToken = "run-2", IsRerun = true }));
+
+        Assert.Equal((first!.Id, first.Attempt), (rerun!.Id, rerun.Attempt));
+        Assert.Equal(ProblemCodes.AgentNotAvailable, another.Code);
+        Assert.Equal(TaskLifecycleStatus.Ready, (await TaskGrain(first.Id == "t1" ? "t2" : "t1").GetAsync()).Status);
     }
 
     [Fact]
