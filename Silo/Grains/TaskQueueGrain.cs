@@ -48,7 +48,7 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
     public async Task<TaskView?> ClaimAsync(ClaimTask request)
     {
         var agent = GrainFactory.GetGrain<IAgentGrain>($"{OrgId}/{request.AgentId}");
-        if (request is { IsRerun: true, ClaimToken: { } token } && await EarlierRunsClaimAsync(agent, request.AgentId, token) is { } earlier)
+        if (request is { IsRerun: true, ClaimToken: { } token } && await EarlierRunsClaimAsync(request.AgentId, token) is { } earlier)
         {
             return earlier;
         }
@@ -93,13 +93,16 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
 
     /// <summary>
     /// The task an earlier, unanswered run of this claim leased to the agent, if its lease still lasts: asked before the
-    /// agent's limit, which that lease may fill (an agent of one task would otherwise be refused until it expired).
+    /// agent's limit, which that lease may fill (an agent of one task would otherwise be refused until it expired). The
+    /// held tasks come from the <c>tasks</c> projection, committed with each lease, not from the agent's notices, which
+    /// the queue's silo may have died before sending.
     /// </summary>
-    private async Task<TaskView?> EarlierRunsClaimAsync(IAgentGrain agent, string agentId, string claimToken)
+    private async Task<TaskView?> EarlierRunsClaimAsync(string agentId, string claimToken)
     {
-        foreach (var held in (await agent.GetAsync()).ActiveTaskIds)
+        var held = new ProjectionQuery(TaskGrain.CollectionName, OrgId) { Owner = agentId, IncludeDocuments = false };
+        foreach (var row in await projections.ReadAllAsync(held, CancellationToken.None))
         {
-            if (await TaskInOrg(held).HeldUnderClaimAsync(agentId, claimToken) is { } task)
+            if (await TaskInOrg(row.Id).HeldUnderClaimAsync(agentId, claimToken) is { } task)
             {
                 return task;
             }
