@@ -87,8 +87,11 @@ public abstract class TasksApiTests : ApiTestBase
         await RegisterAgentAsync(Platform, "a-1");
         await RegisterAgentAsync(Platform, "a-2");
         using var gone = new CancellationTokenSource();
+        var chunkEnds = _time.GetUtcNow() + TimeSpan.FromSeconds(10);
+        var armedBefore = _time.TimersDueAt(chunkEnds);
         var abandoned = Platform.PostAsJsonAsync("/api/v1/tasks/claim", new { agentId = "a-1", waitSeconds = 20 }, gone.Token);
-        await Task.Delay(TimeSpan.FromSeconds(1)); // the claim waits in the queue (the attempt below fails if it did not)
+        // Gone only once the claim waits in the queue (a fixed 1 s sleep was not always enough on a loaded CI machine).
+        await Eventually.TrueAsync(() => Task.FromResult(_time.TimersDueAt(chunkEnds) > armedBefore), "the claim waits in the queue");
         await gone.CancelAsync();
 
         await CreateTaskAsync(Platform, "t-late");
