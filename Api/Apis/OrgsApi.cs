@@ -37,11 +37,10 @@ internal static class OrgsApi
         {
             org = await grain.CreateAsync(body.Name!);
         }
-        catch (OrchestrationException e) when (e.Code == ProblemCodes.AlreadyExists && body.Id is null && id == IdempotencyMiddleware.ReservedId(context))
+        catch (OrchestrationException e) when (e.Code == ProblemCodes.AlreadyExists && Ids.WasReservedFor(context, id))
         {
-            // An earlier run of this request (same key, same body) created the organisation and crashed before its answer
-            // was recorded, maybe before its admin key was issued; that key, if any, was not recorded for replay either.
-            // This run issues one, so the organisation never stays without an admin.
+            // The crashed earlier run created it, maybe before it issued the admin key, which was not recorded for replay
+            // either: this run issues one, so the organisation never stays without an admin.
             org = await grain.GetAsync();
         }
 

@@ -75,10 +75,9 @@ internal static class TasksApi
             validator.Add("dependsOn", e.Message);
             return validator.Problem();
         }
-        catch (OrchestrationException e) when (e.Code == ProblemCodes.AlreadyExists && body.Id is null && id == IdempotencyMiddleware.ReservedId(context))
+        catch (OrchestrationException e) when (e.Code == ProblemCodes.AlreadyExists && Ids.WasReservedFor(context, id))
         {
-            // Only an earlier run of this request (same key, same body) can have used the id its key reserved: that run
-            // created the task and crashed before its answer was recorded. This run answers with it.
+            // The crashed earlier run created it: this run answers with it.
             task = await grain.GetAsync();
         }
 
