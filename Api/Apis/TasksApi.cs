@@ -10,7 +10,8 @@ namespace Orchestration.Api.Apis;
 /// <summary><c>/api/v1/tasks</c>: creating tasks, claiming them and the lease holder's calls.</summary>
 internal static class TasksApi
 {
-    private const int MaxWaitSeconds = 30;
+    /// <summary>The longest claim long-poll a client may ask for (<c>waitSeconds</c>).</summary>
+    internal const int MaxWaitSeconds = 30;
 
     private static readonly string[] s_statuses =
         ["blocked", "ready", "claimed", "running", "completed", "failed", "dead_lettered", "cancelled", "waiting_on_human"];

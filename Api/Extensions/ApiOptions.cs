@@ -12,6 +12,15 @@ internal sealed class ApiOptions
     /// <summary>Where a generated bootstrap key is written. Default: <c>bootstrap-key</c> next to the SQLite file, or <c>.data/bootstrap-key</c>.</summary>
     public string? BootstrapKeyFile { get; set; }
 
+    /// <summary>The longest request target (path and query) accepted. Default: 8 KiB, Kestrel's own default.</summary>
+    public int MaxRequestTargetBytes { get; set; } = 8 * 1024;
+
+    /// <summary>The most header bytes (names, values and line breaks) accepted. Default: 32 KiB, Kestrel's own default.</summary>
+    public int MaxRequestHeadersBytes { get; set; } = 32 * 1024;
+
+    /// <summary>The most header lines accepted. Default: 100, Kestrel's own default.</summary>
+    public int MaxRequestHeaderCount { get; set; } = 100;
+
     /// <summary>The largest request body accepted. Default: 1 MiB.</summary>
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
 
@@ -38,4 +47,36 @@ internal sealed class ApiOptions
 
     /// <summary>The longest single wait of a claim long-poll (under the runtime's 30 s call timeout). Default: 10 s.</summary>
     public TimeSpan ClaimWaitChunk { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Every rule these settings break, one message each; none when they are usable.</summary>
+    public IEnumerable<string> Validate()
+    {
+        if (MaxRequestTargetBytes <= 0 || MaxRequestHeadersBytes <= 0 || MaxRequestHeaderCount <= 0 || MaxRequestBodyBytes <= 0)
+        {
+            yield return "The request limits (MaxRequestTargetBytes, MaxRequestHeadersBytes, MaxRequestHeaderCount, MaxRequestBodyBytes) must be positive.";
+        }
+
+        if (MaxRequestTargetBytes > 1024 * 1024 || MaxRequestHeadersBytes > 1024 * 1024 || MaxRequestHeaderCount > 10_000)
+        {
+            // Kestrel buffers a request's head up to several times these (RequestLimitsMiddleware.KestrelCeilingFactor).
+            yield return "MaxRequestTargetBytes and MaxRequestHeadersBytes may be at most 1 MiB, MaxRequestHeaderCount at most 10,000.";
+        }
+
+        if (IdempotencyInFlightTimeout <= TimeSpan.FromSeconds(Apis.TasksApi.MaxWaitSeconds))
+        {
+            // A claim may wait that long; a key freed while its request still runs would let a retry claim a second task.
+            yield return $"IdempotencyInFlightTimeout must be longer than the longest claim wait ({Apis.TasksApi.MaxWaitSeconds} s).";
+        }
+
+        if (IdempotencyRetention <= IdempotencyInFlightTimeout)
+        {
+            yield return "IdempotencyRetention must be longer than IdempotencyInFlightTimeout.";
+        }
+
+        if (ClaimWaitChunk <= TimeSpan.Zero || SseHeartbeatInterval <= TimeSpan.Zero || SseKeyCheckInterval <= TimeSpan.Zero
+            || RateLimitSettingsCacheDuration < TimeSpan.Zero || SseBufferSize <= 0 || MaxTaskInputBytes <= 0)
+        {
+            yield return "ClaimWaitChunk, SseHeartbeatInterval, SseKeyCheckInterval, SseBufferSize and MaxTaskInputBytes must be positive; RateLimitSettingsCacheDuration may not be negative.";
+        }
+    }
 }

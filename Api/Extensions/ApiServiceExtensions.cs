@@ -1,4 +1,7 @@
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using Orchestration.Api.Auth;
 using Orchestration.Api.Bootstrap;
 using Orchestration.Silo.Extensions;
@@ -23,7 +26,9 @@ internal static class ApiServiceExtensions
         services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         // Body binding errors throw (mapped to 400 invalid_json by ApiExceptionHandler) in every environment.
         services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
-        services.AddOptions<ApiOptions>().Bind(builder.Configuration.GetSection(ApiOptions.Section));
+        services.AddOptions<ApiOptions>().Bind(builder.Configuration.GetSection(ApiOptions.Section)).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ApiOptions>, ApiOptionsValidator>());
+        services.AddOptions<KestrelServerOptions>().Configure<IOptions<ApiOptions>>((kestrel, api) => RequestLimitsMiddleware.ConfigureKestrel(kestrel, api.Value));
 
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
@@ -38,7 +43,7 @@ internal static class ApiServiceExtensions
     }
 
     /// <summary>
-    /// Errors become RFC 9457 problem responses; unknown routes answer a problem 404. Then: body size limit, routing,
+    /// Errors become RFC 9457 problem responses; unknown routes answer a problem 404. Then: request size limits, routing,
     /// authentication, the per-key rate limit, authorization (a key for every /api/v1 path, served or not) and
     /// idempotency, in that order.
     /// </summary>
@@ -46,7 +51,7 @@ internal static class ApiServiceExtensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseMiddleware<RequestSizeLimitMiddleware>();
+        app.UseMiddleware<RequestLimitsMiddleware>();
         app.UseRouting();
         app.UseAuthentication();
         app.UseMiddleware<RateLimitMiddleware>();

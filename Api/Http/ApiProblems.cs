@@ -22,6 +22,12 @@ internal static class ApiProblems
     /// <summary>413: the body is larger than the limit.</summary>
     public const string PayloadTooLarge = "payload_too_large";
 
+    /// <summary>414: the request target (path and query) is longer than the limit.</summary>
+    public const string UriTooLong = "uri_too_long";
+
+    /// <summary>431: the request's headers are larger, or more, than the limit.</summary>
+    public const string HeadersTooLarge = "headers_too_large";
+
     /// <summary>429: the key's rate limit is used up.</summary>
     public const string RateLimited = "rate_limited";
 
@@ -78,9 +84,11 @@ internal static class ApiProblems
         404 => "Not Found",
         409 => "Conflict",
         413 => "Content Too Large",
+        414 => "URI Too Long",
         415 => "Unsupported Media Type",
         422 => "Unprocessable Content",
         429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         _ => "Error",
     };
@@ -94,9 +102,11 @@ internal static class ApiProblems
         404 => "https://tools.ietf.org/html/rfc9110#section-15.5.5",
         409 => "https://tools.ietf.org/html/rfc9110#section-15.5.10",
         413 => "https://tools.ietf.org/html/rfc9110#section-15.5.14",
+        414 => "https://tools.ietf.org/html/rfc9110#section-15.5.15",
         415 => "https://tools.ietf.org/html/rfc9110#section-15.5.16",
         422 => "https://tools.ietf.org/html/rfc9110#section-15.5.21",
         429 => "https://tools.ietf.org/html/rfc6585#section-4",
+        431 => "https://tools.ietf.org/html/rfc6585#section-5",
         503 => "https://tools.ietf.org/html/rfc9110#section-15.6.4",
         _ => "about:blank",
     };

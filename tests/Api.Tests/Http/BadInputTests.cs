@@ -96,6 +96,55 @@ public abstract class BadInputTests : ApiTestBase
     }
 
     [Fact]
+    public async Task Get_RequestTargetOverLimit_Answers414UriTooLongAsAProblem()
+    {
+        var underLimit = await Platform.GetAsync("/api/v1/tasks?ignored=" + new string('q', 8 * 1024 - 40));
+        var overLimit = await Platform.GetAsync("/api/v1/tasks?ignored=" + new string('q', 8 * 1024));
+
+        await ReadAsync(underLimit, HttpStatusCode.OK);
+        var problem = await ProblemAsync(overLimit, HttpStatusCode.RequestUriTooLong, "uri_too_long");
+        Assert.Equal("URI Too Long", problem.GetProperty("title").GetString());
+    }
+
+    [Fact]
+    public async Task Get_HeadersOverLimit_Answers431HeadersTooLargeAsAProblem()
+    {
+        using var underLimit = new HttpRequestMessage(HttpMethod.Get, "/api/v1/tasks");
+        underLimit.Headers.Add("X-Note", new string('h', 30 * 1024));
+        using var overLimit = new HttpRequestMessage(HttpMethod.Get, "/api/v1/tasks");
+        overLimit.Headers.Add("X-Note", new string('h', 33 * 1024));
+
+        await ReadAsync(await Platform.SendAsync(underLimit), HttpStatusCode.OK);
+        await ProblemAsync(await Platform.SendAsync(overLimit), HttpStatusCode.RequestHeaderFieldsTooLarge, "headers_too_large");
+    }
+
+    [Fact]
+    public async Task Get_MoreHeaderLinesThanTheLimit_Answers431HeadersTooLargeAsAProblem()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/v1/tasks");
+        for (var i = 0; i < 120; i++)
+        {
+            request.Headers.Add($"X-Note-{i}", "n");
+        }
+
+        await ProblemAsync(await Platform.SendAsync(request), HttpStatusCode.RequestHeaderFieldsTooLarge, "headers_too_large");
+    }
+
+    [Fact]
+    public async Task Post_HeadOverLimit_IsRefusedBeforeTheBodyAndStoresNothing()
+    {
+        await CreateTaskAsync(Platform, "t-1");
+        var before = await SnapshotAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/tasks?ignored=" + new string('q', 9 * 1024))
+        {
+            Content = Json("{\"title\":\"x\"}"),
+        };
+
+        await ProblemAsync(await Platform.SendAsync(request), HttpStatusCode.RequestUriTooLong, "uri_too_long");
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    [Fact]
     public async Task CreateTask_MalformedJson_Answers400InvalidJson() =>
         await ProblemAsync(await Platform.PostAsync("/api/v1/tasks", Json("{\"title\": ")), HttpStatusCode.BadRequest, "invalid_json");
 

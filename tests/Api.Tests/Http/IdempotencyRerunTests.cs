@@ -16,7 +16,7 @@ namespace Orchestration.Api.Tests.Http;
 public sealed class IdempotencyRerunTests : IAsyncLifetime
 {
     // A short in-flight deadline: the clock moves past it without reaching an agent's heartbeat window (60 s).
-    private static readonly TimeSpan s_pastInFlightDeadline = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan s_pastInFlightDeadline = TimeSpan.FromSeconds(40);
     private readonly ManualTimeProvider _time = new();
     private readonly ApiStorage _storage = new ApiStorage.Sqlite();
     private ApiFactory _factory = null!;
@@ -28,7 +28,7 @@ public sealed class IdempotencyRerunTests : IAsyncLifetime
         var lost = new HashSet<string>();
         _factory = ApiFactory.Create(
             _storage.Settings,
-            new Dictionary<string, string?> { ["Orchestration:IdempotencyInFlightTimeout"] = "00:00:10" },
+            new Dictionary<string, string?> { ["Orchestration:IdempotencyInFlightTimeout"] = "00:00:35" },
             _time,
             IdempotencyRecordFaults.Install((key, record) =>
             {
