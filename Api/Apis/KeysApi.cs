@@ -20,7 +20,7 @@ internal static class KeysApi
     }
 
     private static async Task<Results<Created<KeyCreated>, ProblemHttpResult>> CreateKeyAsync(
-        CreateKeyRequest body, Caller caller, [AsParameters] ApiServices services)
+        CreateKeyRequest body, Caller caller, HttpContext context, [AsParameters] ApiServices services)
     {
         var validator = new RequestValidator();
         validator.Text("name", body.Name, 200);
@@ -47,9 +47,9 @@ internal static class KeysApi
             return validator.Problem();
         }
 
-        var (keyId, key) = ApiKeys.Generate();
-        var view = await services.Grains.GetGrain<IApiKeyGrain>(keyId)
-            .IssueAsync(new IssueApiKey(caller.OrgId, body.Name!, body.Role!.Value, body.AgentId, ApiKeys.Hash(key)));
+        var (keyId, key) = ApiKeys.Generate(Ids.NewFor(context, services.Time));
+        var view = await ApiKeys.IssueAsync(services.Grains, keyId,
+            new IssueApiKey(caller.OrgId, body.Name!, body.Role!.Value, body.AgentId, ApiKeys.Hash(key)), Ids.WasReservedFor(context, keyId));
         return TypedResults.Created($"/api/v1/keys/{keyId}", new KeyCreated(view.Id, view.Name, view.Role, view.AgentId, key));
     }
 

@@ -33,6 +33,7 @@ internal static class OrgsApi
         var id = body.Id ?? Ids.NewFor(context, services.Time);
         var grain = services.Grains.GetGrain<IOrganisationGrain>(id);
         OrganisationView org;
+        var rerun = false;
         try
         {
             org = await grain.CreateAsync(body.Name!);
@@ -40,12 +41,14 @@ internal static class OrgsApi
         catch (OrchestrationException e) when (e.Code == ProblemCodes.AlreadyExists && Ids.WasReservedFor(context, id))
         {
             // The crashed earlier run created it, maybe before it issued the admin key, which was not recorded for replay
-            // either: this run issues one, so the organisation never stays without an admin.
+            // either: this run issues it, or gives the one that run issued a new secret, so the organisation has one
+            // admin key that its creator holds.
             org = await grain.GetAsync();
+            rerun = true;
         }
 
-        var (keyId, key) = ApiKeys.Generate();
-        await services.Grains.GetGrain<IApiKeyGrain>(keyId).IssueAsync(new IssueApiKey(id, "admin", ApiKeyRole.Admin, null, ApiKeys.Hash(key)));
+        var (keyId, key) = ApiKeys.Generate(ApiKeys.AdminKeyIdOf(id));
+        await ApiKeys.IssueAsync(services.Grains, keyId, new IssueApiKey(id, "admin", ApiKeyRole.Admin, null, ApiKeys.Hash(key)), rerun);
         return TypedResults.Created($"/api/v1/orgs/{id}", new OrgCreated(org.Id, org.Name, key));
     }
 

@@ -12,6 +12,14 @@ public interface IApiKeyGrain : IGrainWithStringKey
     Task<ApiKeyView> IssueAsync(IssueApiKey request);
 
     /// <summary>
+    /// Gives the key a new secret: for a request run again after a crashed run issued this key and was never answered,
+    /// so its secret was never shown. The key must be the one <paramref name="request"/> describes (organisation, name,
+    /// role, agent), else <see cref="ProblemCodes.AlreadyExists"/>; a revoked key stays revoked
+    /// (<see cref="ProblemCodes.InvalidTransition"/>); <see cref="ProblemCodes.NotFound"/> when there is no key.
+    /// </summary>
+    Task<ApiKeyView> ReissueAsync(IssueApiKey request);
+
+    /// <summary>
     /// The principal when <paramref name="secretHash"/> matches (compared in constant time) and the key is not revoked;
     /// otherwise <c>null</c>.
     /// </summary>

@@ -42,6 +42,29 @@ internal sealed class ApiKeyGrain(
         return await SaveAsync();
     }
 
+    public async Task<ApiKeyView> ReissueAsync(IssueApiKey request)
+    {
+        var state = key.State;
+        if (!key.RecordExists)
+        {
+            throw NotFound();
+        }
+
+        if (state.OrgId != request.OrgId || state.Name != request.Name || state.Role != request.Role
+            || state.AgentId != request.AgentId)
+        {
+            throw new OrchestrationException(ProblemCodes.AlreadyExists, $"API key '{KeyId}' already exists.");
+        }
+
+        if (state.RevokedAt is not null)
+        {
+            throw new OrchestrationException(ProblemCodes.InvalidTransition, $"API key '{KeyId}' was revoked and stays revoked.");
+        }
+
+        state.SecretHash = request.SecretHash;
+        return await SaveAsync();
+    }
+
     public Task<ApiKeyPrincipal?> AuthenticateAsync(string secretHash)
     {
         var state = key.State;

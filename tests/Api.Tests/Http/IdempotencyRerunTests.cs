@@ -95,9 +95,44 @@ public sealed class IdempotencyRerunTests : IAsyncLifetime
         Assert.Equal(await IdOf(first), created.GetProperty("id").GetString());
         Assert.Equal(1, (await _client.GetFromJsonAsync<JsonElement>("/api/v1/orgs")).GetProperty("items").EnumerateArray()
             .Count(org => org.GetProperty("name").GetString() == "Acme"));
-        using var admin = _factory.CreateClient();
-        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", created.GetProperty("adminKey").GetString());
-        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("/api/v1/keys")).StatusCode);
+        using var admin = ClientWith(created.GetProperty("adminKey").GetString()!);
+        var keys = await admin.GetFromJsonAsync<JsonElement>("/api/v1/keys");
+        Assert.Single(keys.GetProperty("items").EnumerateArray(), key => key.GetProperty("role").GetString() == "admin");
+    }
+
+    [Fact]
+    public async Task CreateKey_RunAgainAfterACrashedRun_GivesThatRunsKeyANewSecretNotASecondKey()
+    {
+        var first = await PostAsync("/api/v1/keys", new { name = "ci", role = "operator" });
+        _time.Advance(s_pastInFlightDeadline);
+        var rerun = await PostAsync("/api/v1/keys", new { name = "ci", role = "operator" });
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, rerun.StatusCode);
+        var (unseen, issued) = (await first.Content.ReadFromJsonAsync<JsonElement>(), await rerun.Content.ReadFromJsonAsync<JsonElement>());
+        Assert.Equal(unseen.GetProperty("id").GetString(), issued.GetProperty("id").GetString());
+        Assert.Equal($"/api/v1/keys/{issued.GetProperty("id").GetString()}", rerun.Headers.Location?.ToString());
+        Assert.Equal(1, (await _client.GetFromJsonAsync<JsonElement>("/api/v1/keys")).GetProperty("items").EnumerateArray()
+            .Count(key => key.GetProperty("name").GetString() == "ci"));
+        using var holder = ClientWith(issued.GetProperty("key").GetString()!);
+        using var nobody = ClientWith(unseen.GetProperty("key").GetString()!);
+        Assert.Equal(HttpStatusCode.OK, (await holder.GetAsync("/api/v1/tasks")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await nobody.GetAsync("/api/v1/tasks")).StatusCode);
+    }
+
+    [Fact]
+    public async Task CreateKey_RunAgainAfterItsKeyWasRevoked_LeavesTheKeyRevoked()
+    {
+        var first = await PostAsync("/api/v1/keys", new { name = "ci", role = "operator" });
+        var id = await IdOf(first);
+        Assert.Equal(HttpStatusCode.NoContent, (await _client.DeleteAsync($"/api/v1/keys/{id}")).StatusCode);
+        _time.Advance(s_pastInFlightDeadline);
+        var rerun = await PostAsync("/api/v1/keys", new { name = "ci", role = "operator" });
+
+        Assert.Equal(HttpStatusCode.Conflict, rerun.StatusCode);
+        var key = (await _client.GetFromJsonAsync<JsonElement>("/api/v1/keys")).GetProperty("items").EnumerateArray()
+            .Single(k => k.GetProperty("id").GetString() == id);
+        Assert.NotEqual(JsonValueKind.Null, key.GetProperty("revokedAt").ValueKind);
     }
 
     [Fact]
@@ -137,6 +172,13 @@ public sealed class IdempotencyRerunTests : IAsyncLifetime
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
         request.Headers.Add("Idempotency-Key", "k-1");
         return _client.SendAsync(request);
+    }
+
+    private HttpClient ClientWith(string key)
+    {
+        var client = _factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return client;
     }
 
     private async Task PostWithoutKeyAsync(string path, object body) =>
