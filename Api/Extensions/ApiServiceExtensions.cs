@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -23,7 +24,12 @@ internal static class ApiServiceExtensions
         services.AddExceptionHandler<ApiExceptionHandler>();
         services.AddSingleton<ApiExceptionHandler>();
         services.AddOpenApi();
-        services.ConfigureHttpJsonOptions(options => options.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        services.ConfigureHttpJsonOptions(options =>
+        {
+            options.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default);
+            // API.md: a wrong type is 400. The web defaults read "90" as the number 90; a number must be a JSON number.
+            options.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
+        });
         // Body binding errors throw (mapped to 400 invalid_json by ApiExceptionHandler) in every environment.
         services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
         services.AddOptions<ApiOptions>().Bind(builder.Configuration.GetSection(ApiOptions.Section)).ValidateOnStart();

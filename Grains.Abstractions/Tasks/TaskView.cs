@@ -17,7 +17,7 @@ namespace Orchestration.Grains.Tasks;
 /// <param name="Input">Free-form JSON for the agent.</param>
 /// <param name="Output">What the agent returned on completion.</param>
 /// <param name="Error">The last failure's message.</param>
-/// <param name="Progress">The last progress reported.</param>
+/// <param name="Progress">The last progress reported in this attempt; percent and message <c>null</c> before the first.</param>
 /// <param name="WorkflowId">The workflow it belongs to, if any.</param>
 /// <param name="BlockedReason">Why a blocked task waits (for example a cancelled dependency); <c>null</c> otherwise.</param>
 /// <param name="NextAttemptAt">When a failed task becomes ready again; <c>null</c> when no retry is pending.</param>

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using Orchestration.Testing;
 
 namespace Orchestration.Api.Tests.Apis;
@@ -24,6 +25,9 @@ public abstract class TasksApiTests : ApiTestBase
         Assert.Equal(50, task.GetProperty("priority").GetInt32());
         Assert.Equal(3, task.GetProperty("maxAttempts").GetInt32());
         Assert.Equal(0, task.GetProperty("attempt").GetInt32());
+        // API.md's task shape: progress is an object ({percent, message}), empty before the first report.
+        Assert.Equal(JsonValueKind.Null, task.GetProperty("progress").GetProperty("percent").ValueKind);
+        Assert.Equal(JsonValueKind.Null, task.GetProperty("progress").GetProperty("message").ValueKind);
     }
 
     [Fact]

@@ -26,6 +26,8 @@ public abstract class BadInputTests : ApiTestBase
         "{\"id\":\"a\\u0000b\",\"title\":\"x\",\"name\":\"x\"}", "{\"title\":\"\\ud800\",\"name\":\"\\ud800\"}",
         "{\"title\":\"\\u0007bell\",\"name\":\"\\u0007x\"}", "{\"name\":\"k\",\"role\":\"root\",\"id\":\"bad id\"}", "{\"agentId\":null}",
         new string('[', 5000), "{\"title\":\"" + new string('x', 501) + "\"}",
+        "{\"title\":\"x\",\"priority\":\"90\"}",
+        "{\"agentId\":\"a-1\",\"attempt\":\"1\",\"percent\":\"50\",\"waitSeconds\":\"1\"}",
         "{\"title\":\"x\",\"dependsOn\":[\"t-1\",\"bad id\"]}", "{\"title\":\"x\",\"input\":\"" + new string('y', 300 * 1024) + "\"}",
     ];
 
@@ -147,6 +149,19 @@ public abstract class BadInputTests : ApiTestBase
     [Fact]
     public async Task CreateTask_MalformedJson_Answers400InvalidJson() =>
         await ProblemAsync(await Platform.PostAsync("/api/v1/tasks", Json("{\"title\": ")), HttpStatusCode.BadRequest, "invalid_json");
+
+    [Theory]
+    [InlineData("{\"title\":\"x\",\"priority\":\"90\"}")]
+    [InlineData("{\"title\":\"x\",\"maxAttempts\":\"3\"}")]
+    [InlineData("{\"title\":\"x\",\"leaseSeconds\":\"60\"}")]
+    [InlineData("{\"title\":\"x\",\"priority\":\"NaN\"}")]
+    public async Task CreateTask_NumberWrittenAsAString_Answers400InvalidJson(string body) =>
+        await ProblemAsync(await Platform.PostAsync("/api/v1/tasks", Json(body)), HttpStatusCode.BadRequest, "invalid_json");
+
+    [Fact]
+    public async Task RegisterAgent_NumberWrittenAsAString_Answers400InvalidJson() =>
+        await ProblemAsync(await Platform.PostAsync("/api/v1/agents", Json("{\"name\":\"x\",\"capabilities\":[],\"maxConcurrentTasks\":\"2\"}")),
+            HttpStatusCode.BadRequest, "invalid_json");
 
     [Fact]
     public async Task CreateTask_WrongType_Answers400InvalidJson() =>
