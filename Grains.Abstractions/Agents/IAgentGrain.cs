@@ -32,9 +32,11 @@ public interface IAgentGrain : IGrainWithStringKey
     /// cannot together exceed its limit; <see cref="ProblemCodes.AgentNotAvailable"/> when it is paused, offline or every
     /// slot is held or kept. With <paramref name="reservation"/> (a waiting claim looking again) that slot is renewed, not
     /// counted twice. A slot not ended within <c>AgentGrain.ClaimReservationLifetime</c> of its last renewal lapses, so a
-    /// lost message cannot keep it forever.
+    /// lost message cannot keep it forever. <paramref name="queueActivation"/> names the activation of the organisation's
+    /// queue that claims (a new name per activation): slots kept for another one are freed at once, since a grain has
+    /// one activation at a time and the one that kept them is gone, with any word it had not sent yet.
     /// </summary>
-    Task<ClaimTicket> PrepareClaimAsync(long? reservation);
+    Task<ClaimTicket> PrepareClaimAsync(long? reservation, string queueActivation);
 
     /// <summary>
     /// Records that the agent now holds the lease of <paramref name="taskId"/>'s <paramref name="attempt"/>, claimed with

@@ -198,11 +198,19 @@ internal sealed class AgentGrain(
         await GiveUpLeasesAsync(held);
     }
 
-    public async Task<ClaimTicket> PrepareClaimAsync(long? reservation)
+    public async Task<ClaimTicket> PrepareClaimAsync(long? reservation, string queueActivation)
     {
         EnsureRegistered();
         var now = Clock.GetUtcNow();
         _claimsInFlight.RemoveAll(claim => now >= claim.LapsesAt);
+        if (_claimsInFlight.RemoveAll(claim => claim.QueueActivation != queueActivation) > 0)
+        {
+            // Slots kept by an earlier activation of the queue (its silo died or handed it over mid-claim): it will never
+            // end them, and an agent of one task would be refused until they lapsed. A claim of theirs that leased a task
+            // committed the lease with the task's projection row, so the held tasks are read back from there.
+            await AdoptHeldTasksAsync();
+        }
+
         if (reservation is { } renewed)
         {
             ClaimEnded(renewed); // a waiting claim looking again: its slot is counted once, below
@@ -226,7 +234,7 @@ internal sealed class AgentGrain(
                 $"Agent '{Id}' already holds {State.ActiveTaskIds.Count} of its {State.MaxConcurrentTasks} tasks and is claiming {_claimsInFlight.Count} more.");
         }
 
-        var kept = new ClaimInFlight(reservation ?? ++_lastReservation, now + ClaimReservationLifetime);
+        var kept = new ClaimInFlight(reservation ?? ++_lastReservation, now + ClaimReservationLifetime, queueActivation);
         _claimsInFlight.Add(kept);
         return new ClaimTicket(State.Capabilities, free, kept.Reservation);
     }
@@ -402,6 +410,18 @@ internal sealed class AgentGrain(
         }
     }
 
+    /// <summary>Holds every task whose lease the tasks committed to this agent, also those whose claim's word was lost.</summary>
+    private async Task AdoptHeldTasksAsync()
+    {
+        var unknown = (await HeldTasksAsync(CancellationToken.None))
+            .Where(taskId => !State.ActiveTaskIds.Contains(taskId) && !State.LeasesToRevoke.Contains(taskId)).ToList();
+        if (unknown.Count > 0)
+        {
+            State.ActiveTaskIds.AddRange(unknown);
+            WriteBookkeepingSoon();
+        }
+    }
+
     /// <summary>The tasks whose lease this agent holds, as the tasks committed them (their projection's owner).</summary>
     private async Task<List<string>> HeldTasksAsync(CancellationToken cancellationToken) =>
         (await projections.ReadAllAsync(new ProjectionQuery(TaskGrain.CollectionName, OrgId) { Owner = Id }, cancellationToken))
@@ -521,7 +541,7 @@ internal sealed class AgentGrain(
 
     private void ClaimEnded(long reservation) => _claimsInFlight.RemoveAll(claim => claim.Reservation == reservation);
 
-    private readonly record struct ClaimInFlight(long Reservation, DateTimeOffset LapsesAt);
+    private readonly record struct ClaimInFlight(long Reservation, DateTimeOffset LapsesAt, string QueueActivation);
 
     private readonly record struct EndedAhead(int Attempt, TaskOutcome Outcome, DateTimeOffset ForgetAt);
 

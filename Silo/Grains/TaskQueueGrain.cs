@@ -31,6 +31,10 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
     private TaskCompletionSource _offered = NewSignal();
     private IGrainTimer? _resync;
 
+    // Names this activation to the agents it claims for: slots kept by an earlier activation are freed when a claim
+    // of this one comes (AgentGrain.PrepareClaimAsync), as nobody will end them.
+    private readonly string _activation = Guid.NewGuid().ToString("N");
+
     private string OrgId => GetPrimaryKeyString();
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -56,7 +60,7 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
         ClaimTicket ticket;
         try
         {
-            ticket = await agent.PrepareClaimAsync(null);
+            ticket = await agent.PrepareClaimAsync(null, _activation);
         }
         catch (OrchestrationException e) when (e.Code == ProblemCodes.AgentNotAvailable && request.TaskId is not null)
         {
@@ -147,7 +151,7 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
             }
 
             await Task.WhenAny(_offered.Task, Task.Delay(remaining, timeProvider));
-            ticket = await agent.PrepareClaimAsync(ticket.Reservation);
+            ticket = await agent.PrepareClaimAsync(ticket.Reservation, _activation);
         }
     }
 

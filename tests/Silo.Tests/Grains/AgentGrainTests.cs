@@ -83,7 +83,7 @@ public sealed class AgentGrainTests : IAsyncLifetime
     public async Task TaskEndedAsync_ArrivesBeforeItsClaimsNotice_CountedOnceAndNotHeld()
     {
         await Agent("a1").RegisterAsync(new RegisterAgent("a1", [], "test-model", 2, null), new EventActor("agent", "a1"));
-        var reservation = (await Agent("a1").PrepareClaimAsync(null)).Reservation;
+        var reservation = (await Agent("a1").PrepareClaimAsync(null, "q1")).Reservation;
 
         // The task completed attempt 1 and told the agent before the queue's notice of the claim arrived.
         await Agent("a1").TaskEndedAsync("t1", 1, TaskOutcome.Completed);
@@ -98,7 +98,7 @@ public sealed class AgentGrainTests : IAsyncLifetime
     {
         await Agent("a1").RegisterAsync(new RegisterAgent("a1", [], "test-model", 2, null), new EventActor("agent", "a1"));
         await Agent("a1").TaskEndedAsync("t1", 1, TaskOutcome.Lost); // a lease the agent no longer knew of
-        var reservation = (await Agent("a1").PrepareClaimAsync(null)).Reservation;
+        var reservation = (await Agent("a1").PrepareClaimAsync(null, "q1")).Reservation;
 
         await Agent("a1").TaskClaimedAsync("t1", 2, reservation);
 
@@ -110,10 +110,10 @@ public sealed class AgentGrainTests : IAsyncLifetime
     public async Task TaskEndedAsync_AnEarlierAttemptsEndAfterTheNextClaim_KeepsTheNewAttemptAndCountsBoth()
     {
         await Agent("a1").RegisterAsync(new RegisterAgent("a1", [], "test-model", 2, null), new EventActor("agent", "a1"));
-        await Agent("a1").TaskClaimedAsync("t1", 1, (await Agent("a1").PrepareClaimAsync(null)).Reservation);
+        await Agent("a1").TaskClaimedAsync("t1", 1, (await Agent("a1").PrepareClaimAsync(null, "q1")).Reservation);
 
         // Attempt 1 was lost and a1 claimed t1 again (attempt 2); the queue's notice overtook the task's end of 1.
-        await Agent("a1").TaskClaimedAsync("t1", 2, (await Agent("a1").PrepareClaimAsync(null)).Reservation);
+        await Agent("a1").TaskClaimedAsync("t1", 2, (await Agent("a1").PrepareClaimAsync(null, "q1")).Reservation);
         await Agent("a1").TaskEndedAsync("t1", 1, TaskOutcome.Lost);
         var whileAttempt2Runs = await Agent("a1").GetAsync();
         await Agent("a1").TaskEndedAsync("t1", 2, TaskOutcome.Completed);

@@ -551,15 +551,41 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     public async Task Claim_SlotOfAClaimThatNeverReportsBack_LapsesAfterItsLifetime()
     {
         await RegisterAsync("a1"); // one task at a time
-        await Agent("a1").PrepareClaimAsync(null); // a queue that then lost its word to the agent
+        await Agent("a1").PrepareClaimAsync(null, "q1"); // a queue that then lost its word to the agent
 
-        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => Agent("a1").PrepareClaimAsync(null));
+        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => Agent("a1").PrepareClaimAsync(null, "q1"));
         Assert.Equal(ProblemCodes.AgentNotAvailable, refused.Code);
         _cluster.Time.Advance(AgentGrain.ClaimReservationLifetime / 2);
         await Agent("a1").HeartbeatAsync(); // its heartbeat window is as long as the slot's lifetime
         _cluster.Time.Advance(AgentGrain.ClaimReservationLifetime / 2);
 
-        Assert.Equal(1, (await Agent("a1").PrepareClaimAsync(null)).FreeSlots);
+        Assert.Equal(1, (await Agent("a1").PrepareClaimAsync(null, "q1")).FreeSlots);
+    }
+
+    [Fact]
+    public async Task Claim_SlotKeptByAQueueActivationThatIsGone_IsFreedWhenTheNextOneClaims()
+    {
+        await RegisterAsync("a1"); // one task at a time
+        await CreateAsync("t1");
+        await Agent("a1").PrepareClaimAsync(null, "gone"); // the queue's earlier activation, whose silo died mid-claim
+
+        Assert.Equal("t1", (await ClaimAsync("a1"))?.Id);
+    }
+
+    [Fact]
+    public async Task Claim_LeaseTakenByAQueueActivationThatIsGone_StillFillsTheAgentsLimit()
+    {
+        await RegisterAsync("a1"); // one task at a time
+        await CreateAsync("t1");
+        await CreateAsync("t2");
+        var ticket = await Agent("a1").PrepareClaimAsync(null, "gone");
+        await TaskGrain("t1").ClaimAsync("a1", ticket.Capabilities, null); // leased; the word to the agent was lost with the silo
+
+        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => ClaimAsync("a1"));
+
+        Assert.Equal(ProblemCodes.AgentNotAvailable, refused.Code);
+        Assert.Equal("t1", Assert.Single((await Agent("a1").GetAsync()).ActiveTaskIds));
+        Assert.Equal(TaskLifecycleStatus.Ready, (await TaskGrain("t2").GetAsync()).Status);
     }
 
     [Fact]
