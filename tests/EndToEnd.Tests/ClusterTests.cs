@@ -4,6 +4,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Npgsql;
+using Orchestration.Runtime;
+using Orchestration.Runtime.Clustering;
 using Orchestration.Testing;
 
 namespace Orchestration.EndToEnd.Tests;
@@ -94,6 +96,47 @@ public sealed class ClusterTests(PostgresServerFixture postgres) : IAsyncLifetim
                 return true;
             },
             "every expired lease returned its task to ready");
+    }
+
+    [Fact]
+    public async Task KillDashNine_SiloOfTheQueueMidClaim_TheAgentClaimsAgainOnceTheSurvivorServes()
+    {
+        var silos = await StartSilosAsync("silo-0", "silo-1");
+        var api = await StartApiAsync();
+        await ClusterView.WhenServedByAsync(api, "silo-0", "silo-1");
+        // The organisation's queue on one silo, the agent on the other, which survives with the slot the claim kept.
+        var owners = await OwnersAsync();
+        var queueSilo = owners[ClusterPartitions.Of(new GrainId("task-queue", "default"))]!;
+        var survivor = queueSilo == "silo-0" ? "silo-1" : "silo-0";
+        var agentId = Enumerable.Range(0, 1_000).Select(i => $"worker-{i}")
+            .First(id => owners[ClusterPartitions.Of(new GrainId("agent", $"default/{id}"))] == survivor);
+        await PostAsync(api, "/api/v1/agents", new { id = agentId, name = agentId, capabilities = Array.Empty<string>() });
+        var waiting = api.Client.PostAsJsonAsync("/api/v1/tasks/claim", new { agentId, waitSeconds = 20 });
+        await Task.Delay(TimeSpan.FromSeconds(2)); // the long-poll has reached the queue, which kept the agent's one slot
+
+        await silos.Single(silo => silo.Name == queueSilo).KillAsync();
+        await ClusterView.WhenServedByAsync(api, survivor);
+        await PostAsync(api, "/api/v1/tasks", new { id = "after-failover", title = "after the failover" });
+
+        // The slot was kept for a queue activation that died with its silo: it must not keep the agent from claiming
+        // until it lapses (a minute), which is longer than this waits.
+        var answers = new List<string>();
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                var response = await api.Client.PostAsJsonAsync("/api/v1/tasks/claim", new { agentId });
+                answers.Add($"{(int)response.StatusCode}");
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return (string?)(await response.Content.ReadFromJsonAsync<JsonNode>())!["id"] == "after-failover";
+                }
+
+                await Task.Delay(250);
+                return false;
+            },
+            "the agent claims the task after the failover");
+        Assert.DoesNotContain("500", answers);
+        await Task.WhenAny(waiting, Task.Delay(TimeSpan.FromSeconds(30)));
     }
 
     private static async Task PostAsync(HostProcess api, string path, object body, HttpStatusCode expected = HttpStatusCode.Created)
