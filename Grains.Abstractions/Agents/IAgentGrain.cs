@@ -33,8 +33,8 @@ public interface IAgentGrain : IGrainWithStringKey
     /// slot is held or kept. With <paramref name="reservation"/> (a waiting claim looking again) that slot is renewed, not
     /// counted twice. A slot not ended within <c>AgentGrain.ClaimReservationLifetime</c> of its last renewal lapses, so a
     /// lost message cannot keep it forever. <paramref name="queueActivation"/> names the activation of the organisation's
-    /// queue that claims (a new name per activation): slots kept for another one are freed at once, since a grain has
-    /// one activation at a time and the one that kept them is gone, with any word it had not sent yet.
+    /// queue that claims (a new name per activation): a new one frees the slots the one before kept, which lost the
+    /// grain and will not end them, and a replaced one is refused (<see cref="ProblemCodes.AgentNotAvailable"/>).
     /// </summary>
     Task<ClaimTicket> PrepareClaimAsync(long? reservation, string queueActivation);
 

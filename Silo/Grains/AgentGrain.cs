@@ -35,6 +35,9 @@ internal sealed class AgentGrain(
     private const string LivenessReminder = "liveness";
     private const string RevocationReminder = "revocation";
 
+    // How many replaced activations of the organisation's queue an agent remembers (see FollowQueueActivation).
+    private const int MaxReplacedQueueActivations = 8;
+
     // When a revocation cut short (a failed call, a crash) is taken up again; a failing tick then retries with back-off.
     private static readonly TimeSpan s_revocationSafetyNet = TimeSpan.FromSeconds(10);
 
@@ -61,6 +64,10 @@ internal sealed class AgentGrain(
 
     // The attempt of each held task whose claim this activation heard of, so an earlier attempt's late end is told apart.
     private readonly Dictionary<string, int> _heldAttempts = new(StringComparer.Ordinal);
+    // The activation of the organisation's queue that claims for this agent, and the ones it replaced (the latest few:
+    // an activation lasts minutes at least, and one left running past its hand-over is rare).
+    private readonly List<string> _replacedQueueActivations = [];
+    private string? _queueActivation;
     private long _lastReservation;
     private IGrainTimer? _bookkeepingWrite;
 
@@ -203,14 +210,7 @@ internal sealed class AgentGrain(
         EnsureRegistered();
         var now = Clock.GetUtcNow();
         _claimsInFlight.RemoveAll(claim => now >= claim.LapsesAt);
-        if (_claimsInFlight.RemoveAll(claim => claim.QueueActivation != queueActivation) > 0)
-        {
-            // Slots kept by an earlier activation of the queue (its silo died or handed it over mid-claim): it will never
-            // end them, and an agent of one task would be refused until they lapsed. A claim of theirs that leased a task
-            // committed the lease with the task's projection row, so the held tasks are read back from there.
-            await AdoptHeldTasksAsync();
-        }
-
+        var replaced = FollowQueueActivation(queueActivation);
         if (reservation is { } renewed)
         {
             ClaimEnded(renewed); // a waiting claim looking again: its slot is counted once, below
@@ -219,6 +219,13 @@ internal sealed class AgentGrain(
         if (State.Status is AgentStatus.Paused or AgentStatus.Offline)
         {
             throw new OrchestrationException(ProblemCodes.AgentNotAvailable, $"Agent '{Id}' is {JsonName(State.Status, GrainContractsJsonContext.Default.AgentStatus)} and may not claim tasks.");
+        }
+
+        if (replaced)
+        {
+            // A claim of the replaced activation may have leased a task and died before telling the agent; the lease was
+            // committed with the task's projection row, so the held tasks are read back from there.
+            await AdoptHeldTasksAsync();
         }
 
         if (State.ActiveTaskIds.Count + _claimsInFlight.Count >= State.MaxConcurrentTasks)
@@ -251,10 +258,14 @@ internal sealed class AgentGrain(
 
         if (_endedAhead.Remove(taskId, out var ended) && ended.Attempt == attempt)
         {
-            // This attempt already ended: count it, and do not hold a task that is not held. (An earlier attempt's end is
-            // dropped: mostly a lease the agent let go of and counted when it went offline.)
-            Count(ended.Outcome);
-            WriteBookkeepingSoon();
+            // This attempt already ended: count it (unless its end was counted then), and do not hold a task that is not
+            // held. (An earlier attempt's end is dropped: mostly a lease the agent let go of and counted when it went offline.)
+            if (!ended.Counted)
+            {
+                Count(ended.Outcome);
+                WriteBookkeepingSoon();
+            }
+
             return;
         }
 
@@ -296,6 +307,12 @@ internal sealed class AgentGrain(
         {
             State.ActiveTaskIds.Remove(taskId);
             _heldAttempts.Remove(taskId);
+            if (!known)
+            {
+                // Held because the tasks' projection said so (on activation, or after a queue activation was replaced):
+                // its claim's own notice may still come, and must neither hold the task again nor count it twice.
+                NoteEndedAhead(taskId, new EndedAhead(attempt, outcome, Clock.GetUtcNow() + ClaimReservationLifetime, Counted: true));
+            }
         }
 
         // An earlier attempt's end, after the agent claimed the task again, counts but leaves the new attempt held.
@@ -408,6 +425,41 @@ internal sealed class AgentGrain(
             State.ActiveTaskIds.RemoveAll(stale.Contains);
             await SaveAsync();
         }
+    }
+
+    /// <summary>
+    /// Follows the organisation's queue to <paramref name="queueActivation"/> when it is a new activation, freeing the
+    /// slots the one before kept: that one lost the grain (its silo died or handed it over mid-claim) and will never end
+    /// them, and an agent of one task would be refused until they lapsed. Whether a slot was freed is returned. A claim
+    /// of an activation already replaced is refused, so a turn of it that outlived its hand-over cannot take a slot, or
+    /// free the new activation's.
+    /// </summary>
+    private bool FollowQueueActivation(string queueActivation)
+    {
+        if (queueActivation == _queueActivation)
+        {
+            return false;
+        }
+
+        if (_replacedQueueActivations.Contains(queueActivation))
+        {
+            throw new OrchestrationException(
+                ProblemCodes.AgentNotAvailable,
+                $"Agent '{Id}' claims through a newer activation of its organisation's task queue than this one, which lost the grain; retry.");
+        }
+
+        if (_queueActivation is not null)
+        {
+            if (_replacedQueueActivations.Count == MaxReplacedQueueActivations)
+            {
+                _replacedQueueActivations.RemoveAt(0);
+            }
+
+            _replacedQueueActivations.Add(_queueActivation);
+        }
+
+        _queueActivation = queueActivation;
+        return _claimsInFlight.RemoveAll(claim => claim.QueueActivation != queueActivation) > 0;
     }
 
     /// <summary>Holds every task whose lease the tasks committed to this agent, also those whose claim's word was lost.</summary>
@@ -543,7 +595,7 @@ internal sealed class AgentGrain(
 
     private readonly record struct ClaimInFlight(long Reservation, DateTimeOffset LapsesAt, string QueueActivation);
 
-    private readonly record struct EndedAhead(int Attempt, TaskOutcome Outcome, DateTimeOffset ForgetAt);
+    private readonly record struct EndedAhead(int Attempt, TaskOutcome Outcome, DateTimeOffset ForgetAt, bool Counted = false);
 
     private void EnsureRegistered()
     {

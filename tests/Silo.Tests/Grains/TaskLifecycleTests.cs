@@ -589,6 +589,39 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Claim_FromAQueueActivationAlreadyReplaced_IsRefusedAndFreesNothing()
+    {
+        await RegisterAsync("a1"); // one task at a time
+        var old = await Agent("a1").PrepareClaimAsync(null, "old");
+        await Agent("a1").PrepareClaimAsync(null, "new"); // old lost the grain: its slot is freed, new keeps one
+
+        // A turn of the old activation that outlived its hand-over looks again: it may neither claim nor free new's slot.
+        var stale = await Assert.ThrowsAsync<OrchestrationException>(() => Agent("a1").PrepareClaimAsync(old.Reservation, "old"));
+        Assert.Equal(ProblemCodes.AgentNotAvailable, stale.Code);
+        var full = await Assert.ThrowsAsync<OrchestrationException>(() => Agent("a1").PrepareClaimAsync(null, "new"));
+        Assert.Equal(ProblemCodes.AgentNotAvailable, full.Code);
+    }
+
+    [Fact]
+    public async Task Claim_NoticeOfAReplacedActivationsLeaseAfterItEnded_NeitherHoldsNorCountsItAgain()
+    {
+        await RegisterAsync("a1"); // one task at a time
+        await CreateAsync("t1");
+        var old = await Agent("a1").PrepareClaimAsync(null, "old");
+        var leased = await TaskGrain("t1").ClaimAsync("a1", old.Capabilities, null); // its notice is late
+        await Assert.ThrowsAsync<OrchestrationException>(() => ClaimAsync("a1")); // a new activation: t1 is read back
+        await TaskGrain("t1").CompleteAsync(new LeaseHolderCall("a1", leased.Attempt), null);
+        await Eventually.TrueAsync(async () => (await Agent("a1").GetAsync()).CompletedCount == 1);
+
+        await Agent("a1").TaskClaimedAsync("t1", leased.Attempt, old.Reservation);
+
+        var agent = await Agent("a1").GetAsync();
+        Assert.Equal((0, 1), (agent.ActiveTaskIds.Count, agent.CompletedCount));
+        await CreateAsync("t2");
+        Assert.Equal("t2", (await ClaimAsync("a1"))?.Id);
+    }
+
+    [Fact]
     public async Task Claim_Waiting_AnswersAsSoonAsAMatchingTaskIsReady()
     {
         await RegisterAsync("a1", "code");
