@@ -79,8 +79,7 @@ internal sealed class AgentGrain(
     {
         if (State.Registered)
         {
-            // Leases given up are not held any more, though their tasks may not have let go yet.
-            State.ActiveTaskIds = [.. (await HeldTasksAsync(cancellationToken)).Except(State.LeasesToRevoke, StringComparer.Ordinal)];
+            State.ActiveTaskIds = await HeldTasksAsync(cancellationToken);
         }
     }
 
@@ -465,8 +464,7 @@ internal sealed class AgentGrain(
     /// <summary>Holds every task whose lease the tasks committed to this agent, also those whose claim's word was lost.</summary>
     private async Task AdoptHeldTasksAsync()
     {
-        var unknown = (await HeldTasksAsync(CancellationToken.None))
-            .Where(taskId => !State.ActiveTaskIds.Contains(taskId) && !State.LeasesToRevoke.Contains(taskId)).ToList();
+        var unknown = (await HeldTasksAsync(CancellationToken.None)).Except(State.ActiveTaskIds, StringComparer.Ordinal).ToList();
         if (unknown.Count > 0)
         {
             State.ActiveTaskIds.AddRange(unknown);
@@ -474,10 +472,13 @@ internal sealed class AgentGrain(
         }
     }
 
-    /// <summary>The tasks whose lease this agent holds, as the tasks committed them (their projection's owner).</summary>
+    /// <summary>
+    /// The tasks whose lease this agent holds, as the tasks committed them (their projection's owner), except those it
+    /// gave up, which may not have let go yet.
+    /// </summary>
     private async Task<List<string>> HeldTasksAsync(CancellationToken cancellationToken) =>
-        (await projections.ReadAllAsync(new ProjectionQuery(TaskGrain.CollectionName, OrgId) { Owner = Id }, cancellationToken))
-            .ConvertAll(row => row.Id);
+        [.. (await projections.ReadAllAsync(new ProjectionQuery(TaskGrain.CollectionName, OrgId) { Owner = Id }, cancellationToken))
+            .Select(row => row.Id).Except(State.LeasesToRevoke, StringComparer.Ordinal)];
 
     private async Task WatchLivenessAsync(DateTimeOffset lastHeartbeat)
     {

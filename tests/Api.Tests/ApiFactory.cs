@@ -65,10 +65,13 @@ public sealed class ApiFactory : WebApplicationFactory<Program>
     });
 
     /// <summary>A client sending the platform key.</summary>
-    public HttpClient CreatePlatformClient()
+    public HttpClient CreatePlatformClient() => CreateClient(PlatformKey);
+
+    /// <summary>A client sending <paramref name="key"/> as its bearer token.</summary>
+    public HttpClient CreateClient(string key)
     {
         var client = CreateClient();
-        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", PlatformKey);
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
         return client;
     }
 

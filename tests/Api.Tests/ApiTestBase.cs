@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
@@ -47,12 +46,7 @@ public abstract class ApiTestBase : IAsyncLifetime
     /// <summary>A client sending <paramref name="key"/> as its bearer token (none when <c>null</c>).</summary>
     protected HttpClient Client(string? key)
     {
-        var client = Factory.CreateClient();
-        if (key is not null)
-        {
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        }
-
+        var client = key is null ? Factory.CreateClient() : Factory.CreateClient(key);
         _clients.Add(client);
         return client;
     }

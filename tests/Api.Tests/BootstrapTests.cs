@@ -79,8 +79,7 @@ public abstract class BootstrapTests : IDisposable
 
     private static async Task<HttpResponseMessage> Send(ApiFactory factory, string key, string path)
     {
-        using var client = factory.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        using var client = factory.CreateClient(key);
         return await client.GetAsync(path);
     }
 }

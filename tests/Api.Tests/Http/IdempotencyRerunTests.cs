@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Orchestration.Testing;
@@ -95,7 +94,7 @@ public sealed class IdempotencyRerunTests : IAsyncLifetime
         Assert.Equal(await IdOf(first), created.GetProperty("id").GetString());
         Assert.Equal(1, (await _client.GetFromJsonAsync<JsonElement>("/api/v1/orgs")).GetProperty("items").EnumerateArray()
             .Count(org => org.GetProperty("name").GetString() == "Acme"));
-        using var admin = ClientWith(created.GetProperty("adminKey").GetString()!);
+        using var admin = _factory.CreateClient(created.GetProperty("adminKey").GetString()!);
         var keys = await admin.GetFromJsonAsync<JsonElement>("/api/v1/keys");
         Assert.Single(keys.GetProperty("items").EnumerateArray(), key => key.GetProperty("role").GetString() == "admin");
     }
@@ -114,8 +113,8 @@ public sealed class IdempotencyRerunTests : IAsyncLifetime
         Assert.Equal($"/api/v1/keys/{issued.GetProperty("id").GetString()}", rerun.Headers.Location?.ToString());
         Assert.Equal(1, (await _client.GetFromJsonAsync<JsonElement>("/api/v1/keys")).GetProperty("items").EnumerateArray()
             .Count(key => key.GetProperty("name").GetString() == "ci"));
-        using var holder = ClientWith(issued.GetProperty("key").GetString()!);
-        using var nobody = ClientWith(unseen.GetProperty("key").GetString()!);
+        using var holder = _factory.CreateClient(issued.GetProperty("key").GetString()!);
+        using var nobody = _factory.CreateClient(unseen.GetProperty("key").GetString()!);
         Assert.Equal(HttpStatusCode.OK, (await holder.GetAsync("/api/v1/tasks")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await nobody.GetAsync("/api/v1/tasks")).StatusCode);
     }
@@ -172,13 +171,6 @@ public sealed class IdempotencyRerunTests : IAsyncLifetime
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
         request.Headers.Add("Idempotency-Key", "k-1");
         return _client.SendAsync(request);
-    }
-
-    private HttpClient ClientWith(string key)
-    {
-        var client = _factory.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
     }
 
     private async Task PostWithoutKeyAsync(string path, object body) =>
