@@ -101,7 +101,14 @@ public abstract class TasksApiTests : ApiTestBase
         await CreateTaskAsync(Platform, "t-late");
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
 
-        // The abandoned claim took the task (attempt 1) and gave it back: a-2 gets it now, not after a 300 s lease.
+        // The abandoned claim takes the task (attempt 1) and gives it back; a-2 asks only then, as its claim could
+        // otherwise take the task first (it does not wait behind the woken claim).
+        await Eventually.TrueAsync(
+            async () => (await Platform.GetFromJsonAsync<JsonElement>("/api/v1/tasks/t-late")) is var late
+                && late.GetProperty("attempt").GetInt32() == 1 && late.GetProperty("status").GetString() == "ready",
+            "the abandoned claim took the task and gave it back");
+
+        // a-2 gets it now, not after a 300 s lease.
         var task = await ReadAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/claim", new { agentId = "a-2", waitSeconds = 10 }), HttpStatusCode.OK);
         Assert.Equal("t-late", task.GetProperty("id").GetString());
         Assert.Equal(2, task.GetProperty("attempt").GetInt32());
