@@ -49,7 +49,7 @@ internal static class KeysApi
 
         var (keyId, key) = ApiKeys.Generate(Ids.NewFor(context, services.Time));
         var view = await ApiKeys.IssueAsync(services.Grains, keyId,
-            new IssueApiKey(caller.OrgId, body.Name!, body.Role!.Value, body.AgentId, ApiKeys.Hash(key)), Ids.WasReservedFor(context, keyId));
+            new IssueApiKey(caller.OrgId, body.Name!, body.Role!.Value, body.AgentId, ApiKeys.Hash(key)), IdempotencyMiddleware.IsRerun(context));
         return TypedResults.Created($"/api/v1/keys/{keyId}", new KeyCreated(view.Id, view.Name, view.Role, view.AgentId, key));
     }
 

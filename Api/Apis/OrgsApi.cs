@@ -31,24 +31,12 @@ internal static class OrgsApi
         }
 
         var id = body.Id ?? Ids.NewFor(context, services.Time);
-        var grain = services.Grains.GetGrain<IOrganisationGrain>(id);
-        OrganisationView org;
-        var rerun = false;
-        try
-        {
-            org = await grain.CreateAsync(body.Name!);
-        }
-        catch (OrchestrationException e) when (e.Code == ProblemCodes.AlreadyExists && Ids.WasReservedFor(context, id))
-        {
-            // The crashed earlier run created it, maybe before it issued the admin key, which was not recorded for replay
-            // either: this run issues it, or gives the one that run issued a new secret, so the organisation has one
-            // admin key that its creator holds.
-            org = await grain.GetAsync();
-            rerun = true;
-        }
-
+        // A run after a crashed one (same Idempotency-Key) finds the organisation that run created, maybe before it issued
+        // the admin key, which was not recorded for replay either: this run issues it, or gives the one that run issued a
+        // new secret, so the organisation has one admin key and its creator holds it.
+        var org = await services.Grains.GetGrain<IOrganisationGrain>(id).CreateAsync(body.Name!, IdempotencyMiddleware.ReservedId(context));
         var (keyId, key) = ApiKeys.Generate(ApiKeys.AdminKeyIdOf(id));
-        await ApiKeys.IssueAsync(services.Grains, keyId, new IssueApiKey(id, "admin", ApiKeyRole.Admin, null, ApiKeys.Hash(key)), rerun);
+        await ApiKeys.IssueAsync(services.Grains, keyId, new IssueApiKey(id, "admin", ApiKeyRole.Admin, null, ApiKeys.Hash(key)), IdempotencyMiddleware.IsRerun(context));
         return TypedResults.Created($"/api/v1/orgs/{id}", new OrgCreated(org.Id, org.Name, key));
     }
 

@@ -64,7 +64,10 @@ internal static class TasksApi
         var id = body.Id ?? Ids.NewFor(context, services.Time);
         var request = new CreateTask(body.Title!, body.Description, body.Priority ?? 50,
             [.. (body.RequiredCapabilities ?? []).Select(capability => capability!)], [.. (body.DependsOn ?? []).Select(dependency => dependency!).Distinct()],
-            body.Input, body.MaxAttempts ?? 3, body.LeaseSeconds ?? 300, body.WorkflowId);
+            body.Input, body.MaxAttempts ?? 3, body.LeaseSeconds ?? 300, body.WorkflowId)
+        {
+            CreationToken = IdempotencyMiddleware.ReservedId(context),
+        };
         var grain = TaskGrain(services, caller, id);
         TaskView task;
         try
@@ -75,11 +78,6 @@ internal static class TasksApi
         {
             validator.Add("dependsOn", e.Message);
             return validator.Problem();
-        }
-        catch (OrchestrationException e) when (e.Code == ProblemCodes.AlreadyExists && Ids.WasReservedFor(context, id))
-        {
-            // The crashed earlier run created it: this run answers with it.
-            task = await grain.GetAsync();
         }
 
         return TypedResults.Created($"/api/v1/tasks/{id}", task);

@@ -38,7 +38,7 @@ internal sealed partial class BootstrapService(
 
         try
         {
-            await grains.GetGrain<IOrganisationGrain>(DefaultOrgId).CreateAsync("Default");
+            await grains.GetGrain<IOrganisationGrain>(DefaultOrgId).CreateAsync("Default", creationToken: null);
         }
         catch (OrchestrationException exception) when (exception.Code == ProblemCodes.AlreadyExists)
         {

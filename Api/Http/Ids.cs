@@ -41,12 +41,6 @@ internal static class Ids
         IdempotencyMiddleware.ReservedId(context) ?? New(timeProvider);
 
     /// <summary>
-    /// Whether <paramref name="id"/> is the one this request's <c>Idempotency-Key</c> reserved: an object that already
-    /// has it was made by an earlier run of this same request (same key, same body) that crashed before it was answered.
-    /// </summary>
-    public static bool WasReservedFor(HttpContext context, string id) => IdempotencyMiddleware.ReservedId(context) == id;
-
-    /// <summary>
     /// A new unique id: 48-bit Unix milliseconds then 80 random bits, as 26 base32 characters (ULID layout), so ids of
     /// later milliseconds sort after earlier ones.
     /// </summary>

@@ -21,4 +21,12 @@ public sealed record CreateTask(
     JsonElement? Input,
     int MaxAttempts,
     int LeaseSeconds,
-    string? WorkflowId);
+    string? WorkflowId)
+{
+    /// <summary>
+    /// Names the request that creates the task across its runs (the id its <c>Idempotency-Key</c> reserved), and is kept
+    /// with the task: creating it again under the same token answers the task, since the earlier run that created it
+    /// was never answered; under any other token, or none, it is <see cref="ProblemCodes.AlreadyExists"/>.
+    /// </summary>
+    public string? CreationToken { get; init; }
+}

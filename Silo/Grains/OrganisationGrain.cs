@@ -16,14 +16,19 @@ internal sealed class OrganisationGrain(
 
     private string OrgId => GetPrimaryKeyString();
 
-    public async Task<OrganisationView> CreateAsync(string name)
+    public async Task<OrganisationView> CreateAsync(string name, string? creationToken)
     {
         if (organisation.RecordExists)
         {
+            if (CreationTokens.Match(organisation.State.CreationToken, creationToken))
+            {
+                return View();
+            }
+
             throw new OrchestrationException(ProblemCodes.AlreadyExists, $"Organisation '{OrgId}' already exists.");
         }
 
-        organisation.State = new OrganisationState { Name = name, CreatedAt = timeProvider.GetUtcNow() };
+        organisation.State = new OrganisationState { Name = name, CreatedAt = timeProvider.GetUtcNow(), CreationToken = creationToken };
         return await SaveAsync();
     }
 

@@ -9,5 +9,8 @@ internal sealed class OrganisationState
 
     public DateTimeOffset CreatedAt { get; set; }
 
+    /// <summary>The creating request's token (see <see cref="IOrganisationGrain.CreateAsync"/>).</summary>
+    public string? CreationToken { get; set; }
+
     public OrganisationSettings Settings { get; set; } = new();
 }

@@ -44,7 +44,9 @@ internal sealed partial class TaskGrain(
     {
         if (State.Created)
         {
-            throw new OrchestrationException(ProblemCodes.AlreadyExists, $"Task '{Id}' already exists.");
+            return CreationTokens.Match(State.CreationToken, request.CreationToken)
+                ? View()
+                : throw new OrchestrationException(ProblemCodes.AlreadyExists, $"Task '{Id}' already exists.");
         }
 
         Validate(request);
@@ -54,6 +56,7 @@ internal sealed partial class TaskGrain(
         var created = new TaskState
         {
             Created = true,
+            CreationToken = request.CreationToken,
             Title = request.Title,
             Description = request.Description,
             Priority = request.Priority,

@@ -8,6 +8,9 @@ internal sealed class TaskState
 {
     public bool Created { get; set; }
 
+    /// <summary>The creating request's <see cref="CreateTask.CreationToken"/>.</summary>
+    public string? CreationToken { get; set; }
+
     public string Title { get; set; } = string.Empty;
 
     public string? Description { get; set; }

@@ -69,6 +69,25 @@ public sealed class IdempotencyRerunTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CreateTask_WithItsOwnId_RunAgainAfterACrashedRun_AnswersTheTaskThatRunCreated()
+    {
+        var first = await PostAsync("/api/v1/tasks", new { id = "build-42", title = "Build" });
+        _time.Advance(s_pastInFlightDeadline);
+        var rerun = await PostAsync("/api/v1/tasks", new { id = "build-42", title = "Build" });
+        var otherKey = await PostAsync("/api/v1/tasks", new { id = "build-42", title = "Build" }, "k-2");
+        var noKey = await _client.PostAsJsonAsync("/api/v1/tasks", new { id = "build-42", title = "Build" });
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, rerun.StatusCode);
+        Assert.Equal("build-42", await IdOf(rerun));
+        Assert.Equal("/api/v1/tasks/build-42", rerun.Headers.Location?.ToString());
+        // Only a run of the request that created it finds it: another request naming the same id conflicts.
+        await AssertAlreadyExistsAsync(otherKey);
+        await AssertAlreadyExistsAsync(noKey);
+        Assert.Equal(1, await CountAsync("/api/v1/tasks"));
+    }
+
+    [Fact]
     public async Task RegisterAgent_RunAgainAfterACrashedRun_UpdatesTheAgentThatRunRegistered()
     {
         var first = await PostAsync("/api/v1/agents", new { name = "worker", capabilities = new[] { "build" } });
@@ -97,6 +116,26 @@ public sealed class IdempotencyRerunTests : IAsyncLifetime
         using var admin = _factory.CreateClient(created.GetProperty("adminKey").GetString()!);
         var keys = await admin.GetFromJsonAsync<JsonElement>("/api/v1/keys");
         Assert.Single(keys.GetProperty("items").EnumerateArray(), key => key.GetProperty("role").GetString() == "admin");
+    }
+
+    [Fact]
+    public async Task CreateOrg_WithItsOwnId_RunAgainAfterACrashedRun_AnswersItWithTheOnlyAdminKeyThatWorks()
+    {
+        var first = await PostAsync("/api/v1/orgs", new { id = "acme", name = "Acme" });
+        _time.Advance(s_pastInFlightDeadline);
+        var rerun = await PostAsync("/api/v1/orgs", new { id = "acme", name = "Acme" });
+        var otherKey = await PostAsync("/api/v1/orgs", new { id = "acme", name = "Acme" }, "k-2");
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.Created, rerun.StatusCode);
+        await AssertAlreadyExistsAsync(otherKey);
+        var (unseen, issued) = (await first.Content.ReadFromJsonAsync<JsonElement>(), await rerun.Content.ReadFromJsonAsync<JsonElement>());
+        Assert.Equal("acme", issued.GetProperty("id").GetString());
+        using var admin = _factory.CreateClient(issued.GetProperty("adminKey").GetString()!);
+        using var nobody = _factory.CreateClient(unseen.GetProperty("adminKey").GetString()!);
+        var keys = await admin.GetFromJsonAsync<JsonElement>("/api/v1/keys");
+        Assert.Single(keys.GetProperty("items").EnumerateArray(), key => key.GetProperty("role").GetString() == "admin");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await nobody.GetAsync("/api/v1/keys")).StatusCode);
     }
 
     [Fact]
@@ -166,15 +205,21 @@ public sealed class IdempotencyRerunTests : IAsyncLifetime
         Assert.Equal(2, await CountAsync("/api/v1/tasks"));
     }
 
-    private Task<HttpResponseMessage> PostAsync(string path, object body)
+    private Task<HttpResponseMessage> PostAsync(string path, object body, string idempotencyKey = "k-1")
     {
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
-        request.Headers.Add("Idempotency-Key", "k-1");
+        request.Headers.Add("Idempotency-Key", idempotencyKey);
         return _client.SendAsync(request);
     }
 
     private async Task PostWithoutKeyAsync(string path, object body) =>
         Assert.Equal(HttpStatusCode.Created, (await _client.PostAsJsonAsync(path, body)).StatusCode);
+
+    private static async Task AssertAlreadyExistsAsync(HttpResponseMessage response)
+    {
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+        Assert.Equal("already_exists", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
+    }
 
     private static async Task<string?> IdOf(HttpResponseMessage response) =>
         (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
