@@ -80,6 +80,63 @@ public abstract class OrgsAndKeysApiTests : ApiTestBase
     [Fact]
     public async Task RevokeKey_Unknown_Answers404() =>
         await ProblemAsync(await Platform.DeleteAsync("/api/v1/keys/0123456789abcdef0123456789abcdef"), HttpStatusCode.NotFound, "not_found");
+
+    [Fact]
+    public async Task OrgKeys_Platform_IssuesAKeyOfThatOrganisationOnly()
+    {
+        await NewOrgAsync("acme");
+        await NewOrgAsync("globex");
+
+        var response = await Platform.PostAsJsonAsync("/api/v1/orgs/acme/keys", new { name = "recovery", role = "admin" });
+
+        var created = await ReadAsync(response, HttpStatusCode.Created);
+        var keyId = created.GetProperty("id").GetString();
+        Assert.Equal($"/api/v1/orgs/acme/keys/{keyId}", response.Headers.Location?.ToString());
+        var recovered = Client(created.GetProperty("key").GetString());
+        var acmeKeys = await recovered.GetFromJsonAsync<JsonElement>("/api/v1/keys");
+        Assert.Equal(2, acmeKeys.GetProperty("items").EnumerateArray().Count(key => key.GetProperty("role").GetString() == "admin"));
+        Assert.Contains(acmeKeys.GetProperty("items").EnumerateArray(), key => key.GetProperty("id").GetString() == keyId);
+        var globexKeys = await Platform.GetFromJsonAsync<JsonElement>("/api/v1/orgs/globex/keys");
+        Assert.DoesNotContain(globexKeys.GetProperty("items").EnumerateArray(), key => key.GetProperty("id").GetString() == keyId);
+    }
+
+    [Fact]
+    public async Task OrgKeys_Platform_RevokesAnOrganisationsLastAdminKey_AndIssuesItANewOne()
+    {
+        var admin = await NewOrgAsync("acme");
+        var adminKeyId = (await Platform.GetFromJsonAsync<JsonElement>("/api/v1/orgs/acme/keys")).GetProperty("items").EnumerateArray().Single().GetProperty("id").GetString();
+
+        await ProblemAsync(await Platform.DeleteAsync($"/api/v1/orgs/globex/keys/{adminKeyId}"), HttpStatusCode.NotFound, "not_found");
+        await NewOrgAsync("globex");
+        await ProblemAsync(await Platform.DeleteAsync($"/api/v1/orgs/globex/keys/{adminKeyId}"), HttpStatusCode.NotFound, "not_found");
+        await ReadAsync(await admin.GetAsync("/api/v1/keys"), HttpStatusCode.OK);
+        Assert.Equal(HttpStatusCode.NoContent, (await Platform.DeleteAsync($"/api/v1/orgs/acme/keys/{adminKeyId}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await admin.GetAsync("/api/v1/keys")).StatusCode);
+
+        var created = await ReadAsync(await Platform.PostAsJsonAsync("/api/v1/orgs/acme/keys", new { name = "admin", role = "admin" }), HttpStatusCode.Created);
+        await ReadAsync(await Client(created.GetProperty("key").GetString()).GetAsync("/api/v1/keys"), HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task OrgKeys_UnknownOrInvalidOrganisation_Answers404Or400()
+    {
+        await ProblemAsync(await Platform.PostAsJsonAsync("/api/v1/orgs/nowhere/keys", new { name = "k", role = "admin" }), HttpStatusCode.NotFound, "not_found");
+        await ProblemAsync(await Platform.GetAsync("/api/v1/orgs/nowhere/keys"), HttpStatusCode.NotFound, "not_found");
+        await ProblemAsync(await Platform.DeleteAsync("/api/v1/orgs/nowhere/keys/k-1"), HttpStatusCode.NotFound, "not_found");
+        await ProblemAsync(await Platform.GetAsync("/api/v1/orgs/no%20such/keys"), HttpStatusCode.BadRequest, "validation_failed");
+        await ProblemAsync(await Platform.PostAsync("/api/v1/orgs/default/keys", Json("""{"name":"k","role":"platform"}""")), HttpStatusCode.BadRequest, "validation_failed");
+        Assert.DoesNotContain((await Platform.GetFromJsonAsync<JsonElement>("/api/v1/orgs")).GetProperty("items").EnumerateArray(),
+            org => org.GetProperty("id").GetString() == "nowhere");
+    }
+
+    [Fact]
+    public async Task OrgKeys_AnOrganisationsOwnAdmin_Answers403()
+    {
+        var admin = await NewOrgAsync("acme");
+
+        await ProblemAsync(await admin.PostAsJsonAsync("/api/v1/orgs/acme/keys", new { name = "k", role = "admin" }), HttpStatusCode.Forbidden, "forbidden");
+        await ProblemAsync(await admin.GetAsync("/api/v1/orgs/acme/keys"), HttpStatusCode.Forbidden, "forbidden");
+    }
 }
 
 public sealed class SqliteOrgsAndKeysApiTests : OrgsAndKeysApiTests
