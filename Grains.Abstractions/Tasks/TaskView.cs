@@ -43,4 +43,11 @@ public sealed record TaskView(
     string? BlockedReason,
     DateTimeOffset? NextAttemptAt,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt)
+{
+    /// <summary>
+    /// The last progress reported in this attempt, <see cref="TaskProgress.None"/> before the first: never <c>null</c>,
+    /// also when read from a projection row written before progress was always an object.
+    /// </summary>
+    public TaskProgress Progress { get; init; } = Progress ?? TaskProgress.None;
+}

@@ -29,7 +29,6 @@ internal sealed partial class TaskGrain(
     // How long after a final status a crashed notification of dependents is retried.
     private static readonly TimeSpan s_dependentsSafetyNet = TimeSpan.FromSeconds(10);
     private static readonly EventActor s_system = new("system", "task-scheduler");
-    private static readonly TaskProgress s_noProgress = new(null, null);
 
     protected override string Collection => CollectionName;
 
@@ -484,7 +483,7 @@ internal sealed partial class TaskGrain(
         State.Input,
         State.Output,
         State.Error,
-        State.Progress ?? s_noProgress,
+        State.Progress,
         State.WorkflowId,
         State.BlockedReason,
         State.NextAttemptAt,

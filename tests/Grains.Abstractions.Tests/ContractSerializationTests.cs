@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Orchestration.Grains.Events;
+using Orchestration.Grains.Tasks;
 using Orchestration.Runtime;
 using Orchestration.Runtime.Management;
 using Orchestration.Runtime.Streams;
@@ -80,6 +81,24 @@ public sealed class ContractSerializationTests
         Assert.Equal("task.claimed", ((IStreamEvent)back).EventType);
         Assert.Equal(envelope.Actor, back.Actor);
         Assert.Equal(2, back.Payload.GetProperty("attempt").GetInt32());
+    }
+
+    [Fact]
+    public void TaskView_ReadFromARowWithoutProgress_HasProgressAsAnObject()
+    {
+        // Projection rows written before progress was always an object hold "progress":null; lists read them as they are.
+        const string OldRow = """
+            {"id":"t-1","title":"Build","description":null,"priority":50,"requiredCapabilities":[],"dependsOn":[],
+             "status":"ready","attempt":0,"maxAttempts":3,"leaseSeconds":300,"lease":null,"input":null,"output":null,
+             "error":null,"progress":null,"workflowId":null,"blockedReason":null,"nextAttemptAt":null,
+             "createdAt":"2026-11-22T08:00:00+00:00","updatedAt":"2026-11-22T08:00:00+00:00"}
+            """;
+
+        var view = JsonSerializer.Deserialize(OldRow, GrainContractsJsonContext.Default.TaskView)!;
+        var json = JsonSerializer.Serialize(view, GrainContractsJsonContext.Default.TaskView);
+
+        Assert.Equal(TaskProgress.None, view.Progress);
+        Assert.Contains("\"progress\":{\"percent\":null,\"message\":null}", json);
     }
 
     private static Type? ResultType(Type returnType) =>
