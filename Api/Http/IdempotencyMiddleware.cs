@@ -15,8 +15,9 @@ namespace Orchestration.Api;
 /// <see cref="IIdempotencyGrain"/> so a repeat is replayed on any process, also after a restart. Every answer is
 /// recorded and replayed, failures included: a failure whose outcome is unknown is answered (503, or 500 when unmapped)
 /// and recorded, so a retry with the same key never applies the request a second time. A process that dies mid-request
-/// records nothing, and its key is free again after the in-flight deadline; the record has reserved the id of whatever
-/// the request creates unnamed, so that retry finds the object (<see cref="Ids.NewFor"/>) instead of creating another.
+/// records nothing, and its key is free again after the in-flight deadline; the record has reserved an id, the same in
+/// every run, which names whatever the request creates unnamed (<see cref="Ids.NewFor"/>) and is the token a created
+/// object keeps, so that retry finds the object instead of creating another (ADR 10).
 /// </summary>
 internal sealed partial class IdempotencyMiddleware(
     RequestDelegate next,

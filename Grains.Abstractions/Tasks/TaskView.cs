@@ -49,5 +49,5 @@ public sealed record TaskView(
     /// The last progress reported in this attempt, <see cref="TaskProgress.None"/> before the first: never <c>null</c>,
     /// also when read from a projection row written before progress was always an object.
     /// </summary>
-    public TaskProgress Progress { get; init; } = Progress ?? TaskProgress.None;
+    public TaskProgress Progress { get; init => field = value ?? TaskProgress.None; } = Progress ?? TaskProgress.None;
 }

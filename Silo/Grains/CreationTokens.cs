@@ -8,7 +8,12 @@ namespace Orchestration.Silo.Grains;
 /// </summary>
 internal static class CreationTokens
 {
-    /// <summary>Whether a create under <paramref name="presented"/> is a run of the request that created the object.</summary>
-    public static bool Match(string? kept, string? presented) =>
-        presented is not null && string.Equals(kept, presented, StringComparison.Ordinal);
+    /// <summary>
+    /// Whether a create under <paramref name="presented"/> is a run of the request that created the object
+    /// <paramref name="id"/>, which keeps <paramref name="kept"/>. Objects created before tokens were kept have none;
+    /// for them a token equal to the id still matches: the server mints reserved ids (80 random bits) and that request
+    /// named the object by its own.
+    /// </summary>
+    public static bool Match(string? kept, string? presented, string id) =>
+        presented is not null && string.Equals(kept ?? id, presented, StringComparison.Ordinal);
 }

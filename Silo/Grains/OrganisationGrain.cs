@@ -20,7 +20,7 @@ internal sealed class OrganisationGrain(
     {
         if (organisation.RecordExists)
         {
-            if (CreationTokens.Match(organisation.State.CreationToken, creationToken))
+            if (CreationTokens.Match(organisation.State.CreationToken, creationToken, OrgId))
             {
                 return View();
             }

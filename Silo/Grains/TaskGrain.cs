@@ -43,7 +43,7 @@ internal sealed partial class TaskGrain(
     {
         if (State.Created)
         {
-            return CreationTokens.Match(State.CreationToken, request.CreationToken)
+            return CreationTokens.Match(State.CreationToken, request.CreationToken, Id)
                 ? View()
                 : throw new OrchestrationException(ProblemCodes.AlreadyExists, $"Task '{Id}' already exists.");
         }

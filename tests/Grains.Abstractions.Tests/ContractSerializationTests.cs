@@ -99,6 +99,7 @@ public sealed class ContractSerializationTests
 
         Assert.Equal(TaskProgress.None, view.Progress);
         Assert.Contains("\"progress\":{\"percent\":null,\"message\":null}", json);
+        Assert.Equal(TaskProgress.None, (view with { Progress = null! }).Progress);
     }
 
     private static Type? ResultType(Type returnType) =>

@@ -129,13 +129,30 @@ public abstract class OrgsAndKeysApiTests : ApiTestBase
             org => org.GetProperty("id").GetString() == "nowhere");
     }
 
-    [Fact]
-    public async Task OrgKeys_AnOrganisationsOwnAdmin_Answers403()
+    [Theory]
+    [InlineData("admin")]
+    [InlineData("operator")]
+    [InlineData("viewer")]
+    [InlineData("agent")]
+    public async Task OrgKeys_AnyKeyOfAnOrganisation_Answers403AndChangesNothing(string role)
     {
         var admin = await NewOrgAsync("acme");
+        var caller = role == "admin" ? admin : await KeyAsync(admin, role, role == "agent" ? "a-1" : null);
+        var before = (await admin.GetFromJsonAsync<JsonElement>("/api/v1/keys")).GetProperty("items").GetRawText();
+        var anyKeyId = (await admin.GetFromJsonAsync<JsonElement>("/api/v1/keys")).GetProperty("items")[0].GetProperty("id").GetString();
 
-        await ProblemAsync(await admin.PostAsJsonAsync("/api/v1/orgs/acme/keys", new { name = "k", role = "admin" }), HttpStatusCode.Forbidden, "forbidden");
-        await ProblemAsync(await admin.GetAsync("/api/v1/orgs/acme/keys"), HttpStatusCode.Forbidden, "forbidden");
+        await ProblemAsync(await caller.PostAsJsonAsync("/api/v1/orgs/acme/keys", new { name = "k", role = "admin" }), HttpStatusCode.Forbidden, "forbidden");
+        await ProblemAsync(await caller.GetAsync("/api/v1/orgs/acme/keys"), HttpStatusCode.Forbidden, "forbidden");
+        await ProblemAsync(await caller.DeleteAsync($"/api/v1/orgs/acme/keys/{anyKeyId}"), HttpStatusCode.Forbidden, "forbidden");
+        Assert.Equal(before, (await admin.GetFromJsonAsync<JsonElement>("/api/v1/keys")).GetProperty("items").GetRawText());
+    }
+
+    [Fact]
+    public async Task OrgKeys_RevokeThePlatformKey_Answers409AndTheKeyKeepsWorking()
+    {
+        await ProblemAsync(await Platform.DeleteAsync("/api/v1/orgs/default/keys/bootstrap"), HttpStatusCode.Conflict, "invalid_transition");
+
+        await ReadAsync(await Platform.GetAsync("/api/v1/orgs/default/keys"), HttpStatusCode.OK);
     }
 }
 
