@@ -90,7 +90,7 @@ internal sealed partial class IdempotencyMiddleware(
             context.Features.Set(new ReservedIdFeature(reserved, begun.IsRerun));
         }
 
-        await RunAndRecordAsync(context, grain, requestHash);
+        await RunAndRecordAsync(context, grain, begun.RunId!);
     }
 
     /// <summary>
@@ -104,7 +104,7 @@ internal sealed partial class IdempotencyMiddleware(
 
     private sealed record ReservedIdFeature(string Id, bool IsRerun);
 
-    private async Task RunAndRecordAsync(HttpContext context, IIdempotencyGrain grain, string requestHash)
+    private async Task RunAndRecordAsync(HttpContext context, IIdempotencyGrain grain, string runId)
     {
         var bodyFeature = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
         using var captured = new MemoryStream();
@@ -132,7 +132,7 @@ internal sealed partial class IdempotencyMiddleware(
         }
 
         var location = context.Response.Headers.Location.ToString();
-        await RecordAsync(grain, requestHash, new IdempotentResponse(context.Response.StatusCode, context.Response.ContentType,
+        await RecordAsync(grain, runId, new IdempotentResponse(context.Response.StatusCode, context.Response.ContentType,
             location.Length > 0 ? location : null, captured.ToArray()));
         captured.Position = 0;
         await captured.CopyToAsync(context.Response.Body, context.RequestAborted);
@@ -144,7 +144,7 @@ internal sealed partial class IdempotencyMiddleware(
     /// retry, and once the record's in-flight deadline passed the retry would apply it a second time. If it still cannot
     /// be recorded, the client gets the real answer all the same (logged); only a retry after the deadline can repeat it.
     /// </summary>
-    private async Task RecordAsync(IIdempotencyGrain grain, string requestHash, IdempotentResponse response)
+    private async Task RecordAsync(IIdempotencyGrain grain, string runId, IdempotentResponse response)
     {
         var delay = TimeSpan.FromMilliseconds(100);
         var started = Stopwatch.GetTimestamp();
@@ -152,7 +152,7 @@ internal sealed partial class IdempotencyMiddleware(
         {
             try
             {
-                await grain.CompleteAsync(requestHash, response);
+                await grain.CompleteAsync(runId, response);
                 return;
             }
             catch (Exception exception) when (ApiExceptionHandler.Interrupted(exception) is not null)

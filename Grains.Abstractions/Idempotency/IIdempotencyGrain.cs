@@ -17,6 +17,10 @@ public interface IIdempotencyGrain : IGrainWithStringKey, IRemindable
     /// </summary>
     Task<IdempotencyResult> BeginAsync(IdempotencyBegin request);
 
-    /// <summary>Records the answer of the in-flight request with <paramref name="requestHash"/>; anything else is ignored.</summary>
-    Task CompleteAsync(string requestHash, IdempotentResponse response);
+    /// <summary>
+    /// Records the answer of run <paramref name="runId"/> (<see cref="IdempotencyResult.RunId"/>) while it is the record's
+    /// latest run and unanswered; anything else is ignored. A run that outlived its in-flight deadline and was run again
+    /// is superseded: its late answer may be stale (a key's secret the re-run replaced), and the re-run's is replayed.
+    /// </summary>
+    Task CompleteAsync(string runId, IdempotentResponse response);
 }

@@ -16,4 +16,7 @@ public sealed record IdempotencyResult(IdempotencyOutcome Outcome, IdempotentRes
     /// (its process crashed) and may have taken effect.
     /// </summary>
     public bool IsRerun { get; init; }
+
+    /// <summary>When <see cref="IdempotencyOutcome.Started"/>: names this run, for <see cref="IIdempotencyGrain.CompleteAsync"/>.</summary>
+    public string? RunId { get; init; }
 }

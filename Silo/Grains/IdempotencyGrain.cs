@@ -39,22 +39,23 @@ internal sealed class IdempotencyGrain(
             ExpiresAt = now + request.InFlightTimeout,
             Retention = request.Retention,
             ReservedId = rerun ? state.ReservedId ?? request.ProposedId : request.ProposedId,
+            RunId = Guid.NewGuid().ToString("N"),
         };
 
         // The reminder commits with the record, before the request runs: a crash leaves a record that it frees.
         await RegisterOrUpdateReminder(ExpiryReminder, request.InFlightTimeout + request.Retention, TimeSpan.Zero);
         await record.WriteStateAsync();
-        return new IdempotencyResult(IdempotencyOutcome.Started, null) { ReservedId = record.State.ReservedId, IsRerun = rerun };
+        return new IdempotencyResult(IdempotencyOutcome.Started, null) { ReservedId = record.State.ReservedId, IsRerun = rerun, RunId = record.State.RunId };
     }
 
     private static bool Matches(IdempotencyState state, IdempotencyBegin request) =>
         string.Equals(state.RequestHash, request.RequestHash, StringComparison.Ordinal)
         || string.Equals(state.RequestHash, request.EarlierFormHash, StringComparison.Ordinal);
 
-    public async Task CompleteAsync(string requestHash, IdempotentResponse response)
+    public async Task CompleteAsync(string runId, IdempotentResponse response)
     {
         var state = record.State;
-        if (!record.RecordExists || state.Response is not null || !string.Equals(state.RequestHash, requestHash, StringComparison.Ordinal))
+        if (!record.RecordExists || state.Response is not null || !string.Equals(state.RunId, runId, StringComparison.Ordinal))
         {
             return;
         }

@@ -17,6 +17,9 @@ internal sealed class IdempotencyState
     /// <summary>The id reserved for what the request creates (<see cref="IdempotencyBegin.ProposedId"/> of the first run).</summary>
     public string? ReservedId { get; set; }
 
+    /// <summary>The latest run's id: only its answer is recorded.</summary>
+    public string? RunId { get; set; }
+
     /// <summary>The answer; <c>null</c> while the request is in flight.</summary>
     public IdempotentResponse? Response { get; set; }
 }

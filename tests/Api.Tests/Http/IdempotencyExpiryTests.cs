@@ -29,8 +29,8 @@ public sealed class IdempotencyExpiryTests : IAsyncLifetime
     public async Task BeginAsync_AfterRetention_StartsAfresh()
     {
         var grain = CreateSut("k-1");
-        await grain.BeginAsync(Begin("hash-a"));
-        await grain.CompleteAsync("hash-a", new IdempotentResponse(201, "application/json", null, [1, 2, 3]));
+        var run = await grain.BeginAsync(Begin("hash-a"));
+        await grain.CompleteAsync(run.RunId!, new IdempotentResponse(201, "application/json", null, [1, 2, 3]));
 
         _time.Advance(TimeSpan.FromHours(23));
         var replay = await grain.BeginAsync(Begin("hash-a"));
@@ -74,11 +74,31 @@ public sealed class IdempotencyExpiryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CompleteAsync_OfARunSupersededByARerun_IsIgnored_TheRerunsAnswerIsReplayed()
+    {
+        var grain = CreateSut("k-6");
+        var slow = await grain.BeginAsync(Begin("hash-a"));
+        _time.Advance(TimeSpan.FromMinutes(3));
+        var rerun = await grain.BeginAsync(Begin("hash-a"));
+
+        await grain.CompleteAsync(slow.RunId!, new IdempotentResponse(201, "application/json", null, [1]));
+        var stillInFlight = await grain.BeginAsync(Begin("hash-a"));
+        await grain.CompleteAsync(rerun.RunId!, new IdempotentResponse(201, "application/json", null, [2]));
+        var replay = await grain.BeginAsync(Begin("hash-a"));
+
+        Assert.True(rerun.IsRerun);
+        Assert.NotEqual(slow.RunId, rerun.RunId);
+        Assert.Equal(IdempotencyOutcome.InFlight, stillInFlight.Outcome);
+        Assert.Equal(IdempotencyOutcome.Completed, replay.Outcome);
+        Assert.Equal([2], replay.Response!.Body);
+    }
+
+    [Fact]
     public async Task BeginAsync_AfterAnAnsweredRecordsRetention_ReservesANewId()
     {
         var grain = CreateSut("k-5");
-        await grain.BeginAsync(Begin("hash-a") with { ProposedId = "id-1" });
-        await grain.CompleteAsync("hash-a", new IdempotentResponse(201, "application/json", null, [1]));
+        var run = await grain.BeginAsync(Begin("hash-a") with { ProposedId = "id-1" });
+        await grain.CompleteAsync(run.RunId!, new IdempotentResponse(201, "application/json", null, [1]));
         _time.Advance(TimeSpan.FromHours(25));
 
         var fresh = await grain.BeginAsync(Begin("hash-a") with { ProposedId = "id-2" });
@@ -90,8 +110,8 @@ public sealed class IdempotencyExpiryTests : IAsyncLifetime
     public async Task BeginAsync_RecordMadeWithTheEarlierHashForm_IsReplayedToTheSameBody()
     {
         var grain = CreateSut("k-3");
-        await grain.BeginAsync(Begin("earlier-form"));
-        await grain.CompleteAsync("earlier-form", new IdempotentResponse(201, "application/json", null, [7]));
+        var run = await grain.BeginAsync(Begin("earlier-form"));
+        await grain.CompleteAsync(run.RunId!, new IdempotentResponse(201, "application/json", null, [7]));
 
         var replay = await grain.BeginAsync(Begin("new-form") with { EarlierFormHash = "earlier-form" });
         var other = await grain.BeginAsync(Begin("new-form") with { EarlierFormHash = "other-body" });

@@ -29,7 +29,7 @@ internal sealed class IdempotencyRecordFaults(IGrainFactory inner, Func<string, 
     {
         public Task<IdempotencyResult> BeginAsync(IdempotencyBegin request) => inner.BeginAsync(request);
 
-        public Task CompleteAsync(string requestHash, IdempotentResponse response) => complete(key, () => inner.CompleteAsync(requestHash, response));
+        public Task CompleteAsync(string runId, IdempotentResponse response) => complete(key, () => inner.CompleteAsync(runId, response));
 
         public Task ReceiveReminder(string reminderName, TickStatus status) => inner.ReceiveReminder(reminderName, status);
     }
