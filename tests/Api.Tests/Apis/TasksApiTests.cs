@@ -140,6 +140,24 @@ public abstract class TasksApiTests : ApiTestBase
     }
 
     [Fact]
+    public async Task ClaimNext_AgentAtItsLimit_Answers409AtOnceEvenWhenWaiting_AndClaimsAgainOnceItsTaskEnds()
+    {
+        await RegisterAgentAsync(Platform, "a-1");
+        await CreateTaskAsync(Platform, "t-1");
+        await CreateTaskAsync(Platform, "t-2");
+        await ClaimAsync(Platform, "a-1");
+
+        // The clock stands still: a claim that waited would not be answered.
+        var claim = Platform.PostAsJsonAsync("/api/v1/tasks/claim", new { agentId = "a-1", waitSeconds = 30 });
+        Assert.True(await Task.WhenAny(claim, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)) == claim, "The claim at the agent's limit waited.");
+        var refused = await ProblemAsync(await claim, HttpStatusCode.Conflict, "agent_not_available");
+        Assert.Contains("holds 1 of its 1", refused.GetProperty("detail").GetString());
+
+        await ReadAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/complete", new { agentId = "a-1", attempt = 1 }), HttpStatusCode.OK);
+        Assert.Equal("t-2", (await ClaimAsync(Platform, "a-1")).GetProperty("id").GetString());
+    }
+
+    [Fact]
     public async Task LeaseCalls_ProgressThenComplete_Answer200AndTaskCompletes()
     {
         await RegisterAgentAsync(Platform, "a-1");
