@@ -99,6 +99,7 @@ internal sealed class AgentGrain(
         }
 
         await RevokeGivenUpLeasesAsync();
+        var settings = await SettingsAsync(); // before any change: a failed read must not leave a change without its reminder
         var created = !State.Registered;
         var now = Clock.GetUtcNow();
         var wasOffline = State.Status == AgentStatus.Offline;
@@ -115,12 +116,12 @@ internal sealed class AgentGrain(
         State.LastHeartbeatAt = now;
         if (created)
         {
-            await WatchLivenessAsync(now);
+            await WatchLivenessAsync(now, settings);
             await RaiseAsync("agent.registered", actor);
         }
         else if (wasOffline)
         {
-            await ComeBackAsync(now, actor);
+            await ComeBackAsync(now, actor, settings);
         }
         else
         {
@@ -134,15 +135,16 @@ internal sealed class AgentGrain(
     {
         EnsureRegistered();
         await RevokeGivenUpLeasesAsync();
+        var settings = await SettingsAsync(); // before any change, as in RegisterAsync
         var now = Clock.GetUtcNow();
         State.LastHeartbeatAt = now;
         if (State.Status == AgentStatus.Offline)
         {
-            await ComeBackAsync(now, Self);
+            await ComeBackAsync(now, Self, settings);
         }
 
         var view = await SaveAsync();
-        return new HeartbeatResult(view.Status, now + TimeSpan.FromSeconds((await SettingsAsync()).HeartbeatIntervalSeconds));
+        return new HeartbeatResult(view.Status, now + TimeSpan.FromSeconds(settings.HeartbeatIntervalSeconds));
     }
 
     public Task<AgentView> GetAsync()
@@ -195,7 +197,7 @@ internal sealed class AgentGrain(
     public async Task DeregisterAsync(EventActor actor)
     {
         EnsureRegistered();
-        var held = State.ActiveTaskIds.ToList();
+        var held = await AllHeldTasksAsync();
         await RaiseAsync("agent.deregistered", actor);
         RemoveProjection(CollectionName, OrgId, Id);
         CancelBookkeepingWrite(); // a late write would bring the row back
@@ -373,7 +375,7 @@ internal sealed class AgentGrain(
             return;
         }
 
-        var held = State.ActiveTaskIds.ToList();
+        var held = await AllHeldTasksAsync();
         State.PausedWhenOffline = State.Status == AgentStatus.Paused;
         State.Status = AgentStatus.Offline;
         State.FailedCount += held.Count;
@@ -388,11 +390,11 @@ internal sealed class AgentGrain(
     /// An offline agent heard from again: online, or paused if an operator had paused it (missing heartbeats does not
     /// resume it).
     /// </summary>
-    private async Task ComeBackAsync(DateTimeOffset now, EventActor actor)
+    private async Task ComeBackAsync(DateTimeOffset now, EventActor actor, OrganisationSettings settings)
     {
         State.Status = State.PausedWhenOffline ? AgentStatus.Paused : AgentStatus.Online;
         State.PausedWhenOffline = false;
-        await WatchLivenessAsync(now);
+        await WatchLivenessAsync(now, settings);
         await RaiseAsync(State.Status == AgentStatus.Paused ? "agent.paused" : "agent.online", actor);
     }
 
@@ -480,9 +482,17 @@ internal sealed class AgentGrain(
         [.. (await projections.ReadAllAsync(new ProjectionQuery(TaskGrain.CollectionName, OrgId) { Owner = Id }, cancellationToken))
             .Select(row => row.Id).Except(State.LeasesToRevoke, StringComparer.Ordinal)];
 
-    private async Task WatchLivenessAsync(DateTimeOffset lastHeartbeat)
+    /// <summary>
+    /// Every task this agent holds, for giving them all back: those it was told of, and those whose claim committed
+    /// without the word reaching it (the queue's silo died, or the notice came too late), which only the tasks' records
+    /// know.
+    /// </summary>
+    private async Task<List<string>> AllHeldTasksAsync() =>
+        [.. State.ActiveTaskIds.Union(await HeldTasksAsync(CancellationToken.None), StringComparer.Ordinal)];
+
+    private async Task WatchLivenessAsync(DateTimeOffset lastHeartbeat, OrganisationSettings settings)
     {
-        var due = lastHeartbeat + (await SettingsAsync()).HeartbeatWindow - Clock.GetUtcNow();
+        var due = lastHeartbeat + settings.HeartbeatWindow - Clock.GetUtcNow();
         await RegisterOrUpdateReminder(LivenessReminder, due > TimeSpan.Zero ? due : TimeSpan.Zero, TimeSpan.Zero);
     }
 

@@ -429,6 +429,37 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Heartbeat_WindowMissed_LeaseWhoseNoticeNeverCameReturnsToo()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1", leaseSeconds: 3_600);
+        await Agent("a1").GetAsync(); // active, so nothing reads the held tasks back before the window ends
+
+        // A claim whose word to the agent was lost (the queue's silo died after the commit): only the task knows.
+        await TaskGrain("t1").ClaimAsync("a1", [], null);
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(60));
+
+        var agent = await Agent("a1").GetAsync();
+        Assert.Equal((AgentStatus.Offline, 1), (agent.Status, agent.FailedCount));
+        var task = await TaskGrain("t1").GetAsync();
+        Assert.Equal((TaskLifecycleStatus.Ready, (TaskLease?)null), (task.Status, task.Lease));
+    }
+
+    [Fact]
+    public async Task Deregister_LeaseWhoseNoticeNeverCame_ReturnsToo()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1", leaseSeconds: 3_600);
+        await Agent("a1").GetAsync();
+        await TaskGrain("t1").ClaimAsync("a1", [], null);
+
+        await Agent("a1").DeregisterAsync(s_operator);
+
+        var task = await TaskGrain("t1").GetAsync();
+        Assert.Equal((TaskLifecycleStatus.Ready, (TaskLease?)null), (task.Status, task.Lease));
+    }
+
+    [Fact]
     public async Task Bookkeeping_ClaimsAndEndsInsideTheDelay_EnforcedAtOnceAndWrittenTogetherAfterIt()
     {
         await RegisterAsync("a1"); // one task at a time
