@@ -101,7 +101,18 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
 
         await using (await MutateAsync(write.Reminders.Select(change => new Key(change.GrainId, change.Name))))
         {
-            await runtime.Batcher.SubmitAsync(write);
+            try
+            {
+                await runtime.Batcher.SubmitAsync(write);
+            }
+            catch
+            {
+                // A failed commit may have committed all the same (a timeout, a connection lost after the commit was
+                // sent): the schedule would then lag storage until the next reload, a lease's expiry that long late.
+                ReloadSoon();
+                throw;
+            }
+
             if (write.Conflict)
             {
                 return;
@@ -502,6 +513,9 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         await Task.WhenAll(previous);
         return turn;
     }
+
+    /// <summary>Brings the next reload forward to <see cref="FirstRetryDelay"/> from now; failures in a burst share it.</summary>
+    private void ReloadSoon() => _reload?.Change(FirstRetryDelay, runtime.Options.ReminderReloadInterval);
 
     private async Task ReloadSafelyAsync()
     {

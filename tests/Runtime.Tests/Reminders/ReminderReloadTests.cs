@@ -82,11 +82,31 @@ public sealed class ReminderReloadTests : IAsyncLifetime
         Assert.Equal(1, _probe.Count("reminder:org/racer:tick"));
     }
 
-    /// <summary>Memory storage whose next reminder read takes its snapshot, then waits until the test lets it return.</summary>
+    [Fact]
+    public async Task Register_CommittedButAnsweredWithAFailure_FiresOnTimeAfterAPromptReload()
+    {
+        var grain = _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/racer");
+        _storage.FailAfterNextCommit();
+
+        await Assert.ThrowsAsync<TimeoutException>(() => grain.SetReminderAsync("tick", TimeSpan.FromSeconds(10), TimeSpan.Zero));
+        _time.Advance(TimeSpan.FromSeconds(10));
+
+        // Stored but not scheduled by the failed call: only a reload finds it, and the next periodic one is a minute away.
+        await Eventually.TrueAsync(() => Task.FromResult(_probe.Count("reminder:org/racer:tick") == 1), "the reminder fired");
+        Assert.True(_cluster.Silos[0].Runtime.Options.ReminderReloadInterval >= TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>
+    /// Memory storage whose next reminder read takes its snapshot, then waits until the test lets it return, and whose
+    /// next commit can be made to fail after it committed, as a timeout after the database applied it does.
+    /// </summary>
     private sealed class HeldReadStorage : IGrainStorage
     {
         private readonly MemoryGrainStorage _inner = new();
         private HeldRead? _held;
+        private int _failAfterNextCommit;
+
+        public void FailAfterNextCommit() => _failAfterNextCommit = 1;
 
         public string ProviderName => _inner.ProviderName;
 
@@ -110,7 +130,14 @@ public sealed class ReminderReloadTests : IAsyncLifetime
 
         public Task<GrainStateRecord?> ReadStateAsync(GrainStateKey key, CancellationToken cancellationToken) => _inner.ReadStateAsync(key, cancellationToken);
 
-        public Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken) => _inner.CommitAsync(writes, cancellationToken);
+        public async Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken)
+        {
+            await _inner.CommitAsync(writes, cancellationToken);
+            if (Interlocked.Exchange(ref _failAfterNextCommit, 0) == 1)
+            {
+                throw new TimeoutException("The commit's answer did not come in time.");
+            }
+        }
 
         public Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(long afterSequence, int limit, CancellationToken cancellationToken) => _inner.ReadEventsAsync(afterSequence, limit, cancellationToken);
 
