@@ -371,7 +371,7 @@ internal sealed class AgentGrain(
         var now = Clock.GetUtcNow();
         if (!HasReached(now, deadline))
         {
-            await RegisterOrUpdateReminder(LivenessReminder, deadline - now, TimeSpan.Zero);
+            await RemindAtAsync(LivenessReminder, deadline);
             return;
         }
 
@@ -490,11 +490,8 @@ internal sealed class AgentGrain(
     private async Task<List<string>> AllHeldTasksAsync() =>
         [.. State.ActiveTaskIds.Union(await HeldTasksAsync(CancellationToken.None), StringComparer.Ordinal)];
 
-    private async Task WatchLivenessAsync(DateTimeOffset lastHeartbeat, OrganisationSettings settings)
-    {
-        var due = lastHeartbeat + settings.HeartbeatWindow - Clock.GetUtcNow();
-        await RegisterOrUpdateReminder(LivenessReminder, due > TimeSpan.Zero ? due : TimeSpan.Zero, TimeSpan.Zero);
-    }
+    private Task WatchLivenessAsync(DateTimeOffset lastHeartbeat, OrganisationSettings settings) =>
+        RemindAtAsync(LivenessReminder, lastHeartbeat + settings.HeartbeatWindow);
 
     /// <summary>
     /// Gives back the leases of <paramref name="taskIds"/> so that no crash or failed call can keep them: they are added to

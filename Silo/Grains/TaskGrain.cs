@@ -126,13 +126,13 @@ internal sealed partial class TaskGrain(
             throw new OrchestrationException(ProblemCodes.TaskNotClaimable, $"Agent '{agentId}' lacks the capabilities {string.Join(", ", missing)} that task '{Id}' requires.");
         }
 
-        var lease = TimeSpan.FromSeconds(State.LeaseSeconds);
-        await RegisterOrUpdateReminder(LeaseReminder, lease, TimeSpan.Zero);
+        var expiresAt = Clock.GetUtcNow() + TimeSpan.FromSeconds(State.LeaseSeconds);
+        await RemindAtAsync(LeaseReminder, expiresAt);
         State.Status = TaskLifecycleStatus.Claimed;
         State.Attempt++;
         State.LeaseAgentId = agentId;
         State.LeaseClaimToken = claimToken;
-        State.LeaseExpiresAt = Clock.GetUtcNow() + lease;
+        State.LeaseExpiresAt = expiresAt;
         State.Progress = null;
         State.NextAttemptAt = null;
         await RaiseAsync("task.claimed", new EventActor("agent", agentId));
@@ -270,7 +270,7 @@ internal sealed partial class TaskGrain(
                 if (!HasReached(now, expiresAt))
                 {
                     // Progress renewed the lease since the reminder was set: wait for the new expiry.
-                    await RegisterOrUpdateReminder(LeaseReminder, expiresAt - now, TimeSpan.Zero);
+                    await RemindAtAsync(LeaseReminder, expiresAt);
                     return;
                 }
 
@@ -281,7 +281,7 @@ internal sealed partial class TaskGrain(
             case RetryReminder when State.Status == TaskLifecycleStatus.Failed && State.NextAttemptAt is { } retryAt:
                 if (!HasReached(now, retryAt))
                 {
-                    await RegisterOrUpdateReminder(RetryReminder, retryAt - now, TimeSpan.Zero);
+                    await RemindAtAsync(RetryReminder, retryAt);
                     return;
                 }
 
@@ -338,9 +338,10 @@ internal sealed partial class TaskGrain(
         }
 
         var delay = TaskRetryPolicy.DelayAfter(State.CountedAttempts, Random.Shared.NextDouble(), retryOptions.Value.BaseDelay);
-        await RegisterOrUpdateReminder(RetryReminder, delay, TimeSpan.Zero);
+        var retryAt = Clock.GetUtcNow() + delay;
+        await RemindAtAsync(RetryReminder, retryAt);
         State.Status = TaskLifecycleStatus.Failed;
-        State.NextAttemptAt = Clock.GetUtcNow() + delay;
+        State.NextAttemptAt = retryAt;
         await RaiseAsync("task.retry_scheduled", s_system);
         return await SaveAsync();
     }

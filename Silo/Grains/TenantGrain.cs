@@ -81,6 +81,17 @@ internal abstract class TenantGrain(TimeProvider timeProvider) : Grain, IIncomin
     /// </summary>
     protected static bool HasReached(DateTimeOffset now, DateTimeOffset moment) => now > moment - s_reminderResolution;
 
+    /// <summary>
+    /// Sets the one-shot reminder <paramref name="name"/> for <paramref name="moment"/>, which the grain records as the
+    /// moment something falls due: the due time is taken from the clock after the moment was, so the tick never comes
+    /// before it (a tick a few microseconds early would find it not reached and cost a commit to re-arm).
+    /// </summary>
+    protected Task RemindAtAsync(string name, DateTimeOffset moment)
+    {
+        var due = moment - timeProvider.GetUtcNow();
+        return RegisterOrUpdateReminder(name, due > TimeSpan.Zero ? due : TimeSpan.Zero, TimeSpan.Zero);
+    }
+
     /// <summary>The JSON name of an enum value (as clients and projection filters see it), for example <c>dead_lettered</c>.</summary>
     protected static string JsonName<TEnum>(TEnum value, JsonTypeInfo<TEnum> type) where TEnum : struct, Enum =>
         JsonSerializer.Serialize(value, type).Trim('"');
