@@ -90,7 +90,7 @@ internal sealed partial class IdempotencyMiddleware(
             context.Features.Set(new ReservedIdFeature(reserved, begun.IsRerun));
         }
 
-        await RunAndRecordAsync(context, grain, begun.RunId!);
+        await RunAndRecordAsync(context, grain, begun.RunId ?? requestHash); // a silo of the previous release names no run
     }
 
     /// <summary>

@@ -39,7 +39,9 @@ internal sealed class IdempotencyGrain(
             ExpiresAt = now + request.InFlightTimeout,
             Retention = request.Retention,
             ReservedId = rerun ? state.ReservedId ?? request.ProposedId : request.ProposedId,
-            RunId = Guid.NewGuid().ToString("N"),
+            // The first run is named by its body's hash, as the previous release completed records (a rolling upgrade
+            // mixes releases); a re-run gets a name of its own, so the run it supersedes cannot answer for it.
+            RunId = rerun ? Guid.NewGuid().ToString("N") : request.RequestHash,
         };
 
         // The reminder commits with the record, before the request runs: a crash leaves a record that it frees.
@@ -55,7 +57,7 @@ internal sealed class IdempotencyGrain(
     public async Task CompleteAsync(string runId, IdempotentResponse response)
     {
         var state = record.State;
-        if (!record.RecordExists || state.Response is not null || !string.Equals(state.RunId, runId, StringComparison.Ordinal))
+        if (!record.RecordExists || state.Response is not null || !string.Equals(state.RunId ?? state.RequestHash, runId, StringComparison.Ordinal))
         {
             return;
         }

@@ -17,7 +17,7 @@ internal sealed class IdempotencyState
     /// <summary>The id reserved for what the request creates (<see cref="IdempotencyBegin.ProposedId"/> of the first run).</summary>
     public string? ReservedId { get; set; }
 
-    /// <summary>The latest run's id: only its answer is recorded.</summary>
+    /// <summary>The latest run's id: only its answer is recorded. Records of the previous release have none (then the request hash names the run).</summary>
     public string? RunId { get; set; }
 
     /// <summary>The answer; <c>null</c> while the request is in flight.</summary>

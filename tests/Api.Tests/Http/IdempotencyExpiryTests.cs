@@ -94,6 +94,20 @@ public sealed class IdempotencyExpiryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CompleteAsync_ByAnApiOfThePreviousRelease_NamesTheFirstRunByItsBodyHash()
+    {
+        // That release completed records with the request's hash; in a rolling upgrade it still talks to new silos.
+        var grain = CreateSut("k-7");
+        await grain.BeginAsync(Begin("hash-a"));
+
+        await grain.CompleteAsync("hash-a", new IdempotentResponse(201, "application/json", null, [3]));
+        var replay = await grain.BeginAsync(Begin("hash-a"));
+
+        Assert.Equal(IdempotencyOutcome.Completed, replay.Outcome);
+        Assert.Equal([3], replay.Response!.Body);
+    }
+
+    [Fact]
     public async Task BeginAsync_AfterAnAnsweredRecordsRetention_ReservesANewId()
     {
         var grain = CreateSut("k-5");
