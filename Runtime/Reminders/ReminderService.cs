@@ -34,6 +34,12 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
     private readonly SemaphoreSlim _reloading = new(1, 1);
     private ITimer? _timer;
     private ITimer? _reload;
+    // When the reload timer fires next, and whether a failed commit still waits for a reload that succeeds (see
+    // ReloadSoon), with the delay before its next try, doubling while tries fail. Guarded by _gate.
+    private DateTimeOffset _nextReloadAt = DateTimeOffset.MaxValue;
+    private long _reloadsOwed; // failed commits so far; a reload pays for those before its read began
+    private long _reloadsPaid;
+    private TimeSpan _owedReloadDelay = FirstRetryDelay;
     private long _generation;
 
     private TimeProvider Time => runtime.TimeProvider;
@@ -50,7 +56,15 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         }
 
         var interval = runtime.Options.ReminderReloadInterval;
-        _reload = Time.CreateTimer(static state => _ = ((ReminderService)state!).ReloadSafelyAsync(), this, interval, interval);
+        lock (_gate)
+        {
+            _reload = Time.CreateTimer(static state => _ = ((ReminderService)state!).ReloadSafelyAsync(), this, interval, interval);
+            _nextReloadAt = Time.GetUtcNow() + interval;
+            if (_reloadsOwed > _reloadsPaid)
+            {
+                ReloadBeforeLocked(_owedReloadDelay); // a commit failed while the service was starting
+            }
+        }
     }
 
     /// <summary>
@@ -105,10 +119,11 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
             {
                 await runtime.Batcher.SubmitAsync(write);
             }
-            catch
+            catch (Exception exception) when (exception is not GrainOwnershipLostException && !runtime.ShutdownToken.IsCancellationRequested)
             {
                 // A failed commit may have committed all the same (a timeout, a connection lost after the commit was
                 // sent): the schedule would then lag storage until the next reload, a lease's expiry that long late.
+                // (A write refused for lost ownership, or not taken by a stopping silo, stored nothing.)
                 ReloadSoon();
                 throw;
             }
@@ -514,18 +529,63 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         return turn;
     }
 
-    /// <summary>Brings the next reload forward to <see cref="FirstRetryDelay"/> from now; failures in a burst share it.</summary>
-    private void ReloadSoon() => _reload?.Change(FirstRetryDelay, runtime.Options.ReminderReloadInterval);
+    /// <summary>
+    /// Owes a reload to a commit that failed: the next one comes within <see cref="FirstRetryDelay"/> (or the owed try's
+    /// back-off), never later than already planned, so failures in a burst share it and cannot keep putting it off;
+    /// the debt is paid only by a reload that succeeds.
+    /// </summary>
+    private void ReloadSoon()
+    {
+        lock (_gate)
+        {
+            _reloadsOwed++;
+            ReloadBeforeLocked(_owedReloadDelay);
+        }
+    }
+
+    private void ReloadBeforeLocked(TimeSpan delay)
+    {
+        var at = Time.GetUtcNow() + delay;
+        if (_reload is not null && at < _nextReloadAt)
+        {
+            _nextReloadAt = at;
+            _reload.Change(delay, runtime.Options.ReminderReloadInterval);
+        }
+    }
 
     private async Task ReloadSafelyAsync()
     {
+        long owed;
+        lock (_gate)
+        {
+            _nextReloadAt = Time.GetUtcNow() + runtime.Options.ReminderReloadInterval;
+            owed = _reloadsOwed;
+        }
+
         try
         {
             await ReloadAsync(runtime.ShutdownToken);
+            lock (_gate)
+            {
+                _reloadsPaid = Math.Max(_reloadsPaid, owed);
+                _owedReloadDelay = FirstRetryDelay;
+                if (_reloadsOwed > _reloadsPaid)
+                {
+                    ReloadBeforeLocked(_owedReloadDelay); // a commit failed while this reload was reading
+                }
+            }
         }
         catch (Exception exception) when (!runtime.ShutdownToken.IsCancellationRequested)
         {
             LogReloadFailed(runtime.Logger, exception);
+            lock (_gate)
+            {
+                if (_reloadsOwed > _reloadsPaid)
+                {
+                    _owedReloadDelay = TimeSpan.FromTicks(Math.Min(_owedReloadDelay.Ticks * 2, runtime.Options.ReminderReloadInterval.Ticks));
+                    ReloadBeforeLocked(_owedReloadDelay);
+                }
+            }
         }
     }
 

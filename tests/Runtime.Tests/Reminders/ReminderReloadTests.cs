@@ -96,17 +96,53 @@ public sealed class ReminderReloadTests : IAsyncLifetime
         Assert.True(_cluster.Silos[0].Runtime.Options.ReminderReloadInterval >= TimeSpan.FromSeconds(30));
     }
 
+    [Fact]
+    public async Task CommitsFailingInABurst_DoNotPutTheOwedReloadOff()
+    {
+        var grain = _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/racer");
+        _storage.FailAfterNextCommit();
+        await Assert.ThrowsAsync<TimeoutException>(() => grain.SetReminderAsync("tick", TimeSpan.FromSeconds(1), TimeSpan.Zero));
+        _time.Advance(TimeSpan.FromMilliseconds(600));
+        _storage.FailAfterNextCommit();
+        await Assert.ThrowsAsync<TimeoutException>(() => grain.SetReminderAsync("later", TimeSpan.FromSeconds(10), TimeSpan.Zero));
+
+        _time.Advance(TimeSpan.FromMilliseconds(400)); // one second after the first failure
+
+        await Eventually.TrueAsync(() => Task.FromResult(_probe.Count("reminder:org/racer:tick") == 1), "the first reminder fired on time");
+    }
+
+    [Fact]
+    public async Task OwedReload_ThatFails_IsTriedAgainSoon()
+    {
+        var grain = _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/racer");
+        var reminders = _cluster.Silos[0].Runtime.Reminders;
+        _storage.FailAfterNextCommit();
+        await Assert.ThrowsAsync<TimeoutException>(() => grain.SetReminderAsync("tick", TimeSpan.FromSeconds(1), TimeSpan.Zero));
+        _storage.FailNextReminderRead();
+
+        _time.Advance(TimeSpan.FromSeconds(1)); // the owed reload fails
+        await reminders.WhenIdleAsync();
+        Assert.Null(reminders.NextDueAt(s_grain, "tick"));
+        _time.Advance(TimeSpan.FromSeconds(2)); // its retry, with the delay doubled
+
+        await Eventually.TrueAsync(() => Task.FromResult(_probe.Count("reminder:org/racer:tick") == 1), "the reminder fired after the retried reload");
+    }
+
     /// <summary>
     /// Memory storage whose next reminder read takes its snapshot, then waits until the test lets it return, and whose
-    /// next commit can be made to fail after it committed, as a timeout after the database applied it does.
+    /// next commit can be made to fail after it committed, as a timeout after the database applied it does, and its next
+    /// reminder read to fail.
     /// </summary>
     private sealed class HeldReadStorage : IGrainStorage
     {
         private readonly MemoryGrainStorage _inner = new();
         private HeldRead? _held;
         private int _failAfterNextCommit;
+        private int _failNextReminderRead;
 
         public void FailAfterNextCommit() => _failAfterNextCommit = 1;
+
+        public void FailNextReminderRead() => _failNextReminderRead = 1;
 
         public string ProviderName => _inner.ProviderName;
 
@@ -116,6 +152,11 @@ public sealed class ReminderReloadTests : IAsyncLifetime
 
         public async Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken)
         {
+            if (Interlocked.Exchange(ref _failNextReminderRead, 0) == 1)
+            {
+                throw new TimeoutException("The reminders' read did not answer in time.");
+            }
+
             var snapshot = await _inner.ReadRemindersAsync(cancellationToken);
             if (Interlocked.Exchange(ref _held, null) is { } held)
             {
