@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Orchestration.Grains;
 using Orchestration.Grains.Agents;
 using Orchestration.Grains.Events;
@@ -300,7 +301,9 @@ internal sealed class AgentGrain(
         var known = _heldAttempts.TryGetValue(taskId, out var heldAttempt);
         if (!State.ActiveTaskIds.Contains(taskId) || (known && attempt > heldAttempt))
         {
-            NoteEndedAhead(taskId, new EndedAhead(attempt, outcome, Clock.GetUtcNow() + ClaimReservationLifetime));
+            // An end already noted as counted (a lease given up when the agent went offline) stays counted.
+            var counted = _endedAhead.TryGetValue(taskId, out var noted) && noted.Attempt == attempt && noted.Counted;
+            NoteEndedAhead(taskId, new EndedAhead(attempt, outcome, Clock.GetUtcNow() + ClaimReservationLifetime, Counted: counted));
             return Task.CompletedTask;
         }
 
@@ -375,11 +378,21 @@ internal sealed class AgentGrain(
             return;
         }
 
-        var held = await AllHeldTasksAsync();
+        var recorded = await HeldTaskRowsAsync(CancellationToken.None);
+        var unheard = recorded.Where(row => !State.ActiveTaskIds.Contains(row.Id)).ToList();
+        List<string> held = [.. State.ActiveTaskIds, .. unheard.Select(row => row.Id)];
         State.PausedWhenOffline = State.Status == AgentStatus.Paused;
         State.Status = AgentStatus.Offline;
         State.FailedCount += held.Count;
         State.ActiveTaskIds.Clear();
+        foreach (var row in unheard)
+        {
+            // Counted here, though the agent never heard of its claim: that notice may still come, after or before the
+            // lease's end, and neither may count the attempt again.
+            var attempt = JsonSerializer.Deserialize(row.Document, GrainContractsJsonContext.Default.TaskView)!.Attempt;
+            NoteEndedAhead(row.Id, new EndedAhead(attempt, TaskOutcome.Lost, now + ClaimReservationLifetime, Counted: true));
+        }
+
         await RaiseAsync("agent.offline", new EventActor("system", "heartbeat-monitor"));
         await GiveUpLeasesAsync(held);
     }
@@ -479,8 +492,11 @@ internal sealed class AgentGrain(
     /// gave up, which may not have let go yet.
     /// </summary>
     private async Task<List<string>> HeldTasksAsync(CancellationToken cancellationToken) =>
+        [.. (await HeldTaskRowsAsync(cancellationToken)).Select(row => row.Id)];
+
+    private async Task<List<ProjectionRow>> HeldTaskRowsAsync(CancellationToken cancellationToken) =>
         [.. (await projections.ReadAllAsync(new ProjectionQuery(TaskGrain.CollectionName, OrgId) { Owner = Id }, cancellationToken))
-            .Select(row => row.Id).Except(State.LeasesToRevoke, StringComparer.Ordinal)];
+            .Where(row => !State.LeasesToRevoke.Contains(row.Id))];
 
     /// <summary>
     /// Every task this agent holds, for giving them all back: those it was told of, and those whose claim committed

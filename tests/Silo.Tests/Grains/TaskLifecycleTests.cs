@@ -445,6 +445,30 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         Assert.Equal((TaskLifecycleStatus.Ready, (TaskLease?)null), (task.Status, task.Lease));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Heartbeat_WindowMissed_LeaseWhoseNoticeCameLate_IsCountedOnce(bool endHeardFirst)
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1", leaseSeconds: 3_600);
+        await Agent("a1").GetAsync();
+        await TaskGrain("t1").ClaimAsync("a1", [], null); // its notice to the agent is late
+        await _cluster.AdvanceAsync(TimeSpan.FromSeconds(60)); // offline: the lease is given back and counted as lost
+        await Agent("a1").HeartbeatAsync();
+        if (endHeardFirst)
+        {
+            // The lost lease's end, as the task tells it (also on its own, in either order with what follows).
+            await Agent("a1").TaskEndedAsync("t1", 1, TaskOutcome.Lost);
+        }
+
+        await Agent("a1").TaskClaimedAsync("t1", 1, reservation: 0); // the late notice
+
+        var agent = await Agent("a1").GetAsync();
+        Assert.Equal((1, 0), (agent.FailedCount, agent.ActiveTaskIds.Count));
+        Assert.Null((await TaskGrain("t1").GetAsync()).Lease);
+    }
+
     [Fact]
     public async Task Deregister_LeaseWhoseNoticeNeverCame_ReturnsToo()
     {
