@@ -30,6 +30,9 @@ internal sealed partial class TaskGrain(
     private static readonly TimeSpan s_dependentsSafetyNet = TimeSpan.FromSeconds(10);
     private static readonly EventActor s_system = new("system", "task-scheduler");
 
+    // Whether this call's change has its updatedAt already (see RaiseAsync).
+    private bool _stamped;
+
     protected override string Collection => CollectionName;
 
     private TaskState State => task.State;
@@ -457,12 +460,23 @@ internal sealed partial class TaskGrain(
         logger,
         $"tell agent {agentId} that its lease of task {Id} ended");
 
-    private Task RaiseAsync(string type, EventActor actor) =>
-        RaiseAsync(type, View(), GrainContractsJsonContext.Default.TaskView, actor, State.WorkflowId);
+    /// <summary>Raises a transition's event, whose payload is the task as changed, stamped with the change's moment.</summary>
+    private Task RaiseAsync(string type, EventActor actor)
+    {
+        State.UpdatedAt = Clock.GetUtcNow();
+        _stamped = true;
+        return RaiseAsync(type, View(), GrainContractsJsonContext.Default.TaskView, actor, State.WorkflowId);
+    }
 
     private async Task<TaskView> SaveAsync()
     {
-        State.UpdatedAt = Clock.GetUtcNow();
+        // Stamped when its event was raised, so the stored task and the payload clients saw agree on updatedAt.
+        if (!_stamped)
+        {
+            State.UpdatedAt = Clock.GetUtcNow();
+        }
+
+        _stamped = false;
         var view = View();
         ProjectAs(view, GrainContractsJsonContext.Default.TaskView, StatusName(view.Status), owner: State.LeaseAgentId, group: State.WorkflowId);
         await task.WriteStateAsync();

@@ -34,6 +34,29 @@ public abstract class EventsApiTests : ApiTestBase
     }
 
     [Fact]
+    public async Task ListEvents_TransitionPayload_IsTheTaskAsChanged()
+    {
+        // The real clock: the claim's and the completion's moments differ.
+        await RegisterAgentAsync(Platform, "a-1");
+        await CreateTaskAsync(Platform, "t-1");
+        await ClaimAsync(Platform, "a-1");
+        var completed = await ReadAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/complete", new { agentId = "a-1", attempt = 1 }), HttpStatusCode.OK);
+
+        JsonElement payload = default;
+        await Eventually.TrueAsync(async () =>
+        {
+            var page = await Platform.GetFromJsonAsync<JsonElement>("/api/v1/events?after=0");
+            var match = page.GetProperty("items").EnumerateArray().Where(e => e.GetProperty("type").GetString() == "task.completed").ToList();
+            payload = match.Count > 0 ? match[0].GetProperty("payload") : default;
+            return match.Count > 0;
+        });
+
+        Assert.Equal("completed", payload.GetProperty("status").GetString());
+        Assert.Equal(completed.GetProperty("updatedAt").GetDateTimeOffset(), payload.GetProperty("updatedAt").GetDateTimeOffset());
+        Assert.Equal(completed.GetProperty("updatedAt").GetDateTimeOffset(), (await Platform.GetFromJsonAsync<JsonElement>("/api/v1/tasks/t-1")).GetProperty("updatedAt").GetDateTimeOffset());
+    }
+
+    [Fact]
     public async Task ListEvents_Limit_PagesWithNext()
     {
         await CreateTaskAsync(Platform, "t-1");
