@@ -240,7 +240,8 @@ internal sealed class AgentGrain(
         {
             throw new OrchestrationException(
                 ProblemCodes.AgentNotAvailable,
-                $"Agent '{Id}' already holds {State.ActiveTaskIds.Count} of its {State.MaxConcurrentTasks} tasks and is claiming {_claimsInFlight.Count} more.");
+                $"Agent '{Id}' already holds {State.ActiveTaskIds.Count} of its {State.MaxConcurrentTasks} tasks"
+                + (_claimsInFlight.Count > 0 ? $" and is claiming {_claimsInFlight.Count} more." : "."));
         }
 
         var kept = new ClaimInFlight(reservation ?? ++_lastReservation, now + ClaimReservationLifetime, queueActivation);

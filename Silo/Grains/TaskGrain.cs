@@ -427,7 +427,8 @@ internal sealed partial class TaskGrain(
             return true;
         }
 
-        State.BlockedReason = $"Waiting for {State.DependsOn.Count(id => !State.FinishedDependencies.ContainsKey(id))} dependencies.";
+        var waitingFor = State.DependsOn.Count(id => !State.FinishedDependencies.ContainsKey(id));
+        State.BlockedReason = waitingFor == 1 ? "Waiting for 1 dependency." : $"Waiting for {waitingFor} dependencies.";
         return false;
     }
 
