@@ -10,7 +10,7 @@ using Orchestration.Runtime.Management;
 namespace Orchestration.Api.Extensions;
 
 /// <summary>Source-generated JSON for every Api request and response.</summary>
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, NumberHandling = JsonNumberHandling.Strict)]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(ClusterStatus))]
 [JsonSerializable(typeof(CreateOrgRequest))]
 [JsonSerializable(typeof(OrgCreated))]

@@ -198,7 +198,7 @@ internal sealed class AgentGrain(
     public async Task DeregisterAsync(EventActor actor)
     {
         EnsureRegistered();
-        var held = await AllHeldTasksAsync();
+        var (held, _) = await TasksToGiveBackAsync();
         await RaiseAsync("agent.deregistered", actor);
         RemoveProjection(CollectionName, OrgId, Id);
         CancelBookkeepingWrite(); // a late write would bring the row back
@@ -379,9 +379,7 @@ internal sealed class AgentGrain(
             return;
         }
 
-        var recorded = await HeldTaskRowsAsync(CancellationToken.None);
-        var unheard = recorded.Where(row => !State.ActiveTaskIds.Contains(row.Id)).ToList();
-        List<string> held = [.. State.ActiveTaskIds, .. unheard.Select(row => row.Id)];
+        var (held, unheard) = await TasksToGiveBackAsync();
         State.PausedWhenOffline = State.Status == AgentStatus.Paused;
         State.Status = AgentStatus.Offline;
         State.FailedCount += held.Count;
@@ -502,10 +500,13 @@ internal sealed class AgentGrain(
     /// <summary>
     /// Every task this agent holds, for giving them all back: those it was told of, and those whose claim committed
     /// without the word reaching it (the queue's silo died, or the notice came too late), which only the tasks' records
-    /// know.
+    /// know; the latter are also returned as their rows.
     /// </summary>
-    private async Task<List<string>> AllHeldTasksAsync() =>
-        [.. State.ActiveTaskIds.Union(await HeldTasksAsync(CancellationToken.None), StringComparer.Ordinal)];
+    private async Task<(List<string> Held, List<ProjectionRow> Unheard)> TasksToGiveBackAsync()
+    {
+        var unheard = (await HeldTaskRowsAsync(CancellationToken.None)).Where(row => !State.ActiveTaskIds.Contains(row.Id)).ToList();
+        return ([.. State.ActiveTaskIds, .. unheard.Select(row => row.Id)], unheard);
+    }
 
     private Task WatchLivenessAsync(DateTimeOffset lastHeartbeat, OrganisationSettings settings) =>
         RemindAtAsync(LivenessReminder, lastHeartbeat + settings.HeartbeatWindow);
