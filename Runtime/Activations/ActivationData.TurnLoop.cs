@@ -188,11 +188,11 @@ internal sealed partial class ActivationData : IThreadPoolWorkItem
         CallContext.Enter(call);
         var startedAt = _runtime.Instruments.CallsObserved ? Stopwatch.GetTimestamp() : 0;
         Activity? activity = null;
-        Task? invocation = null;
         Exception? failure = null;
         try
         {
             activity = RuntimeInstruments.StartCall(GrainId, message.Method, message.Caller);
+            Task invocation;
             if (_instance is IIncomingGrainCallFilter filter && !message.Method.IsCallback)
             {
                 invocation = await FilteredCall.InvokeAsync(filter, _instance, message);
@@ -203,6 +203,9 @@ internal sealed partial class ActivationData : IThreadPoolWorkItem
                 await invocation;
             }
 
+            // Taken (copied, or serialized for a remote caller) before the commit: its await lets other calls, timer
+            // ticks and left-running work of this activation run, and they may change the object the method returned.
+            message.TakeResult(invocation);
             await CommitAndFinishAsync(call);
         }
         catch (Exception exception)
@@ -215,13 +218,9 @@ internal sealed partial class ActivationData : IThreadPoolWorkItem
             activity?.Dispose();
         }
 
-        if (failure is null)
+        if (failure is not null)
         {
-            message.TakeResult(invocation!); // the call finished itself with its last commit
-        }
-        else
-        {
-            call.Finish(failed: true);
+            call.Finish(failed: true); // (a call that succeeded finished itself with its last commit)
         }
 
         if (startedAt != 0)

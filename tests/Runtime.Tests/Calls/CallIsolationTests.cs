@@ -1,4 +1,5 @@
 using Orchestration.Runtime.Testing;
+using Orchestration.Runtime.Tests.Persistence;
 using Orchestration.Runtime.Tests.TestGrains;
 
 namespace Orchestration.Runtime.Tests.Calls;
@@ -68,5 +69,22 @@ public sealed class CallIsolationTests : IAsyncLifetime
         var label = await grain.GetLabelAsync();
 
         Assert.True(await grain.IsStoredLabelAsync(label));
+    }
+
+    [Fact]
+    public async Task Call_AnotherCallRunsWhileItsResultWaitsForTheCommit_CallerGetsTheResultAsReturned()
+    {
+        // The commit's await lets the reentrant grain's next call run; the result must be the object as the method
+        // returned it, not as that call left it.
+        var storage = new GatedStorage();
+        await using var cluster = await TestClusterFactory.StartAsync(new GrainProbe(), builder => builder.UseStorageInstance(storage));
+        var grain = cluster.GrainFactory.GetGrain<IOutboxGrain>("org/result-before-commit");
+
+        var pending = grain.RaiseAndReturnBasketAsync("its event");
+        await storage.FirstCommitStarted.WaitAsync(TimeSpan.FromSeconds(20));
+        await grain.AddToBasketAsync("added while the first call committed").WaitAsync(TimeSpan.FromSeconds(20));
+        storage.Open();
+
+        Assert.Empty((await pending.WaitAsync(TimeSpan.FromSeconds(20))).Items);
     }
 }

@@ -148,6 +148,12 @@ public interface IOutboxGrain : IGrainWithStringKey
 
     /// <summary>Completes once a call is waiting at the gate.</summary>
     Task WaitUntilSomeoneWaitsAsync();
+
+    /// <summary>Raises an event and returns the grain's own basket: the call's end-of-call commit comes after its result.</summary>
+    Task<Basket> RaiseAndReturnBasketAsync(string text);
+
+    /// <summary>Adds to the grain's basket; commits nothing, so it runs at once between another call's awaits.</summary>
+    Task AddToBasketAsync(string item);
 }
 
 [Reentrant]
@@ -155,6 +161,7 @@ public sealed class OutboxGrain : Grain, IOutboxGrain
 {
     private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _waiting = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Basket _basket = new();
 
     public static StreamId StreamFor(string key) => new("outbox", key);
 
@@ -175,6 +182,18 @@ public sealed class OutboxGrain : Grain, IOutboxGrain
     }
 
     public Task WaitUntilSomeoneWaitsAsync() => _waiting.Task;
+
+    public async Task<Basket> RaiseAndReturnBasketAsync(string text)
+    {
+        await RaiseAsync(text);
+        return _basket;
+    }
+
+    public Task AddToBasketAsync(string item)
+    {
+        _basket.Items.Add(item);
+        return Task.CompletedTask;
+    }
 }
 
 /// <summary>Live activations per key across every silo of a test, and the most ever seen at once.</summary>
