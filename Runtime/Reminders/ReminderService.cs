@@ -10,7 +10,7 @@ namespace Orchestration.Runtime.Reminders;
 /// (and periodically, to see other processes' changes) every stored reminder is loaded, so reminders survive restarts.
 /// A tick is a call to <see cref="IRemindable.ReceiveReminder"/>; a failed tick is retried after a doubling delay (at
 /// most <see cref="MaxRetryDelay"/>), a one-shot reminder is deleted once its tick succeeds unless the tick registered
-/// it again. One reminder never has two ticks running at once; an overdue periodic reminder ticks once, not once per
+/// it again (a delete that fails is retried the same way, without ticking again). One reminder never has two ticks running at once; an overdue periodic reminder ticks once, not once per
 /// missed period.
 /// </summary>
 internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDisposable
@@ -388,29 +388,54 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
             return;
         }
 
-        var tick = new TickStatus(entry.FirstDueAt, entry.Period, scheduled.NextDueAt);
-        try
+        if (!scheduled.Ticked)
         {
-            await runtime.GrainFactory.GetGrain<IRemindable>(entry.GrainId).ReceiveReminder(entry.Name, tick);
-            if (entry.Period == TimeSpan.Zero)
+            var tick = new TickStatus(entry.FirstDueAt, entry.Period, scheduled.NextDueAt);
+            try
             {
-                await CompleteOneShotAsync(scheduled, lease);
+                await runtime.GrainFactory.GetGrain<IRemindable>(entry.GrainId).ReceiveReminder(entry.Name, tick);
+            }
+            catch (Exception exception)
+            {
+                LogTickFailed(runtime.Logger, entry.Name, entry.GrainId, exception);
+                scheduled.Failures++;
+                Reschedule(scheduled, RetryAt(scheduled, Time.GetUtcNow()));
                 return;
             }
+
+            scheduled.Failures = 0;
         }
-        catch (Exception exception)
+
+        if (entry.Period == TimeSpan.Zero)
         {
-            LogTickFailed(runtime.Logger, entry.Name, entry.GrainId, exception);
+            try
+            {
+                if (await CompleteOneShotAsync(scheduled, lease))
+                {
+                    return;
+                }
+            }
+            catch (Exception exception)
+            {
+                LogOneShotDeleteFailed(runtime.Logger, entry.Name, entry.GrainId, exception);
+            }
+
+            // The tick succeeded; only its delete is left, tried again without ticking again on this schedule. (Left
+            // unscheduled, it would stay stored and never fire nor go: a reload keeps an entry it already has.)
+            scheduled.Ticked = true;
             scheduled.Failures++;
             Reschedule(scheduled, RetryAt(scheduled, Time.GetUtcNow()));
             return;
         }
 
-        scheduled.Failures = 0;
         Reschedule(scheduled, NextTickAfter(entry, Time.GetUtcNow()));
     }
 
-    private async Task CompleteOneShotAsync(Scheduled scheduled, PartitionLease? lease)
+    /// <summary>
+    /// Deletes a one-shot reminder whose tick succeeded. False when it could not be deleted now because the partition's
+    /// lease is not serving (its renewal is late): it must be tried again.
+    /// </summary>
+    private async Task<bool> CompleteOneShotAsync(Scheduled scheduled, PartitionLease? lease)
     {
         await using (await MutateAsync(scheduled.Key))
         {
@@ -419,7 +444,7 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
                 // Re-registered (or unregistered) during the tick: that change is already stored and must stay.
                 if (!_reminders.TryGetValue(scheduled.Key, out var current) || current != scheduled)
                 {
-                    return;
+                    return true;
                 }
             }
 
@@ -432,7 +457,7 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
                 // completed during a join or a leave is deleted here instead of firing again on the next owner.
                 if (!lease.IsServing(Time.GetTimestamp()))
                 {
-                    return;
+                    return false;
                 }
 
                 delete.Fence = new WriteFence(scheduled.Entry.GrainId, lease);
@@ -448,6 +473,8 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
 
                 _changedAt[scheduled.Key] = ++_generation;
             }
+
+            return true;
         }
     }
 
@@ -605,6 +632,9 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reminder {Name} of grain {GrainId} failed; retrying")]
     private static partial void LogTickFailed(ILogger logger, string name, GrainId grainId, Exception exception);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "One-shot reminder {Name} of grain {GrainId} ticked but could not be deleted; retrying the delete")]
+    private static partial void LogOneShotDeleteFailed(ILogger logger, string name, GrainId grainId, Exception exception);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reloading reminders from storage failed")]
     private static partial void LogReloadFailed(ILogger logger, Exception exception);
 
@@ -622,8 +652,11 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
 
         public long Generation { get; init; }
 
-        /// <summary>Failed ticks in a row; only the reminder's own tick touches it.</summary>
+        /// <summary>Failed ticks in a row (for a one-shot that ticked, failed deletes); only the reminder's own tick touches it.</summary>
         public int Failures { get; set; }
+
+        /// <summary>A one-shot whose tick succeeded and whose delete is still to be done: its retries only delete.</summary>
+        public bool Ticked { get; set; }
     }
 
     private sealed class Turn(ReminderService owner, IReadOnlyList<Key> keys) : IAsyncDisposable

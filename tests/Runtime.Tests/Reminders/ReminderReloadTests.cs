@@ -1,5 +1,6 @@
 using Orchestration.Runtime.Persistence;
 using Orchestration.Runtime.Projections;
+using Orchestration.Runtime.Reminders;
 using Orchestration.Runtime.Streams;
 using Orchestration.Runtime.Testing;
 using Orchestration.Runtime.Tests.TestGrains;
@@ -128,19 +129,42 @@ public sealed class ReminderReloadTests : IAsyncLifetime
         await Eventually.TrueAsync(() => Task.FromResult(_probe.Count("reminder:org/racer:tick") == 1), "the reminder fired after the retried reload");
     }
 
+    [Fact]
+    public async Task OneShot_WhoseDeleteFails_IsDeletedOnItsRetryWithoutTickingAgain()
+    {
+        var grain = _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/racer");
+        var reminders = _cluster.Silos[0].Runtime.Reminders;
+        await grain.SetReminderAsync("once", TimeSpan.FromSeconds(10), TimeSpan.Zero);
+        _storage.FailNextCommit(); // the tick commits nothing: this is its delete
+
+        _time.Advance(TimeSpan.FromSeconds(10));
+        await reminders.WhenIdleAsync();
+        Assert.Equal(1, _probe.Count("reminder:org/racer:once"));
+        Assert.NotNull(reminders.NextDueAt(s_grain, "once")); // still stored, so still scheduled: for its delete
+        _time.Advance(ReminderService.FirstRetryDelay);
+        await reminders.WhenIdleAsync();
+
+        Assert.Equal(1, _probe.Count("reminder:org/racer:once"));
+        Assert.Null(reminders.NextDueAt(s_grain, "once"));
+        Assert.DoesNotContain(await _storage.ReadRemindersAsync(CancellationToken.None), entry => entry.GrainId == s_grain);
+    }
+
     /// <summary>
     /// Memory storage whose next reminder read takes its snapshot, then waits until the test lets it return, and whose
-    /// next commit can be made to fail after it committed, as a timeout after the database applied it does, and its next
-    /// reminder read to fail.
+    /// next commit can be made to fail (before it commits, or after it committed, as a timeout after the database
+    /// applied it does), and its next reminder read to fail.
     /// </summary>
     private sealed class HeldReadStorage : IGrainStorage
     {
         private readonly MemoryGrainStorage _inner = new();
         private HeldRead? _held;
         private int _failAfterNextCommit;
+        private int _failNextCommit;
         private int _failNextReminderRead;
 
         public void FailAfterNextCommit() => _failAfterNextCommit = 1;
+
+        public void FailNextCommit() => _failNextCommit = 1;
 
         public void FailNextReminderRead() => _failNextReminderRead = 1;
 
@@ -173,6 +197,11 @@ public sealed class ReminderReloadTests : IAsyncLifetime
 
         public async Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken)
         {
+            if (Interlocked.Exchange(ref _failNextCommit, 0) == 1)
+            {
+                throw new InvalidOperationException("The commit failed.");
+            }
+
             await _inner.CommitAsync(writes, cancellationToken);
             if (Interlocked.Exchange(ref _failAfterNextCommit, 0) == 1)
             {

@@ -1,6 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
+using Orchestration.Runtime.Activations;
+using Orchestration.Runtime.Calls;
 using Orchestration.Runtime.Clustering;
 using Orchestration.Runtime.Persistence;
+using Orchestration.Runtime.Placement;
 using Orchestration.Runtime.Reminders;
 using Orchestration.Runtime.Testing;
 using Orchestration.Runtime.Tests.TestGrains;
@@ -232,6 +235,29 @@ public abstract class ReminderTests : IAsyncLifetime
         Assert.Equal(["enter", "leave", "enter", "leave"], _probe.Events.Where(e => e.EndsWith(":org/slow:job", StringComparison.Ordinal)).Select(e => e.Split(':')[0]));
     }
 
+    [Fact]
+    public async Task Reminder_OneShotWhoseLeaseLapsedDuringItsTick_IsDeletedOnceTheLeaseServesAgainWithoutTickingAgain()
+    {
+        var runtime = _cluster.Silos[0].Runtime;
+        var id = new GrainId(GrainClassInfo.ToTypeName(typeof(SlowAlarmGrain)), "org/lapsed");
+        // Epoch 0: what Postgres's partition table holds for a partition nobody has acquired, so its fence lets it write.
+        var lease = new PartitionLease(ClusterPartitions.Of(id), epoch: 0, deadline: _time.GetTimestamp() + TimeSpan.FromSeconds(15).Ticks);
+        runtime.Router = new OneLeaseRouter(lease);
+        await _cluster.GrainFactory.GetGrain<ISlowAlarmGrain>("org/lapsed").SetReminderAsync("once", TimeSpan.FromSeconds(10), TimeSpan.Zero);
+        _time.Advance(TimeSpan.FromSeconds(10));
+        await _probe.WaitForAsync("enter:org/lapsed:once");
+
+        _time.Advance(TimeSpan.FromSeconds(10)); // the lease's renewal is late: past its deadline when the tick ends
+        _probe.Record("release:org/lapsed");
+        await Reminders.WhenIdleAsync();
+        lease.Extend(_time.GetTimestamp() + TimeSpan.FromSeconds(60).Ticks); // the renewal came: the period serves again
+        await AdvanceAsync(ReminderService.FirstRetryDelay);
+
+        Assert.Equal(1, _probe.Count("enter:org/lapsed:once"));
+        Assert.DoesNotContain(await Storage.ReadRemindersAsync(CancellationToken.None), entry => entry.GrainId == id);
+        Assert.Null(Reminders.NextDueAt(id, "once"));
+    }
+
     /// <summary>Moves the clock, then waits for every tick that started, so a late or extra tick is counted.</summary>
     private async Task AdvanceAsync(TimeSpan delta)
     {
@@ -264,6 +290,18 @@ public abstract class ReminderTests : IAsyncLifetime
     }
 
     private Task<TestCluster> StartClusterAsync() => TestClusterFactory.StartAsync(_probe, _storage.Apply, _time);
+
+    /// <summary>Leased ownership with one period for every grain, whose deadline the test moves.</summary>
+    private sealed class OneLeaseRouter(PartitionLease lease) : IClusterRouter
+    {
+        public bool LeasesOwnership => true;
+
+        public bool IsLocal(SiloRuntime silo, GrainId grainId) => true;
+
+        public PartitionLease? LeaseFor(GrainId grainId) => lease;
+
+        public void Forward(GrainId grainId, IGrainMessage message) => message.Fail(new InvalidOperationException("This test has one silo."));
+    }
 }
 
 public sealed class MemoryReminderTests : ReminderTests
