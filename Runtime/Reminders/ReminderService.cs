@@ -218,7 +218,10 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
             var keys = known.Select(entry => new Key(entry.GrainId, entry.Name)).ToHashSet();
             lock (_gate)
             {
-                bool ChangedSinceRead(Key key) => _changedAt.TryGetValue(key, out var changed) && changed > startedAt;
+                // A reminder with a mutation in flight is that mutation's to apply: its commit may be what this read saw,
+                // and scheduling it here too would tick it twice. (A mutation that fails owes a reload of its own.)
+                bool ChangedSinceRead(Key key) =>
+                    (_changedAt.TryGetValue(key, out var changed) && changed > startedAt) || _mutations.ContainsKey(key);
 
                 foreach (var entry in known)
                 {

@@ -149,15 +149,38 @@ public sealed class ReminderReloadTests : IAsyncLifetime
         Assert.DoesNotContain(await _storage.ReadRemindersAsync(CancellationToken.None), entry => entry.GrainId == s_grain);
     }
 
+    [Fact]
+    public async Task Reload_ReadsARegistrationWhoseCommitHasNotAnsweredYet_LeavesItToTheCommit()
+    {
+        var grain = _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/racer");
+        var reminders = _cluster.Silos[0].Runtime.Reminders;
+        var commit = _storage.HoldAfterNextCommit();
+        var register = grain.SetReminderAsync("now", TimeSpan.Zero, TimeSpan.Zero);
+        await commit.Started; // stored; the registering call has not heard so yet
+
+        await reminders.ReloadAsync(CancellationToken.None);
+        _time.Advance(TimeSpan.Zero);
+        commit.Release();
+        await register;
+        for (var settle = 0; settle < 3; settle++)
+        {
+            _time.Advance(TimeSpan.Zero);
+            await reminders.WhenIdleAsync();
+        }
+
+        Assert.Equal(1, _probe.Count("reminder:org/racer:now"));
+    }
+
     /// <summary>
-    /// Memory storage whose next reminder read takes its snapshot, then waits until the test lets it return, and whose
-    /// next commit can be made to fail (before it commits, or after it committed, as a timeout after the database
+    /// Memory storage whose next reminder read takes its snapshot, then waits until the test lets it return (its next
+    /// commit likewise, once applied), and whose next commit can be made to fail (before it commits, or after it committed, as a timeout after the database
     /// applied it does), and its next reminder read to fail.
     /// </summary>
     private sealed class HeldReadStorage : IGrainStorage
     {
         private readonly MemoryGrainStorage _inner = new();
         private HeldRead? _held;
+        private HeldRead? _heldCommit;
         private int _failAfterNextCommit;
         private int _failNextCommit;
         private int _failNextReminderRead;
@@ -173,6 +196,9 @@ public sealed class ReminderReloadTests : IAsyncLifetime
         public int MaxConcurrentCommits => _inner.MaxConcurrentCommits;
 
         public HeldRead HoldNextReminderRead() => _held = new HeldRead();
+
+        /// <summary>The next commit applies, then waits until the test lets it answer.</summary>
+        public HeldRead HoldAfterNextCommit() => _heldCommit = new HeldRead();
 
         public async Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken)
         {
@@ -203,6 +229,12 @@ public sealed class ReminderReloadTests : IAsyncLifetime
             }
 
             await _inner.CommitAsync(writes, cancellationToken);
+            if (Interlocked.Exchange(ref _heldCommit, null) is { } held)
+            {
+                held.MarkStarted();
+                await held.Released;
+            }
+
             if (Interlocked.Exchange(ref _failAfterNextCommit, 0) == 1)
             {
                 throw new TimeoutException("The commit's answer did not come in time.");
