@@ -12,6 +12,7 @@ internal sealed class PartitionLease(int partition, long epoch, long deadline)
     private long _deadline = deadline;
     private volatile bool _ended;
     private volatile bool _draining;
+    private volatile bool _remindersTakenOver;
 
     public int Partition { get; } = partition;
 
@@ -23,6 +24,14 @@ internal sealed class PartitionLease(int partition, long epoch, long deadline)
     public bool HasEnded => _ended;
 
     public bool IsDraining => _draining;
+
+    /// <summary>
+    /// Whether this silo has read the partition's reminders from storage since the period began. Until then its copies
+    /// may be stale (ticked and deleted by the previous owner, unregistered there), so none of them fires.
+    /// </summary>
+    public bool RemindersTakenOver => _remindersTakenOver;
+
+    public void MarkRemindersTakenOver() => _remindersTakenOver = true;
 
     /// <summary>Whether activations of this period may still write: the period has not ended and its deadline is ahead.</summary>
     public bool IsServing(long now) => !_ended && now < Deadline;

@@ -267,18 +267,19 @@ internal sealed partial class PartitionLeaseKeeper : IAsyncDisposable
         var sentAt = _time.GetTimestamp();
         var acquired = await _table.AcquireAsync(self, candidates, _options.LeaseDuration, cancellationToken);
         var deadline = DeadlineFrom(sentAt);
+        var periods = new List<PartitionLease>(acquired.Count);
         foreach (var lease in acquired)
         {
-            Volatile.Write(ref _leases[lease.Partition], new PartitionLease(lease.Partition, lease.Epoch, deadline));
+            var period = new PartitionLease(lease.Partition, lease.Epoch, deadline);
+            Volatile.Write(ref _leases[lease.Partition], period);
+            periods.Add(period);
         }
 
         if (acquired.Count > 0)
         {
             LogAcquired(_logger, _siloId, acquired.Count, string.Join(",", acquired.Select(lease => lease.Partition)));
             var previousOwners = snapshot.Partitions.ToDictionary(owner => owner.Partition, owner => owner.SiloId);
-            _host.Acquired(
-                [.. acquired.Select(lease => lease.Partition)],
-                [.. acquired.Where(lease => previousOwners[lease.Partition] is not null).Select(lease => lease.Partition)]);
+            _host.Acquired(periods, [.. acquired.Where(lease => previousOwners[lease.Partition] is not null).Select(lease => lease.Partition)]);
         }
     }
 
@@ -472,8 +473,9 @@ internal interface IPartitionHost
     void Discard(PartitionLease period);
 
     /// <summary>
-    /// This silo now serves <paramref name="partitions"/> (their reminders are its to fire); <paramref name="failedOver"/>
-    /// are those it took from an owner whose lease had lapsed rather than one that handed them over.
+    /// This silo now serves the <paramref name="periods"/>' partitions (their reminders are its to fire, once taken over);
+    /// <paramref name="failedOver"/> are those it took from an owner whose lease had lapsed rather than one that handed
+    /// them over.
     /// </summary>
-    void Acquired(IReadOnlyList<int> partitions, IReadOnlyList<int> failedOver);
+    void Acquired(IReadOnlyList<PartitionLease> periods, IReadOnlyList<int> failedOver);
 }

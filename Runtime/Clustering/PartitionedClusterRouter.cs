@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging;
 using Orchestration.Runtime.Calls;
 using Orchestration.Runtime.Calls.Remote;
 using Orchestration.Runtime.Placement;
@@ -10,7 +9,7 @@ namespace Orchestration.Runtime.Clustering;
 /// a new activation starts in that lease period, whose epoch fences its writes); every other call goes to the owner
 /// over the transport. Also the partitions' host for the lease keeper: drains and discards their activations.
 /// </summary>
-internal sealed partial class PartitionedClusterRouter(SiloRuntime runtime, RemoteGrainCaller caller) : IClusterRouter, IPartitionHost
+internal sealed class PartitionedClusterRouter(SiloRuntime runtime, RemoteGrainCaller caller) : IClusterRouter, IPartitionHost
 {
     private PartitionLeaseKeeper? _keeper;
 
@@ -73,18 +72,13 @@ internal sealed partial class PartitionedClusterRouter(SiloRuntime runtime, Remo
         }
     }
 
-    public void Acquired(IReadOnlyList<int> partitions, IReadOnlyList<int> failedOver) => _ = TakeOverRemindersAsync(partitions, failedOver);
+    public void Acquired(IReadOnlyList<PartitionLease> periods, IReadOnlyList<int> failedOver) => _ = TakeOverRemindersAsync(periods, failedOver);
 
-    private async Task TakeOverRemindersAsync(IReadOnlyList<int> partitions, IReadOnlyList<int> failedOver)
+    private async Task TakeOverRemindersAsync(IReadOnlyList<PartitionLease> periods, IReadOnlyList<int> failedOver)
     {
         try
         {
-            await runtime.Reminders.TakeOverAsync(partitions, failedOver, runtime.ShutdownToken);
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException)
-        {
-            // The periodic reload still picks them up; only promptness is lost.
-            LogTakeOverFailed(runtime.Logger, partitions.Count, exception);
+            await runtime.Reminders.TakeOverAsync(periods, failedOver, runtime.ShutdownToken);
         }
         catch (OperationCanceledException)
         {
@@ -99,7 +93,4 @@ internal sealed partial class PartitionedClusterRouter(SiloRuntime runtime, Remo
             activation.RequestDeactivation(DeactivationReason.OwnershipLost);
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Taking over the reminders of {Count} partitions failed; the periodic reload will")]
-    private static partial void LogTakeOverFailed(ILogger logger, int count, Exception exception);
 }

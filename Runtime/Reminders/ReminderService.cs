@@ -251,17 +251,40 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
     }
 
     /// <summary>
-    /// This silo now owns <paramref name="partitions"/> (a failover or a rebalance): learns their reminders from storage
-    /// (the previous owner may have registered them since this silo's last reload), and brings forward those it had
-    /// put off because another silo owned them, so a reminder due on a silo that died fires here now, not a reload
-    /// interval later. A one-shot that is still stored has not completed, so it fires (at least once, as reminders do);
-    /// a periodic reminder's latest tick is fired again only for partitions taken from a lapsed lease
-    /// (<paramref name="failedOver"/>): an owner that handed its partitions over had ticked it.
+    /// This silo now owns the <paramref name="periods"/>' partitions (a failover or a rebalance): learns their reminders
+    /// from storage (the previous owner may have registered, ticked or unregistered them since this silo's last reload),
+    /// and brings forward those it had put off because another silo owned them, so a reminder due on a silo that died
+    /// fires here now, not a reload interval later. A one-shot that is still stored has not completed, so it fires (at
+    /// least once, as reminders do); a periodic reminder's latest tick is fired again only for partitions taken from a
+    /// lapsed lease (<paramref name="failedOver"/>): an owner that handed its partitions over had ticked it.
     /// </summary>
-    public async Task TakeOverAsync(IReadOnlyCollection<int> partitions, IReadOnlyCollection<int> failedOver, CancellationToken cancellationToken)
+    /// <remarks>
+    /// Until this has read storage, none of the partitions' reminders fires (<see cref="PartitionLease.RemindersTakenOver"/>):
+    /// what this silo holds of them may be what the previous owner has since deleted. So a failed read is tried again,
+    /// after a doubling delay, until one succeeds or every period has ended.
+    /// </remarks>
+    public async Task TakeOverAsync(IReadOnlyList<PartitionLease> periods, IReadOnlyCollection<int> failedOver, CancellationToken cancellationToken)
     {
-        await ReloadAsync(cancellationToken);
-        var owned = partitions.ToHashSet();
+        for (var delay = FirstRetryDelay; ; delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, runtime.Options.ReminderReloadInterval.Ticks)))
+        {
+            try
+            {
+                await ReloadAsync(cancellationToken);
+                break;
+            }
+            catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                if (periods.All(period => period.HasEnded))
+                {
+                    return;
+                }
+
+                LogTakeOverFailed(runtime.Logger, periods.Count, exception);
+                await Task.Delay(delay, Time, cancellationToken);
+            }
+        }
+
+        var owned = periods.Select(period => period.Partition).ToHashSet();
         var lapsed = failedOver.ToHashSet();
         lock (_gate)
         {
@@ -275,6 +298,11 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
                     ScheduleLocked(scheduled.Entry);
                 }
             }
+        }
+
+        foreach (var period in periods)
+        {
+            period.MarkRemindersTakenOver();
         }
     }
 
@@ -388,6 +416,14 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
             // if not (the owner is gone), this silo may own it by then.
             var now = Time.GetUtcNow();
             Reschedule(scheduled, entry.Period == TimeSpan.Zero ? now + runtime.Options.ReminderReloadInterval : NextTickAfter(entry, now));
+            return;
+        }
+
+        if (lease is { RemindersTakenOver: false })
+        {
+            // Owned since a moment ago, and this copy may be stale: the take-over's read of storage decides (it schedules
+            // again what it keeps). Looked at again shortly, should the reminder still be as it is.
+            Reschedule(scheduled, Time.GetUtcNow() + FirstRetryDelay);
             return;
         }
 
@@ -637,6 +673,9 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "One-shot reminder {Name} of grain {GrainId} ticked but could not be deleted; retrying the delete")]
     private static partial void LogOneShotDeleteFailed(ILogger logger, string name, GrainId grainId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Taking over the reminders of {Count} partitions failed; retrying (until then none of them fires here)")]
+    private static partial void LogTakeOverFailed(ILogger logger, int count, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reloading reminders from storage failed")]
     private static partial void LogReloadFailed(ILogger logger, Exception exception);

@@ -371,6 +371,6 @@ public sealed class PartitionLeaseKeeperTests : IAsyncDisposable
 
         public void Discard(PartitionLease period) => Discarded.Add(period.Partition);
 
-        public void Acquired(IReadOnlyList<int> partitions, IReadOnlyList<int> failedOver) => FailedOver.AddRange(failedOver);
+        public void Acquired(IReadOnlyList<PartitionLease> periods, IReadOnlyList<int> failedOver) => FailedOver.AddRange(failedOver);
     }
 }

@@ -191,7 +191,7 @@ public sealed class PostgresClusterTests(PostgresServerFixture postgres) : IAsyn
 
         await leaving;
         await Eventually.TrueAsync(() => Task.FromResult(b.Cluster!.Keeper!.TryGetAccepting(partition) is not null), "the second silo serves the partition");
-        await b.Reminders.TakeOverAsync([partition], [], CancellationToken.None); // what it does on taking the partition, done once more
+        await b.Reminders.TakeOverAsync([b.Cluster!.Keeper!.TryGetAccepting(partition)!], [], CancellationToken.None); // what it does on taking the partition, done once more
         await b.Reminders.WhenIdleAsync();
 
         Assert.Single(probe.Events, entry => entry == $"enter:{key}:once");

@@ -230,7 +230,7 @@ public sealed class PostgresMembershipTableTests(PostgresServerFixture postgres)
         {
         }
 
-        public void Acquired(IReadOnlyList<int> partitions, IReadOnlyList<int> failedOver)
+        public void Acquired(IReadOnlyList<PartitionLease> periods, IReadOnlyList<int> failedOver)
         {
         }
     }

@@ -1,3 +1,4 @@
+using Orchestration.Runtime.Clustering;
 using Orchestration.Runtime.Persistence;
 using Orchestration.Runtime.Projections;
 using Orchestration.Runtime.Reminders;
@@ -169,6 +170,25 @@ public sealed class ReminderReloadTests : IAsyncLifetime
         }
 
         Assert.Equal(1, _probe.Count("reminder:org/racer:now"));
+    }
+
+    [Fact]
+    public async Task TakeOver_WhoseReadFails_IsTriedAgainUntilItReads()
+    {
+        var grain = _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/racer");
+        var reminders = _cluster.Silos[0].Runtime.Reminders;
+        await grain.SetReminderAsync("tick", TimeSpan.FromSeconds(10), TimeSpan.Zero);
+        var period = new PartitionLease(ClusterPartitions.Of(s_grain), epoch: 0, deadline: long.MaxValue);
+        _storage.FailNextReminderRead();
+
+        var takeOver = reminders.TakeOverAsync([period], [], CancellationToken.None);
+        var retryAt = _time.GetUtcNow() + ReminderService.FirstRetryDelay;
+        await Eventually.TrueAsync(() => Task.FromResult(_time.TimersDueAt(retryAt) > 0), "the take-over waits to try again");
+        Assert.False(period.RemindersTakenOver);
+        _time.Advance(ReminderService.FirstRetryDelay);
+        await takeOver.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.True(period.RemindersTakenOver);
     }
 
     /// <summary>

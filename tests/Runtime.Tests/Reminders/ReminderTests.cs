@@ -157,7 +157,10 @@ public abstract class ReminderTests : IAsyncLifetime
         // service: the lease keeper's first tick runs inside the cluster's start.
         await using var services = NewSiloServices();
         var silo = services.GetRequiredService<SiloRuntime>();
-        await silo.Reminders.TakeOverAsync([.. Enumerable.Range(0, ClusterPartitions.Count)], [.. Enumerable.Range(0, ClusterPartitions.Count)], CancellationToken.None);
+        await silo.Reminders.TakeOverAsync(
+            [.. Enumerable.Range(0, ClusterPartitions.Count).Select(partition => new PartitionLease(partition, epoch: 0, deadline: long.MaxValue))],
+            [.. Enumerable.Range(0, ClusterPartitions.Count)],
+            CancellationToken.None);
         await silo.StartAsync(CancellationToken.None);
         try
         {
@@ -242,7 +245,8 @@ public abstract class ReminderTests : IAsyncLifetime
         var id = new GrainId(GrainClassInfo.ToTypeName(typeof(SlowAlarmGrain)), "org/lapsed");
         // Epoch 0: what Postgres's partition table holds for a partition nobody has acquired, so its fence lets it write.
         var lease = new PartitionLease(ClusterPartitions.Of(id), epoch: 0, deadline: _time.GetTimestamp() + TimeSpan.FromSeconds(15).Ticks);
-        runtime.Router = new OneLeaseRouter(lease);
+        lease.MarkRemindersTakenOver();
+        runtime.Router = new OneLeaseRouter { Lease = lease };
         await _cluster.GrainFactory.GetGrain<ISlowAlarmGrain>("org/lapsed").SetReminderAsync("once", TimeSpan.FromSeconds(10), TimeSpan.Zero);
         _time.Advance(TimeSpan.FromSeconds(10));
         await _probe.WaitForAsync("enter:org/lapsed:once");
@@ -255,6 +259,28 @@ public abstract class ReminderTests : IAsyncLifetime
 
         Assert.Equal(1, _probe.Count("enter:org/lapsed:once"));
         Assert.DoesNotContain(await Storage.ReadRemindersAsync(CancellationToken.None), entry => entry.GrainId == id);
+        Assert.Null(Reminders.NextDueAt(id, "once"));
+    }
+
+    [Fact]
+    public async Task Reminder_StaleCopyInAPartitionJustTakenOver_FiresOnlyAsTheTakeOversReadOfStorageSays()
+    {
+        var id = new GrainId(GrainClassInfo.ToTypeName(typeof(AlarmGrain)), "org/stale");
+        var earlier = new PartitionLease(ClusterPartitions.Of(id), epoch: 0, deadline: long.MaxValue);
+        earlier.MarkRemindersTakenOver();
+        var router = new OneLeaseRouter { Lease = earlier };
+        _cluster.Silos[0].Runtime.Router = router;
+        await _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/stale").SetReminderAsync("once", TimeSpan.FromSeconds(10), TimeSpan.Zero);
+        // Another silo owned the partition for a while, ticked the reminder and deleted it; this silo's copy stayed.
+        await Storage.CommitAsync([StorageWrite.ReminderOnly(ReminderService.Unregistration(id, "once"))], CancellationToken.None);
+
+        router.Lease = new PartitionLease(ClusterPartitions.Of(id), epoch: 0, deadline: long.MaxValue); // this silo has it again
+        await AdvanceAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, _probe.Count("reminder:org/stale:once"));
+        await Reminders.TakeOverAsync([router.Lease], [], CancellationToken.None);
+        await AdvanceAsync(ReminderService.FirstRetryDelay);
+
+        Assert.Equal(0, _probe.Count("reminder:org/stale:once"));
         Assert.Null(Reminders.NextDueAt(id, "once"));
     }
 
@@ -291,14 +317,16 @@ public abstract class ReminderTests : IAsyncLifetime
 
     private Task<TestCluster> StartClusterAsync() => TestClusterFactory.StartAsync(_probe, _storage.Apply, _time);
 
-    /// <summary>Leased ownership with one period for every grain, whose deadline the test moves.</summary>
-    private sealed class OneLeaseRouter(PartitionLease lease) : IClusterRouter
+    /// <summary>Leased ownership with one period for every grain, which the test replaces or whose deadline it moves.</summary>
+    private sealed class OneLeaseRouter : IClusterRouter
     {
+        public required PartitionLease Lease { get; set; }
+
         public bool LeasesOwnership => true;
 
         public bool IsLocal(SiloRuntime silo, GrainId grainId) => true;
 
-        public PartitionLease? LeaseFor(GrainId grainId) => lease;
+        public PartitionLease? LeaseFor(GrainId grainId) => Lease;
 
         public void Forward(GrainId grainId, IGrainMessage message) => message.Fail(new InvalidOperationException("This test has one silo."));
     }
