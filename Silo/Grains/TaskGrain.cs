@@ -323,6 +323,8 @@ internal sealed partial class TaskGrain(
         State.CountedAttempts++;
         if (eventType is not null)
         {
+            // The payload is the task as the failure left it: failed, no lease (what follows moves it on).
+            State.Status = TaskLifecycleStatus.Failed;
             await RaiseAsync(eventType, actor);
         }
 

@@ -57,6 +57,28 @@ public abstract class EventsApiTests : ApiTestBase
     }
 
     [Fact]
+    public async Task ListEvents_FailedPayload_IsTheTaskAsTheFailureLeftIt()
+    {
+        await RegisterAgentAsync(Platform, "a-1");
+        await CreateTaskAsync(Platform, "t-1");
+        await ClaimAsync(Platform, "a-1");
+        await ReadAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/fail", new { agentId = "a-1", attempt = 1, error = "compiler crashed" }), HttpStatusCode.OK);
+
+        JsonElement payload = default;
+        await Eventually.TrueAsync(async () =>
+        {
+            var page = await Platform.GetFromJsonAsync<JsonElement>("/api/v1/events?after=0");
+            var match = page.GetProperty("items").EnumerateArray().Where(e => e.GetProperty("type").GetString() == "task.failed").ToList();
+            payload = match.Count > 0 ? match[0].GetProperty("payload") : default;
+            return match.Count > 0;
+        });
+
+        Assert.Equal("failed", payload.GetProperty("status").GetString());
+        Assert.Equal(JsonValueKind.Null, payload.GetProperty("lease").ValueKind);
+        Assert.Equal("compiler crashed", payload.GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task ListEvents_Limit_PagesWithNext()
     {
         await CreateTaskAsync(Platform, "t-1");
