@@ -125,33 +125,45 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
         }
 
         var deadline = timeProvider.GetUtcNow() + (request.Wait > MaxWait ? MaxWait : request.Wait);
-        while (true)
+        // One timer for the whole wait, disposed as the claim ends: a timer per wake-up would each live on to the
+        // deadline, one for every offer any waiting claim saw.
+        using var waitEnded = new CancellationTokenSource();
+        Task? deadlinePassed = null;
+        try
         {
-            while (TakeBest(ticket.Capabilities) is { } candidate)
+            while (true)
             {
-                try
+                while (TakeBest(ticket.Capabilities) is { } candidate)
                 {
-                    return await TaskInOrg(candidate.TaskId).ClaimAsync(request.AgentId, ticket.Capabilities, request.ClaimToken);
+                    try
+                    {
+                        return await TaskInOrg(candidate.TaskId).ClaimAsync(request.AgentId, ticket.Capabilities, request.ClaimToken);
+                    }
+                    catch (OrchestrationException e) when (e.Code is ProblemCodes.TaskNotClaimable or ProblemCodes.NotFound)
+                    {
+                        // claimed elsewhere, cancelled, or a stale entry: the task grain said no
+                    }
+                    catch
+                    {
+                        Add(candidate);
+                        throw;
+                    }
                 }
-                catch (OrchestrationException e) when (e.Code is ProblemCodes.TaskNotClaimable or ProblemCodes.NotFound)
-                {
-                    // claimed elsewhere, cancelled, or a stale entry: the task grain said no
-                }
-                catch
-                {
-                    Add(candidate);
-                    throw;
-                }
-            }
 
-            var remaining = deadline - timeProvider.GetUtcNow();
-            if (remaining <= TimeSpan.Zero)
-            {
-                return null;
-            }
+                var remaining = deadline - timeProvider.GetUtcNow();
+                if (remaining <= TimeSpan.Zero)
+                {
+                    return null;
+                }
 
-            await Task.WhenAny(_offered.Task, Task.Delay(remaining, timeProvider));
-            ticket = await agent.PrepareClaimAsync(ticket.Reservation, _activation);
+                deadlinePassed ??= Task.Delay(remaining, timeProvider, waitEnded.Token);
+                await Task.WhenAny(_offered.Task, deadlinePassed);
+                ticket = await agent.PrepareClaimAsync(ticket.Reservation, _activation);
+            }
+        }
+        finally
+        {
+            await waitEnded.CancelAsync();
         }
     }
 

@@ -61,6 +61,26 @@ public sealed class TaskQueueLimitTests : IAsyncLifetime
         Assert.All(waiting.Where(claim => claim != served), claim => Assert.Null(claim.Result));
     }
 
+    [Fact]
+    public async Task WaitingClaim_WokenByOffersItCannotTake_LeavesNoTimerBehindOnceServed()
+    {
+        await _cluster.Grains.GetGrain<IAgentGrain>($"{Org}/gpu-agent")
+            .RegisterAsync(new RegisterAgent("gpu-agent", ["gpu"], "test-model", 1, null), new EventActor("agent", "gpu-agent"));
+        var deadline = _cluster.Time.GetUtcNow() + TimeSpan.FromSeconds(20);
+        var claim = Queue.ClaimAsync(new ClaimTask("gpu-agent", null, TimeSpan.FromSeconds(20)));
+        await Eventually.TrueAsync(() => Task.FromResult(_cluster.Time.TimersDueAt(deadline) == 1), "the claim waits");
+
+        for (var i = 0; i < 3; i++)
+        {
+            await TaskGrain($"tpu-{i}").CreateAsync(new CreateTask($"tpu-{i}", null, 50, ["tpu"], [], null, 3, 60, null), new EventActor("api_key", "ops"));
+        }
+
+        await TaskGrain("gpu-1").CreateAsync(new CreateTask("gpu-1", null, 50, ["gpu"], [], null, 3, 60, null), new EventActor("api_key", "ops"));
+        Assert.Equal("gpu-1", (await claim.WaitAsync(TimeSpan.FromSeconds(20)))!.Id);
+
+        Assert.Equal(0, _cluster.Time.TimersDueAt(deadline));
+    }
+
     private ITaskQueueGrain Queue => _cluster.Grains.GetGrain<ITaskQueueGrain>(Org);
 
     private ITaskGrain TaskGrain(string id) => _cluster.Grains.GetGrain<ITaskGrain>($"{Org}/{id}");
