@@ -69,7 +69,9 @@ internal sealed class AgentGrain(
     // an activation lasts minutes at least, and one left running past its hand-over is rare).
     private readonly List<string> _replacedQueueActivations = [];
     private string? _queueActivation;
-    private long _lastReservation;
+    // Starts anywhere: a waiting claim keeps its reservation across this grain's reactivation, and a number that every
+    // activation started counting from would be handed to a second claim, whose end would free both slots.
+    private long _lastReservation = Random.Shared.NextInt64(1L << 62);
     private IGrainTimer? _bookkeepingWrite;
 
     protected override string Collection => CollectionName;

@@ -80,6 +80,22 @@ public sealed class AgentGrainTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PrepareClaimAsync_AWaitingClaimOutlivedTheAgentsActivation_ANewClaimsEndDoesNotFreeItsSlot()
+    {
+        await Agent("a1").RegisterAsync(new RegisterAgent("a1", [], "test-model", 2, null), new EventActor("agent", "a1"));
+        var waiting = (await Agent("a1").PrepareClaimAsync(null, "q1")).Reservation;
+        await _cluster.RestartAsync(); // the agent's activation goes; the waiting claim does not
+
+        await Agent("a1").PrepareClaimAsync(waiting, "q1"); // it looks again, keeping its reservation
+        var another = (await Agent("a1").PrepareClaimAsync(null, "q1")).Reservation;
+        await Agent("a1").ClaimEndedAsync(another); // empty-handed
+        await Agent("a1").PrepareClaimAsync(null, "q1");
+
+        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => Agent("a1").PrepareClaimAsync(null, "q1"));
+        Assert.Equal(ProblemCodes.AgentNotAvailable, refused.Code);
+    }
+
+    [Fact]
     public async Task TaskEndedAsync_ArrivesBeforeItsClaimsNotice_CountedOnceAndNotHeld()
     {
         await Agent("a1").RegisterAsync(new RegisterAgent("a1", [], "test-model", 2, null), new EventActor("agent", "a1"));
