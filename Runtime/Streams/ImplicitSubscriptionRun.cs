@@ -160,6 +160,13 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
             // Cancelled, or failed after the run stopped (a call cut short by the hand-over): the event stays outstanding
             // (or the first unbuffered one does), so the cursor does not pass it and the next leader delivers it.
         }
+        catch (Exception exception)
+        {
+            // Not a failure the worker retries: ended quietly, it would hold its key (and the cursor, and its permit) for
+            // good. The lead ends instead, and the next one resumes from the stored cursor, which did not pass the event.
+            LogWorkerFailed(_runtime.Logger, _subscriber, key, exception);
+            _lead.Stop();
+        }
     }
 
     /// <summary>
@@ -228,7 +235,22 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
     /// </summary>
     private async Task<(List<StreamEvent> Own, long Scanned)> ReadBackAsync(string key, long position, long through, CancellationToken stop)
     {
-        var page = await _runtime.StreamLog.ReadAsync(position, ReplayPageSize, tenant: null, stop).ConfigureAwait(false);
+        IReadOnlyList<StreamEvent> page;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                page = await _runtime.StreamLog.ReadAsync(position, ReplayPageSize, tenant: null, stop).ConfigureAwait(false);
+                break;
+            }
+            catch (Exception exception) when (!stop.IsCancellationRequested)
+            {
+                var delay = ImplicitStreamDelivery.RetryDelay(attempt, _runtime.Options.StreamDeliveryRetryDelay, _runtime.Options.StreamDeliveryMaxRetryDelay);
+                LogReadBackFailed(_runtime.Logger, _subscriber, key, position, delay, exception);
+                await Task.Delay(delay, _runtime.TimeProvider, stop).ConfigureAwait(false);
+            }
+        }
+
         var own = page.Where(streamEvent => streamEvent.Sequence <= through
             && streamEvent.StreamId.Namespace == _namespace && streamEvent.StreamId.Key == key).ToList();
         return (own, page.Count == 0 ? position : Math.Min(page[^1].Sequence, through));
@@ -418,6 +440,12 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Storing cursor {Sequence} of {Subscriber} failed; the next delivery retries")]
     private static partial void LogCursorWriteFailed(ILogger logger, string subscriber, long sequence, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reading back the events of {Subscriber}/{Key} after {Sequence} failed; retrying in {Delay}")]
+    private static partial void LogReadBackFailed(ILogger logger, string subscriber, string key, long sequence, TimeSpan delay, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Delivering the events of {Subscriber}/{Key} failed unexpectedly; the subscription starts again from its stored cursor")]
+    private static partial void LogWorkerFailed(ILogger logger, string subscriber, string key, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reading back the events of {Subscriber}/{Key} after {Sequence} (up to {Through}) found none; retrying")]
     private static partial void LogReplayFoundNothing(ILogger logger, string subscriber, string key, long sequence, long through);

@@ -368,6 +368,7 @@ internal sealed class GatedStorage(IGrainStorage? inner = null) : IGrainStorage
     private readonly TaskCompletionSource _firstCommit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Exception? _failure;
     private int _eventReads;
+    private long _failEventReadBefore;
     private int _commits;
     private int _writesCommitted;
 
@@ -405,6 +406,9 @@ internal sealed class GatedStorage(IGrainStorage? inner = null) : IGrainStorage
     /// <summary>The next commit to start fails (one already waiting at the gate does not).</summary>
     public void FailNextCommit(Exception failure) => _failure = failure;
 
+    /// <summary>The next read of the log from before <paramref name="sequence"/> fails (a read from the end does not).</summary>
+    public void FailNextEventReadBefore(long sequence) => Volatile.Write(ref _failEventReadBefore, sequence);
+
     public async Task CommitAsync(IReadOnlyList<StorageWrite> writes, CancellationToken cancellationToken)
     {
         lock (_batches)
@@ -440,6 +444,12 @@ internal sealed class GatedStorage(IGrainStorage? inner = null) : IGrainStorage
 
     public Task<IReadOnlyList<StreamEvent>> ReadEventsAsync(long afterSequence, int limit, CancellationToken cancellationToken)
     {
+        var failBefore = Volatile.Read(ref _failEventReadBefore);
+        if (afterSequence < failBefore && Interlocked.CompareExchange(ref _failEventReadBefore, 0, failBefore) == failBefore)
+        {
+            throw new TimeoutException("The log's read did not answer in time.");
+        }
+
         Interlocked.Increment(ref _eventReads);
         return _inner.ReadEventsAsync(afterSequence, limit, cancellationToken);
     }

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Orchestration.Runtime.Streams;
 using Orchestration.Runtime.Testing;
+using Orchestration.Runtime.Tests.Persistence;
 using Orchestration.Runtime.Tests.TestGrains;
 using Orchestration.Testing;
 
@@ -150,4 +151,58 @@ public sealed class SqliteImplicitStreamBacklogTests : ImplicitStreamBacklogTest
 public sealed class PostgresImplicitStreamBacklogTests(PostgresServerFixture postgres) : ImplicitStreamBacklogTests
 {
     private protected override async Task<StorageChoice> CreateStorageAsync() => new StorageChoice.Postgres(await postgres.Server.CreateDatabaseAsync());
+}
+
+/// <summary>A key reading its backlog back from the log when that read fails: it tries again, and nothing is lost.</summary>
+public sealed class ImplicitStreamReadBackFailureTests : IAsyncLifetime
+{
+    private const int BufferSize = 16;
+
+    private readonly GrainProbe _probe = new();
+    private readonly ManualTimeProvider _clock = new();
+    private readonly GatedStorage _storage = new();
+    private TestCluster _cluster = null!;
+
+    public async Task InitializeAsync()
+    {
+        _storage.Open();
+        _cluster = await TestClusterFactory.StartAsync(_probe, builder => builder.UseStorageInstance(_storage), _clock, options =>
+        {
+            options.SubscriberBufferSize = BufferSize;
+            options.StreamDeliveryRetryDelay = TimeSpan.FromSeconds(10);
+            options.StreamDeliveryMaxRetryDelay = TimeSpan.FromSeconds(20);
+        });
+    }
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    [Fact]
+    public async Task Replay_ItsReadOfTheLogFails_TheKeysEventsStillArriveInOrderOnce()
+    {
+        const int held = BufferSize + 1; // more than the key may buffer: the rest is read back from the log
+        var streams = _cluster.Silos[0].Services.GetRequiredService<IStreamProvider>();
+        for (var i = 1; i <= held; i++)
+        {
+            await streams.GetStream<string>(new StreamId("backlog", "stuck")).OnNextAsync($"s{i}");
+        }
+
+        await _probe.WaitForAsync("backlog:stuck:s1");
+        _storage.FailNextEventReadBefore(_cluster.Silos[0].Runtime.StreamLog.LastSequence);
+        _probe.Record("release:stuck");
+
+        await Eventually.TrueAsync(() =>
+        {
+            var done = Attempts().Count >= held;
+            if (!done)
+            {
+                _clock.Advance(TimeSpan.FromSeconds(10)); // the read's retry
+            }
+
+            return Task.FromResult(done);
+        }, "the key's events arrive");
+        Assert.Equal(Enumerable.Range(1, held).Select(i => $"s{i}"), Attempts());
+    }
+
+    private List<string> Attempts() =>
+        [.. _probe.Events.Where(entry => entry.StartsWith("backlog:stuck:", StringComparison.Ordinal)).Select(entry => entry["backlog:stuck:".Length..])];
 }
