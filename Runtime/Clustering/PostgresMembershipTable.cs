@@ -24,7 +24,8 @@ internal sealed class PostgresMembershipTable : IMembershipTable, IAsyncDisposab
         // A lease round must not wait longer than a lease lasts: a statement stuck behind a lock (a take-over waiting for
         // the commits in flight) fails after a second and the next round tries again.
         builder.ConnectionStringBuilder.CommandTimeout = 2;
-        builder.ConnectionStringBuilder.Options = "-c lock_timeout=1000";
+        // Added to the operator's options (a search_path, say), which every other connection of the silo keeps too.
+        builder.ConnectionStringBuilder.Options = $"{builder.ConnectionStringBuilder.Options} -c lock_timeout=1000".TrimStart();
         _dataSource = builder.Build();
     }
 

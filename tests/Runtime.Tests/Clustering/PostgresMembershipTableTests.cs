@@ -43,6 +43,22 @@ public sealed class PostgresMembershipTableTests(PostgresServerFixture postgres)
     }
 
     [Fact]
+    public async Task Table_ConnectionStringWithOptionsOfItsOwn_KeepsThem()
+    {
+        // The operator's schema, set in the connection string's options as the storage's connections take it.
+        await Execute("CREATE SCHEMA app");
+        var inApp = new NpgsqlConnectionStringBuilder(_connectionString) { Options = "-c search_path=app" }.ConnectionString;
+        await using var storage = new PostgresGrainStorage(inApp);
+        await storage.InitializeAsync(CancellationToken.None);
+        await using var table = new PostgresMembershipTable(inApp);
+
+        var joined = await table.JoinAsync("silo-a", "127.0.0.1:1", CancellationToken.None);
+
+        Assert.Equal(joined.Generation, Assert.Single((await table.ReadAsync(CancellationToken.None)).Silos).Generation);
+        Assert.Empty((await _table.ReadAsync(CancellationToken.None)).Silos); // the public schema's tables saw nothing
+    }
+
+    [Fact]
     public async Task JoinAsync_EachStart_GetsANewGenerationAndBumpsTheVersion()
     {
         var before = (await _table.ReadAsync(CancellationToken.None)).Version;
