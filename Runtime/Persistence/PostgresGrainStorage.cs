@@ -976,19 +976,24 @@ internal sealed partial class PostgresGrainStorage : IGrainStorage
     }
 
     /// <summary>
-    /// Before any pending step runs, every table of the schema, in one statement and name order. A step's DDL takes its
-    /// locks one at a time, holding each (and a table it already rewrote) while it waits for the next, so an attempt
-    /// that timed out would have stalled those tables and thrown its work away; now it stalls them for at most one lock
-    /// wait and has done nothing. The price: while steps run, the whole schema waits, not only the tables they alter.
+    /// Before any pending step runs, every table of the schema, in one statement: in name order, as commits take them
+    /// (state, projections, reminders), with the event log last, as commits append to it last, so a commit holding one
+    /// of them is never waited for by a migration holding the next. A step's DDL takes its locks one at a time, holding
+    /// each (and a table it already rewrote) while it waits for the next, so an attempt that timed out would have stalled
+    /// those tables and thrown its work away; now it stalls them for at most one lock wait and has done nothing. The
+    /// price: while steps run, the whole schema waits, not only the tables they alter. Except the cluster's membership
+    /// and partition leases: a lease renewal stuck behind a migration for longer than a lease lasts would end every
+    /// silo's partitions at once. (A step that alters them takes their locks itself, after every other table's.)
     /// </summary>
     private const string LockEveryTableSql = """
         DO $$
         DECLARE
             tables text;
         BEGIN
-            SELECT string_agg(format('%I', c.relname), ', ' ORDER BY c.relname) INTO tables
+            SELECT string_agg(format('%I', c.relname), ', ' ORDER BY c.relname = 'orch_events', c.relname) INTO tables
             FROM pg_class c
-            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND c.relname LIKE 'orch\_%';
+            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p') AND c.relname LIKE 'orch\_%'
+                AND c.relname NOT IN ('orch_silos', 'orch_partitions', 'orch_membership_version');
             IF tables IS NOT NULL THEN
                 EXECUTE 'LOCK TABLE ' || tables || ' IN ACCESS EXCLUSIVE MODE';
             END IF;

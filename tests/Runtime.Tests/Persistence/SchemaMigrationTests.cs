@@ -195,6 +195,29 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
     }
 
     [Fact]
+    public async Task Initialize_WaitingForATable_LeavesTheClusterLeasesAndTheEventLogFree()
+    {
+        // The migration holds the tables before orch_projections and waits there. A lease renewal must not wait behind
+        // it (a lease outlived by its renewal ends every partition of the silo), and the event log, which commits take
+        // last, must not be taken before the tables commits take first.
+        await using var run = await StartBehindLongTransactionAsync("orch_projections", TimeSpan.FromSeconds(20));
+
+        await using (var renewal = new NpgsqlCommand("UPDATE orch_partitions SET expires_at = now() + interval '2 s' WHERE partition = 0", run.Observer) { CommandTimeout = 5 })
+        {
+            await renewal.ExecuteNonQueryAsync();
+        }
+
+        await ReadAsync(run.Observer, "orch_silos", commandTimeoutSeconds: 5);
+        await ReadAsync(run.Observer, "orch_membership_version", commandTimeoutSeconds: 5);
+        await ReadAsync(run.Observer, "orch_events", commandTimeoutSeconds: 5);
+        await ThrowIfFaultedAsync(run.Migrating);
+        Assert.False(run.Migrating.IsCompleted, "the migration finished while its table was locked");
+        await run.LongTransaction.CommitAsync();
+        await run.Migrating.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(PostgresGrainStorage.Migrations.Count, await AppliedStepsAsync(run.Observer));
+    }
+
+    [Fact]
     public async Task Initialize_AnotherProcessIsMigrating_PausesInsteadOfQueueingAndMigratesOnceItIsDone()
     {
         // Silos queued on the migration lock would each request their table locks the moment the one before gave up,
