@@ -33,20 +33,27 @@ public interface IAgentGrain : IGrainWithStringKey
     /// slot is held or kept. With <paramref name="reservation"/> (a waiting claim looking again) that slot is renewed, not
     /// counted twice. A slot not ended within <c>AgentGrain.ClaimReservationLifetime</c> of its last renewal lapses, so a
     /// lost message cannot keep it forever. <paramref name="queueActivation"/> names the activation of the organisation's
-    /// queue that claims (a new name per activation): a new one frees the slots the one before kept, which lost the
-    /// grain and will not end them, and a replaced one is refused (<see cref="ProblemCodes.AgentNotAvailable"/>).
+    /// queue that claims (a new name per activation): a new one, once the queue confirms it is the live one, frees the
+    /// slots the one before kept, which lost the grain and will not end them, and has the agent read back the tasks it
+    /// holds (that one may have leased a task and died before saying so); a replaced one, or one the queue does not
+    /// confirm, is refused (<see cref="ProblemCodes.AgentNotAvailable"/>).
     /// </summary>
     Task<ClaimTicket> PrepareClaimAsync(long? reservation, string queueActivation);
 
     /// <summary>
     /// Records that the agent now holds the lease of <paramref name="taskId"/>'s <paramref name="attempt"/>, claimed with
-    /// <paramref name="reservation"/>. Sent by the queue, while the task sends <see cref="TaskEndedAsync"/>: the two may
-    /// arrive in either order, and the attempt pairs them.
+    /// <paramref name="reservation"/> (0: a claim that kept no slot, a re-run answered with its first run's lease). Sent
+    /// by the queue, while the task sends <see cref="TaskEndedAsync"/>: the two may arrive in either order, and the
+    /// attempt pairs them.
     /// </summary>
     Task TaskClaimedAsync(string taskId, int attempt, long reservation);
 
-    /// <summary>Frees the slot of a claim that got no task (nothing matched, or it failed).</summary>
-    Task ClaimEndedAsync(long reservation);
+    /// <summary>
+    /// Frees the slot of a claim that got no task: nothing matched, or it failed. <paramref name="outcomeUnknown"/>: it
+    /// failed in a way that may have left a lease committed all the same (a task's claim that timed out), so the agent
+    /// reads back the tasks it holds before its next claim.
+    /// </summary>
+    Task ClaimEndedAsync(long reservation, bool outcomeUnknown);
 
     /// <summary>
     /// Records that the agent no longer holds the lease of <paramref name="taskId"/>'s <paramref name="attempt"/>. An id the

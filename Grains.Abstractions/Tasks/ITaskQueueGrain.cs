@@ -23,6 +23,15 @@ public interface ITaskQueueGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task TaskReadyAsync(ReadyTask task);
 
+    /// <summary>
+    /// The name of the queue's live activation, as it gives it in <see cref="Agents.IAgentGrain.PrepareClaimAsync"/>: an agent
+    /// asked by an activation it has not seen asks this, so a turn of an activation that lost the grain cannot pass for
+    /// the live one.
+    /// </summary>
+    /// <remarks>Interleaving, like <see cref="TaskReadyAsync"/>: asked while the live activation's claim waits for the agent.</remarks>
+    [AlwaysInterleave]
+    Task<string> ActivationAsync();
+
     /// <summary>Withdraws a task that is no longer ready (unknown ids are ignored).</summary>
     /// <remarks>Interleaving, like <see cref="TaskReadyAsync"/>, so waiting claims never lock it out.</remarks>
     [AlwaysInterleave]

@@ -69,6 +69,10 @@ internal sealed class AgentGrain(
     // an activation lasts minutes at least, and one left running past its hand-over is rare).
     private readonly List<string> _replacedQueueActivations = [];
     private string? _queueActivation;
+    // Whether a lease this agent was not told of may exist (a queue activation replaced, a claim whose outcome is
+    // unknown): the held tasks are read back from the tasks projection before the next claim. Cleared only by a read
+    // that succeeded.
+    private bool _adoptHeldTasks;
     // Starts anywhere: a waiting claim keeps its reservation across this grain's reactivation, and a number that every
     // activation started counting from would be handed to a second claim, whose end would free both slots.
     private long _lastReservation = Random.Shared.NextInt64(1L << 62);
@@ -214,7 +218,7 @@ internal sealed class AgentGrain(
         EnsureRegistered();
         var now = Clock.GetUtcNow();
         _claimsInFlight.RemoveAll(claim => now >= claim.LapsesAt);
-        var replaced = FollowQueueActivation(queueActivation);
+        await FollowQueueActivationAsync(queueActivation);
         if (reservation is { } renewed)
         {
             ClaimEnded(renewed); // a waiting claim looking again: its slot is counted once, below
@@ -225,11 +229,11 @@ internal sealed class AgentGrain(
             throw new OrchestrationException(ProblemCodes.AgentNotAvailable, $"Agent '{Id}' is {JsonName(State.Status, GrainContractsJsonContext.Default.AgentStatus)} and may not claim tasks.");
         }
 
-        if (replaced)
+        if (_adoptHeldTasks)
         {
-            // A claim of the replaced activation may have leased a task and died before telling the agent; the lease was
-            // committed with the task's projection row, so the held tasks are read back from there.
+            // The lease was committed with the task's projection row, so the held tasks are read back from there.
             await AdoptHeldTasksAsync();
+            _adoptHeldTasks = false;
         }
 
         if (State.ActiveTaskIds.Count + _claimsInFlight.Count >= State.MaxConcurrentTasks)
@@ -287,9 +291,10 @@ internal sealed class AgentGrain(
         }
     }
 
-    public Task ClaimEndedAsync(long reservation)
+    public Task ClaimEndedAsync(long reservation, bool outcomeUnknown)
     {
         ClaimEnded(reservation);
+        _adoptHeldTasks |= outcomeUnknown;
         return Task.CompletedTask;
     }
 
@@ -445,19 +450,29 @@ internal sealed class AgentGrain(
     /// <summary>
     /// Follows the organisation's queue to <paramref name="queueActivation"/> when it is a new activation, freeing the
     /// slots the one before kept: that one lost the grain (its silo died or handed it over mid-claim) and will never end
-    /// them, and an agent of one task would be refused until they lapsed. Whether a slot was freed is returned. A claim
-    /// of an activation already replaced is refused, so a turn of it that outlived its hand-over cannot take a slot, or
-    /// free the new activation's.
+    /// them, and an agent of one task would be refused until they lapsed; and, since it may have leased a task and died
+    /// before saying so, the held tasks are read back before this claim. A claim of an activation already replaced is
+    /// refused, so a turn of it that outlived its hand-over cannot take a slot, or free the new activation's. So is one
+    /// of an activation this agent has not seen, unless the queue confirms it is the live one: a turn of an activation
+    /// that lost the grain, resuming after this agent's activation forgot it, would otherwise pass for the newest and
+    /// have the live one refused from then on. (The first activation an agent's activation hears from is followed as it
+    /// is: the held tasks were read on activation, and a stale one is corrected by the live one's first claim.)
     /// </summary>
-    private bool FollowQueueActivation(string queueActivation)
+    private async Task FollowQueueActivationAsync(string queueActivation)
     {
         if (queueActivation == _queueActivation)
         {
-            return false;
+            return;
         }
 
-        if (_replacedQueueActivations.Contains(queueActivation))
+        if (_replacedQueueActivations.Contains(queueActivation)
+            || (_queueActivation is not null && await GrainFactory.GetGrain<ITaskQueueGrain>(OrgId).ActivationAsync() != queueActivation))
         {
+            if (!_replacedQueueActivations.Contains(queueActivation))
+            {
+                RememberReplaced(queueActivation);
+            }
+
             throw new OrchestrationException(
                 ProblemCodes.AgentNotAvailable,
                 $"Agent '{Id}' claims through a newer activation of its organisation's task queue than this one, which lost the grain; retry.");
@@ -465,16 +480,22 @@ internal sealed class AgentGrain(
 
         if (_queueActivation is not null)
         {
-            if (_replacedQueueActivations.Count == MaxReplacedQueueActivations)
-            {
-                _replacedQueueActivations.RemoveAt(0);
-            }
-
-            _replacedQueueActivations.Add(_queueActivation);
+            RememberReplaced(_queueActivation);
+            _adoptHeldTasks = true;
         }
 
         _queueActivation = queueActivation;
-        return _claimsInFlight.RemoveAll(claim => claim.QueueActivation != queueActivation) > 0;
+        _claimsInFlight.RemoveAll(claim => claim.QueueActivation != queueActivation);
+    }
+
+    private void RememberReplaced(string queueActivation)
+    {
+        if (_replacedQueueActivations.Count == MaxReplacedQueueActivations)
+        {
+            _replacedQueueActivations.RemoveAt(0);
+        }
+
+        _replacedQueueActivations.Add(queueActivation);
     }
 
     /// <summary>Holds every task whose lease the tasks committed to this agent, also those whose claim's word was lost.</summary>

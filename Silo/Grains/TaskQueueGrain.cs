@@ -54,6 +54,8 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
         var agent = GrainFactory.GetGrain<IAgentGrain>($"{OrgId}/{request.AgentId}");
         if (request is { IsRerun: true, ClaimToken: { } token } && await EarlierRunsClaimAsync(request.AgentId, token) is { } earlier)
         {
+            // The first run's word to the agent may have been lost with it (no slot was kept for this run: reservation 0).
+            OneWayCall.Forget(agent.TaskClaimedAsync(earlier.Id, earlier.Attempt, 0), logger, $"tell agent {request.AgentId} of its claim");
             return earlier;
         }
 
@@ -77,9 +79,11 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
         }
 
         TaskView? claimed = null;
+        var failed = true;
         try
         {
             claimed = await ClaimWithTicketAsync(request, ticket, agent);
+            failed = false;
             return claimed;
         }
         finally
@@ -89,7 +93,7 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
             // losing it costs only a late activeTaskIds (see AgentGrain.ForgetTasksNoLongerHeldAsync) or a slot that
             // lapses (AgentGrain.ClaimReservationLifetime).
             OneWayCall.Forget(
-                claimed is null ? agent.ClaimEndedAsync(ticket.Reservation) : agent.TaskClaimedAsync(claimed.Id, claimed.Attempt, ticket.Reservation),
+                claimed is null ? agent.ClaimEndedAsync(ticket.Reservation, outcomeUnknown: failed) : agent.TaskClaimedAsync(claimed.Id, claimed.Attempt, ticket.Reservation),
                 logger,
                 $"tell agent {request.AgentId} how its claim ended");
         }
@@ -172,6 +176,8 @@ internal sealed class TaskQueueGrain(IProjectionStore projections, TimeProvider 
         Add(task);
         return Task.CompletedTask;
     }
+
+    public Task<string> ActivationAsync() => Task.FromResult(_activation);
 
     public Task TaskWithdrawnAsync(string taskId)
     {

@@ -88,7 +88,7 @@ public sealed class AgentGrainTests : IAsyncLifetime
 
         await Agent("a1").PrepareClaimAsync(waiting, "q1"); // it looks again, keeping its reservation
         var another = (await Agent("a1").PrepareClaimAsync(null, "q1")).Reservation;
-        await Agent("a1").ClaimEndedAsync(another); // empty-handed
+        await Agent("a1").ClaimEndedAsync(another, outcomeUnknown: false); // empty-handed
         await Agent("a1").PrepareClaimAsync(null, "q1");
 
         var refused = await Assert.ThrowsAsync<OrchestrationException>(() => Agent("a1").PrepareClaimAsync(null, "q1"));

@@ -648,13 +648,94 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     {
         await RegisterAsync("a1"); // one task at a time
         var old = await Agent("a1").PrepareClaimAsync(null, "old");
-        await Agent("a1").PrepareClaimAsync(null, "new"); // old lost the grain: its slot is freed, new keeps one
+        var live = await Queue.ActivationAsync();
+        await Agent("a1").PrepareClaimAsync(null, live); // old lost the grain: its slot is freed, the live one keeps one
 
         // A turn of the old activation that outlived its hand-over looks again: it may neither claim nor free new's slot.
         var stale = await Assert.ThrowsAsync<OrchestrationException>(() => Agent("a1").PrepareClaimAsync(old.Reservation, "old"));
         Assert.Equal(ProblemCodes.AgentNotAvailable, stale.Code);
-        var full = await Assert.ThrowsAsync<OrchestrationException>(() => Agent("a1").PrepareClaimAsync(null, "new"));
+        var full = await Assert.ThrowsAsync<OrchestrationException>(() => Agent("a1").PrepareClaimAsync(null, live));
         Assert.Equal(ProblemCodes.AgentNotAvailable, full.Code);
+    }
+
+    [Fact]
+    public async Task Claim_FromAnActivationTheAgentHasNotSeenAndNotTheLiveOne_IsRefusedAndTheLiveOneStillClaims()
+    {
+        // The agent's activation follows the live queue activation; then a turn of an activation that lost the grain
+        // (its silo hung, and resumed after this agent's previous activation had forgotten it) asks for a slot.
+        await Agent("a1").RegisterAsync(new RegisterAgent("a1", [], "test-model", 2, null), new EventActor("agent", "a1"));
+        await CreateAsync("t1");
+        Assert.Equal("t1", (await ClaimAsync("a1"))?.Id);
+
+        var hung = await Assert.ThrowsAsync<OrchestrationException>(() => Agent("a1").PrepareClaimAsync(null, "hung"));
+
+        Assert.Equal(ProblemCodes.AgentNotAvailable, hung.Code);
+        await CreateAsync("t2");
+        Assert.Equal("t2", (await ClaimAsync("a1"))?.Id);
+    }
+
+    [Fact]
+    public async Task Claim_LeaseTakenByAQueueActivationThatIsGoneAfterItsSlotLapsed_StillFillsTheAgentsLimit()
+    {
+        await RegisterAsync("a1"); // one task at a time
+        await CreateAsync("t1", leaseSeconds: 600);
+        await CreateAsync("t2");
+        var ticket = await Agent("a1").PrepareClaimAsync(null, "gone");
+        await TaskGrain("t1").ClaimAsync("a1", ticket.Capabilities, null); // leased; the word to the agent was lost with the silo
+        // The next claim comes after the lost one's slot lapsed (a re-run waits out its request's in-flight deadline).
+        _cluster.Time.Advance(AgentGrain.ClaimReservationLifetime / 2);
+        await Agent("a1").HeartbeatAsync(); // its heartbeat window is as long as the slot's lifetime
+        _cluster.Time.Advance(AgentGrain.ClaimReservationLifetime / 2);
+
+        var refused = await Assert.ThrowsAsync<OrchestrationException>(() => ClaimAsync("a1"));
+
+        Assert.Equal(ProblemCodes.AgentNotAvailable, refused.Code);
+        Assert.Equal("t1", Assert.Single((await Agent("a1").GetAsync()).ActiveTaskIds));
+    }
+
+    [Fact]
+    public async Task Claim_FirstThroughANewActivationRefusedWhilePaused_ReadsBackTheHeldTasksOnceResumed()
+    {
+        await RegisterAsync("a1"); // one task at a time
+        await CreateAsync("t1");
+        await CreateAsync("t2");
+        var ticket = await Agent("a1").PrepareClaimAsync(null, "gone");
+        await TaskGrain("t1").ClaimAsync("a1", ticket.Capabilities, null); // leased; the word to the agent was lost with the silo
+        await Agent("a1").PauseAsync(new EventActor("api_key", "ops"));
+        await AssertClaimRefusedAsync("a1"); // through the live activation, while paused
+
+        await Agent("a1").ResumeAsync(new EventActor("api_key", "ops"));
+
+        await AssertClaimRefusedAsync("a1");
+        Assert.Equal("t1", Assert.Single((await Agent("a1").GetAsync()).ActiveTaskIds));
+    }
+
+    [Fact]
+    public async Task Claim_WhoseOutcomeIsUnknown_HasTheAgentReadBackItsHeldTasks()
+    {
+        await RegisterAsync("a1"); // one task at a time
+        await CreateAsync("t1");
+        await CreateAsync("t2");
+        var ticket = await Agent("a1").PrepareClaimAsync(null, await Queue.ActivationAsync());
+        await TaskGrain("t1").ClaimAsync("a1", ticket.Capabilities, null); // it committed, but its answer timed out
+        await Agent("a1").ClaimEndedAsync(ticket.Reservation, outcomeUnknown: true);
+
+        await AssertClaimRefusedAsync("a1");
+        Assert.Equal("t1", Assert.Single((await Agent("a1").GetAsync()).ActiveTaskIds));
+    }
+
+    [Fact]
+    public async Task Claim_RunAgainAnsweredWithTheFirstRunsLease_TellsTheAgent()
+    {
+        await RegisterAsync("a1");
+        await Agent("a1").GetAsync(); // active, so the lease below is not read back on activation
+        await CreateAsync("t1");
+        await TaskGrain("t1").ClaimAsync("a1", [], "run-1"); // the first run's lease; its word to the agent was lost
+
+        var rerun = await Queue.ClaimAsync(new ClaimTask("a1", null, TimeSpan.Zero) { ClaimToken = "run-1", IsRerun = true });
+
+        Assert.Equal("t1", rerun?.Id);
+        await Eventually.TrueAsync(async () => (await Agent("a1").GetAsync()).ActiveTaskIds.Contains("t1"), "the agent holds t1");
     }
 
     [Fact]
