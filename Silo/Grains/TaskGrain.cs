@@ -147,7 +147,7 @@ internal sealed partial class TaskGrain(
 
     public async Task<TaskView> ReportProgressAsync(LeaseHolderCall caller, int? percent, string? message)
     {
-        CheckLeaseHolder(caller);
+        await CheckLeaseHolderAsync(caller);
         State.Status = TaskLifecycleStatus.Running;
         State.Progress = new TaskProgress(percent, message);
         State.LeaseExpiresAt = Clock.GetUtcNow() + TimeSpan.FromSeconds(State.LeaseSeconds);
@@ -157,7 +157,7 @@ internal sealed partial class TaskGrain(
 
     public async Task<TaskView> CompleteAsync(LeaseHolderCall caller, JsonElement? output)
     {
-        CheckLeaseHolder(caller);
+        await CheckLeaseHolderAsync(caller);
         var agentId = State.LeaseAgentId!;
         State.Output = output;
         State.Error = null;
@@ -168,7 +168,7 @@ internal sealed partial class TaskGrain(
 
     public async Task<TaskView> FailAsync(LeaseHolderCall caller, string error, bool retryable)
     {
-        CheckLeaseHolder(caller);
+        await CheckLeaseHolderAsync(caller);
         var agentId = State.LeaseAgentId!;
         State.Error = error;
         var view = await LoseAttemptAsync("task.failed", retryable, new EventActor("agent", caller.AgentId));
@@ -178,7 +178,7 @@ internal sealed partial class TaskGrain(
 
     public async Task<TaskView> ReleaseAsync(LeaseHolderCall caller)
     {
-        CheckLeaseHolder(caller);
+        await CheckLeaseHolderAsync(caller);
         var agentId = State.LeaseAgentId!;
         await ClearLeaseAsync();
         State.Status = TaskLifecycleStatus.Ready;
@@ -223,7 +223,7 @@ internal sealed partial class TaskGrain(
         }
 
         // The agent asked (it went offline or deregistered) and has already forgotten the task: no TaskEnded back.
-        await ExpireLeaseAsync();
+        await ExpireLeaseAsync(tellHolder: false);
     }
 
     public async Task<TaskLifecycleStatus> AddDependentAsync(string dependentId)
@@ -277,9 +277,7 @@ internal sealed partial class TaskGrain(
                     return;
                 }
 
-                var holder = State.LeaseAgentId!;
-                await ExpireLeaseAsync();
-                TellAgent(holder, TaskOutcome.Lost);
+                await ExpireLeaseAsync(tellHolder: true);
                 return;
             case RetryReminder when State.Status == TaskLifecycleStatus.Failed && State.NextAttemptAt is { } retryAt:
                 if (!HasReached(now, retryAt))
@@ -307,10 +305,16 @@ internal sealed partial class TaskGrain(
 
     private ITaskGrain TaskInOrg(string id) => GrainFactory.GetGrain<ITaskGrain>(KeyInOrg(id));
 
-    private async Task ExpireLeaseAsync()
+    /// <summary>Ends the lease (expired, or revoked): the attempt counts, and the holder is told it lost the task if asked.</summary>
+    private async Task ExpireLeaseAsync(bool tellHolder)
     {
+        var holder = State.LeaseAgentId!;
         await RaiseAsync("task.lease_expired", s_system);
         await LoseAttemptAsync(eventType: null, retryable: true, s_system, retryAtOnce: true);
+        if (tellHolder)
+        {
+            TellAgent(holder, TaskOutcome.Lost);
+        }
     }
 
     /// <summary>
@@ -437,9 +441,18 @@ internal sealed partial class TaskGrain(
     private Task OfferToQueueAsync() =>
         Queue.TaskReadyAsync(new ReadyTask(Id, State.Priority, State.RequiredCapabilities, State.CreatedAt));
 
-    private void CheckLeaseHolder(LeaseHolderCall caller)
+    /// <summary>
+    /// Refuses a call from anyone but the current attempt's holder; a lease past its expiry is no longer held, even
+    /// when its reminder is late (a failover, a busy silo): it ends here and now, as the reminder would have ended it.
+    /// </summary>
+    private async Task CheckLeaseHolderAsync(LeaseHolderCall caller)
     {
         EnsureCreated();
+        if (IsLeased && State.LeaseExpiresAt is { } expiresAt && HasReached(Clock.GetUtcNow(), expiresAt))
+        {
+            await ExpireLeaseAsync(tellHolder: true);
+        }
+
         if (!IsLeased || State.LeaseAgentId != caller.AgentId || (caller.Attempt is { } attempt && attempt != State.Attempt))
         {
             var held = IsLeased ? $"attempt {State.Attempt} is held by agent '{State.LeaseAgentId}'" : "nobody holds its lease";

@@ -49,10 +49,15 @@ internal sealed class ProductCluster : IAsyncDisposable
         }
     });
 
-    /// <summary>Stops the cluster (as a crash would: nothing but acknowledged writes survive) and starts a new one.</summary>
-    public async Task RestartAsync()
+    /// <summary>
+    /// Stops the cluster (as a crash would: nothing but acknowledged writes survive) and starts a new one, the clock
+    /// moved by <paramref name="downtime"/> in between: what fell due meanwhile is overdue, and fires when the clock
+    /// next moves.
+    /// </summary>
+    public async Task RestartAsync(TimeSpan downtime = default)
     {
         await _cluster.DisposeAsync();
+        Time.Advance(downtime);
         _cluster = await StartClusterAsync();
     }
 

@@ -170,6 +170,23 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task LeaseExpiry_ReminderLate_ACallOfTheHolderAfterTheExpiryIsRefusedAndEndsTheLease()
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1", leaseSeconds: 30);
+        await ClaimAsync("a1");
+        await _cluster.RestartAsync(downtime: TimeSpan.FromSeconds(31)); // the expiry's tick is overdue, not yet fired
+
+        var late = await Assert.ThrowsAsync<OrchestrationException>(
+            () => TaskGrain("t1").ReportProgressAsync(new LeaseHolderCall("a1", 1), 90, "almost"));
+
+        Assert.Equal(ProblemCodes.NotLeaseHolder, late.Code);
+        var task = await TaskGrain("t1").GetAsync();
+        Assert.Equal((TaskLifecycleStatus.Ready, (TaskLease?)null, 1), (task.Status, task.Lease, task.Attempt));
+        Assert.Contains(await _cluster.EventsAsync(Org), e => e.Type == "task.lease_expired" && e.Subject == "tasks/t1");
+    }
+
+    [Fact]
     public async Task LeaseExpiry_AttemptsUsedUp_DeadLetters()
     {
         await RegisterAsync("a1");
