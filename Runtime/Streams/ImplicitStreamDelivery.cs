@@ -50,13 +50,20 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
                     continue;
                 }
 
+                bool failed;
                 try
                 {
-                    await LeadAsync(lead, grainClass, streamNamespace, subscriber);
+                    failed = await LeadAsync(lead, grainClass, streamNamespace, subscriber);
                 }
                 finally
                 {
                     Forget(lead);
+                }
+
+                if (failed)
+                {
+                    // Not at once: a failure that comes back would make a loop of re-reading the cursor and redelivering.
+                    await Task.Delay(runtime.Options.EventPollInterval, runtime.TimeProvider, stop);
                 }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -74,13 +81,15 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
     /// <summary>
     /// Runs the subscription from its stored cursor for as long as the lead lasts. Once it returns, no delivery of the
     /// run is in flight and its cursor is stored (unless storing failed: the next leader then delivers some again).
+    /// True when a worker's failure ended it.
     /// </summary>
-    private async Task LeadAsync(SubscriptionLead lead, GrainClassInfo grainClass, string streamNamespace, string subscriber)
+    private async Task<bool> LeadAsync(SubscriptionLead lead, GrainClassInfo grainClass, string streamNamespace, string subscriber)
     {
+        ImplicitSubscriptionRun? run = null;
         try
         {
             var cursor = await runtime.Storage.ReadCursorAsync(subscriber, lead.Token);
-            await using var run = new ImplicitSubscriptionRun(runtime, grainClass, streamNamespace, subscriber, cursor, lead);
+            await using var running = run = new ImplicitSubscriptionRun(runtime, grainClass, streamNamespace, subscriber, cursor, lead);
             await foreach (var batch in runtime.StreamLog.FollowBatchesAsync(cursor, streamNamespace, tenant: null, lead.Token))
             {
                 // Checked before each batch and by the workers before each delivery: a silo that lost the subscription
@@ -96,6 +105,8 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
         catch (OperationCanceledException) when (lead.Token.IsCancellationRequested)
         {
         }
+
+        return run?.WorkerFailed ?? false;
     }
 
     /// <summary>

@@ -58,6 +58,9 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
         _cursorLoop = Task.Run(StoreCursorAsync, CancellationToken.None);
     }
 
+    /// <summary>Whether a worker failed in a way it does not retry, which ended the lead (the next waits a little).</summary>
+    public bool WorkerFailed { get; private set; }
+
     /// <summary>Hands events (in sequence order) to their streams' workers; waits while too many are undelivered.</summary>
     public async Task AcceptAsync(IReadOnlyList<StreamEvent> events, CancellationToken cancellationToken)
     {
@@ -165,6 +168,7 @@ internal sealed partial class ImplicitSubscriptionRun : IAsyncDisposable
             // Not a failure the worker retries: ended quietly, it would hold its key (and the cursor, and its permit) for
             // good. The lead ends instead, and the next one resumes from the stored cursor, which did not pass the event.
             LogWorkerFailed(_runtime.Logger, _subscriber, key, exception);
+            WorkerFailed = true;
             _lead.Stop();
         }
     }

@@ -39,6 +39,9 @@ internal sealed class AgentGrain(
     // How many replaced activations of the organisation's queue an agent remembers (see FollowQueueActivation).
     private const int MaxReplacedQueueActivations = 8;
 
+    // How long an agent waits for the queue to confirm its live activation (see LiveQueueActivationAsync).
+    private static readonly TimeSpan s_queueConfirmationTimeout = TimeSpan.FromSeconds(2);
+
     // When a revocation cut short (a failed call, a crash) is taken up again; a failing tick then retries with back-off.
     private static readonly TimeSpan s_revocationSafetyNet = TimeSpan.FromSeconds(10);
 
@@ -70,9 +73,11 @@ internal sealed class AgentGrain(
     private readonly List<string> _replacedQueueActivations = [];
     private string? _queueActivation;
     // Whether a lease this agent was not told of may exist (a queue activation replaced, a claim whose outcome is
-    // unknown): the held tasks are read back from the tasks projection before the next claim. Cleared only by a read
-    // that succeeded.
+    // unknown): the held tasks are read back from the tasks projection before the next claim, and before every claim
+    // until _adoptHeldTasksUntil, as the lease of a claim that timed out may commit after the first read. Cleared only
+    // by a read that succeeded.
     private bool _adoptHeldTasks;
+    private DateTimeOffset _adoptHeldTasksUntil;
     // Starts anywhere: a waiting claim keeps its reservation across this grain's reactivation, and a number that every
     // activation started counting from would be handed to a second claim, whose end would free both slots.
     private long _lastReservation = Random.Shared.NextInt64(1L << 62);
@@ -229,7 +234,7 @@ internal sealed class AgentGrain(
             throw new OrchestrationException(ProblemCodes.AgentNotAvailable, $"Agent '{Id}' is {JsonName(State.Status, GrainContractsJsonContext.Default.AgentStatus)} and may not claim tasks.");
         }
 
-        if (_adoptHeldTasks)
+        if (_adoptHeldTasks || now < _adoptHeldTasksUntil)
         {
             // The lease was committed with the task's projection row, so the held tasks are read back from there.
             await AdoptHeldTasksAsync();
@@ -294,7 +299,12 @@ internal sealed class AgentGrain(
     public Task ClaimEndedAsync(long reservation, bool outcomeUnknown)
     {
         ClaimEnded(reservation);
-        _adoptHeldTasks |= outcomeUnknown;
+        if (outcomeUnknown)
+        {
+            _adoptHeldTasks = true;
+            _adoptHeldTasksUntil = Clock.GetUtcNow() + ClaimReservationLifetime;
+        }
+
         return Task.CompletedTask;
     }
 
@@ -319,12 +329,10 @@ internal sealed class AgentGrain(
         {
             State.ActiveTaskIds.Remove(taskId);
             _heldAttempts.Remove(taskId);
-            if (!known)
-            {
-                // Held because the tasks' projection said so (on activation, or after a queue activation was replaced):
-                // its claim's own notice may still come, and must neither hold the task again nor count it twice.
-                NoteEndedAhead(taskId, new EndedAhead(attempt, outcome, Clock.GetUtcNow() + ClaimReservationLifetime, Counted: true));
-            }
+            // A notice of this attempt's claim may still come (held because the tasks' projection said so, on activation
+            // or after a queue activation was replaced) or come again (a re-run's): it must neither hold the task again
+            // nor count it twice.
+            NoteEndedAhead(taskId, new EndedAhead(attempt, outcome, Clock.GetUtcNow() + ClaimReservationLifetime, Counted: true));
         }
 
         // An earlier attempt's end, after the agent claimed the task again, counts but leaves the new attempt held.
@@ -466,7 +474,7 @@ internal sealed class AgentGrain(
         }
 
         if (_replacedQueueActivations.Contains(queueActivation)
-            || (_queueActivation is not null && await GrainFactory.GetGrain<ITaskQueueGrain>(OrgId).ActivationAsync() != queueActivation))
+            || (_queueActivation is not null && await LiveQueueActivationAsync() != queueActivation))
         {
             if (!_replacedQueueActivations.Contains(queueActivation))
             {
@@ -482,10 +490,29 @@ internal sealed class AgentGrain(
         {
             RememberReplaced(_queueActivation);
             _adoptHeldTasks = true;
+            _adoptHeldTasksUntil = Clock.GetUtcNow() + ClaimReservationLifetime; // its claims past the check may still lease
         }
 
         _queueActivation = queueActivation;
         _claimsInFlight.RemoveAll(claim => claim.QueueActivation != queueActivation);
+    }
+
+    /// <summary>
+    /// The queue's live activation, asked with a short bound: the activation asking may itself be handing the queue over,
+    /// with this question queued behind its deactivation, which waits for the very claim that asks. Unanswered, the
+    /// claim is refused for now (the agent is not blocked for a call's whole timeout) and nothing is remembered.
+    /// </summary>
+    private async Task<string> LiveQueueActivationAsync()
+    {
+        try
+        {
+            return await GrainFactory.GetGrain<ITaskQueueGrain>(OrgId).ActivationAsync().WaitAsync(s_queueConfirmationTimeout, Clock);
+        }
+        catch (TimeoutException)
+        {
+            throw new OrchestrationException(
+                ProblemCodes.AgentNotAvailable, $"Agent '{Id}' could not confirm its organisation's task queue, which is moving; retry.");
+        }
     }
 
     private void RememberReplaced(string queueActivation)

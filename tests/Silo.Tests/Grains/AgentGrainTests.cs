@@ -96,6 +96,19 @@ public sealed class AgentGrainTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TaskClaimedAsync_ANoticeOfAnAttemptThatEndedComesAgain_NeitherHoldsNorCountsIt()
+    {
+        await Agent("a1").RegisterAsync(new RegisterAgent("a1", [], "test-model", 2, null), new EventActor("agent", "a1"));
+        await Agent("a1").TaskClaimedAsync("t1", 1, (await Agent("a1").PrepareClaimAsync(null, "q1")).Reservation);
+        await Agent("a1").TaskEndedAsync("t1", 1, TaskOutcome.Completed);
+
+        await Agent("a1").TaskClaimedAsync("t1", 1, 0); // a re-run's notice of the same claim
+
+        var view = await Agent("a1").GetAsync();
+        Assert.Equal((AgentStatus.Online, 0, 1), (view.Status, view.ActiveTaskIds.Count, view.CompletedCount));
+    }
+
+    [Fact]
     public async Task TaskEndedAsync_ArrivesBeforeItsClaimsNotice_CountedOnceAndNotHeld()
     {
         await Agent("a1").RegisterAsync(new RegisterAgent("a1", [], "test-model", 2, null), new EventActor("agent", "a1"));

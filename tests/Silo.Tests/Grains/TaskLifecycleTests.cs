@@ -742,6 +742,24 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Claim_WhoseOutcomeIsUnknownAndWhoseLeaseCommitsLate_IsCountedByTheClaimAfter()
+    {
+        await Agent("a1").RegisterAsync(new RegisterAgent("a1", [], "test-model", 2, null), new EventActor("agent", "a1"));
+        await CreateAsync("t1");
+        await CreateAsync("t2");
+        await CreateAsync("t3");
+        var ticket = await Agent("a1").PrepareClaimAsync(null, await Queue.ActivationAsync());
+        await Agent("a1").ClaimEndedAsync(ticket.Reservation, outcomeUnknown: true); // its task's claim timed out
+        var first = await ClaimAsync("a1"); // the held tasks are read back: none yet
+
+        var late = first!.Id == "t1" ? "t2" : "t1";
+        await TaskGrain(late).ClaimAsync("a1", ticket.Capabilities, null); // the timed-out claim's lease commits now
+
+        await AssertClaimRefusedAsync("a1");
+        Assert.Equal([first.Id, late], (await Agent("a1").GetAsync()).ActiveTaskIds.Order());
+    }
+
+    [Fact]
     public async Task Claim_RunAgainAnsweredWithTheFirstRunsLease_TellsTheAgent()
     {
         await RegisterAsync("a1");
