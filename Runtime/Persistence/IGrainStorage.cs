@@ -44,7 +44,11 @@ internal interface IGrainStorage : IAsyncDisposable
     /// <summary>The newest committed event's sequence (0 when the log is empty).</summary>
     Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken);
 
-    Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken);
+    /// <summary>
+    /// Every periodic reminder, and the one-shot reminders due by <paramref name="dueBy"/> (every one, when null): the
+    /// schedule holds only what falls due soon, so neither it nor its periodic reload grows with reminders set far ahead.
+    /// </summary>
+    Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(DateTimeOffset? dueBy, CancellationToken cancellationToken);
 
     /// <summary>The last sequence a stream subscriber processed (0 when none).</summary>
     Task<long> ReadCursorAsync(string subscriber, CancellationToken cancellationToken);

@@ -159,11 +159,12 @@ internal sealed class MemoryGrainStorage : IGrainStorage
         }
     }
 
-    public Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken)
+    public Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(DateTimeOffset? dueBy, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
-            return Task.FromResult<IReadOnlyList<ReminderEntry>>(_reminders.Values.ToList());
+            return Task.FromResult<IReadOnlyList<ReminderEntry>>(
+                [.. _reminders.Values.Where(entry => entry.Period > TimeSpan.Zero || dueBy is null || entry.FirstDueAt <= dueBy)]);
         }
     }
 

@@ -1234,10 +1234,11 @@ internal sealed partial class PostgresGrainStorage : IGrainStorage
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
-    public async Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(DateTimeOffset? dueBy, CancellationToken cancellationToken)
     {
         await using var command = _dataSource.CreateCommand(
-            "SELECT grain_type, grain_key, reminder_name, first_due_at, period FROM orch_reminders");
+            "SELECT grain_type, grain_key, reminder_name, first_due_at, period FROM orch_reminders WHERE $1::timestamptz IS NULL OR period > interval '0' OR first_due_at <= $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = dueBy is { } by ? by : (object)DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var reminders = new List<ReminderEntry>();
         while (await reader.ReadAsync(cancellationToken))

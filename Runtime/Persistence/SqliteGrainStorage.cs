@@ -364,10 +364,13 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
         return (long)command.ExecuteScalar()!;
     }
 
-    public async Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(DateTimeOffset? dueBy, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        using var command = Command(connection, "SELECT grain_type, grain_key, reminder_name, first_due_at_ticks, period_ticks FROM orch_reminders;");
+        using var command = Command(
+            connection,
+            "SELECT grain_type, grain_key, reminder_name, first_due_at_ticks, period_ticks FROM orch_reminders WHERE period_ticks > 0 OR first_due_at_ticks <= $by;");
+        command.Parameters.AddWithValue("$by", dueBy?.UtcTicks ?? long.MaxValue);
         using var reader = command.ExecuteReader();
         var reminders = new List<ReminderEntry>();
         while (reader.Read())

@@ -13,6 +13,13 @@ namespace Orchestration.Runtime.Reminders;
 /// it again (a delete that fails is retried the same way, without ticking again). One reminder never has two ticks running at once; an overdue periodic reminder ticks once, not once per
 /// missed period.
 /// </summary>
+/// <remarks>
+/// The schedule holds only what falls due within <see cref="ScheduleHorizon"/> (and every periodic reminder): a one-shot
+/// set further ahead is stored at once but scheduled by a reload once it comes within reach, so neither the schedule
+/// nor a reload grows with the reminders set hours ahead (one per idempotent request, kept a day, say). A reload comes
+/// every <see cref="SiloOptions.ReminderReloadInterval"/>, half the horizon, so a reminder is scheduled at least one
+/// interval before it falls due; if reloads keep failing meanwhile, it fires late, when one succeeds, never not at all.
+/// </remarks>
 internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDisposable
 {
     public static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
@@ -41,8 +48,12 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
     private long _reloadsPaid;
     private TimeSpan _owedReloadDelay = FirstRetryDelay;
     private long _generation;
+    private Task _reloadRunning = Task.CompletedTask; // the latest periodic or owed reload, for WhenIdleAsync
 
     private TimeProvider Time => runtime.TimeProvider;
+
+    /// <summary>How far ahead the schedule holds one-shot reminders: two reload intervals.</summary>
+    internal TimeSpan ScheduleHorizon => runtime.Options.ReminderReloadInterval * 2;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -58,7 +69,7 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         var interval = runtime.Options.ReminderReloadInterval;
         lock (_gate)
         {
-            _reload = Time.CreateTimer(static state => _ = ((ReminderService)state!).ReloadSafelyAsync(), this, interval, interval);
+            _reload = Time.CreateTimer(static state => ((ReminderService)state!).StartReload(), this, interval, interval);
             _nextReloadAt = Time.GetUtcNow() + interval;
             if (_reloadsOwed > _reloadsPaid)
             {
@@ -92,7 +103,7 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
     /// <summary>The change that removes a reminder; unscheduled once a write carrying it commits.</summary>
     public static ReminderChange Unregistration(GrainId grainId, string name) => new(grainId, name, Upsert: null);
 
-    /// <summary>Registers a reminder on its own: completes once it is durable and scheduled.</summary>
+    /// <summary>Registers a reminder on its own: completes once it is durable and (when due within the horizon) scheduled.</summary>
     public Task RegisterAsync(GrainId grainId, string name, TimeSpan dueTime, TimeSpan period) =>
         CommitAsync(StorageWrite.ReminderOnly(Registration(grainId, name, dueTime, period)));
 
@@ -138,7 +149,7 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
                 foreach (var change in write.Reminders)
                 {
                     var key = new Key(change.GrainId, change.Name);
-                    if (change.Upsert is { } entry)
+                    if (change.Upsert is { } entry && IsDueBy(entry, Time.GetUtcNow() + ScheduleHorizon))
                     {
                         // Always a new schedule, even for an identical entry: a tick that re-registers its reminder must see it.
                         ScheduleLocked(entry);
@@ -146,6 +157,7 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
                     }
                     else
                     {
+                        // Unregistered, or set beyond the horizon (a reload schedules it once it comes within reach).
                         RemoveLocked(key);
                         _changedAt[key] = ++_generation;
                     }
@@ -164,8 +176,9 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
     }
 
     /// <summary>
-    /// Completes when every tick started so far has finished, including its storage writes and rescheduling, so tests
-    /// can assert right after moving a fake clock that no tick happened.
+    /// Completes when every tick started so far has finished, including its storage writes and rescheduling, and the
+    /// reload the clock last started (it may schedule a reminder that comes within reach), so tests can assert right
+    /// after moving a fake clock that no tick happened, and move it on knowing what is scheduled.
     /// </summary>
     internal async Task WhenIdleAsync()
     {
@@ -174,7 +187,7 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
             Task[] firing;
             lock (_gate)
             {
-                firing = [.. _firing.Values];
+                firing = _reloadRunning.IsCompleted ? [.. _firing.Values] : [.. _firing.Values, _reloadRunning];
             }
 
             if (firing.Length == 0)
@@ -211,7 +224,8 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
                 startedAt = _generation;
             }
 
-            var stored = await runtime.Storage.ReadRemindersAsync(cancellationToken);
+            var dueBy = Time.GetUtcNow() + ScheduleHorizon;
+            var stored = await runtime.Storage.ReadRemindersAsync(dueBy, cancellationToken);
             // Reminders of grain types this silo does not host (or that cannot receive them) are left to others.
             var known = stored.Where(entry => runtime.Registry.TryGetClass(entry.GrainId.Type, out var grainClass)
                 && typeof(IRemindable).IsAssignableFrom(grainClass.ClassType)).ToList();
@@ -232,7 +246,9 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
                     }
                 }
 
-                foreach (var gone in _reminders.Where(pair => pair.Value.Generation <= startedAt && !keys.Contains(pair.Key) && !ChangedSinceRead(pair.Key))
+                // Only what the read would have returned can be missing from it.
+                foreach (var gone in _reminders.Where(pair => pair.Value.Generation <= startedAt && IsDueBy(pair.Value.Entry, dueBy)
+                        && !keys.Contains(pair.Key) && !ChangedSinceRead(pair.Key))
                     .Select(pair => pair.Key).ToList())
                 {
                     RemoveLocked(gone);
@@ -541,6 +557,9 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         return scheduled.Entry.Period == TimeSpan.Zero ? retryAt : Min(retryAt, NextTickAfter(scheduled.Entry, now));
     }
 
+    /// <summary>Whether the schedule holds <paramref name="entry"/> when it holds what falls due by <paramref name="dueBy"/>.</summary>
+    private static bool IsDueBy(ReminderEntry entry, DateTimeOffset dueBy) => entry.Period > TimeSpan.Zero || entry.FirstDueAt <= dueBy;
+
     /// <summary>The first due time, or for an overdue periodic reminder its latest missed tick: it ticks once, now.</summary>
     private static DateTimeOffset FirstTickFrom(ReminderEntry entry, DateTimeOffset now)
     {
@@ -616,6 +635,16 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         {
             _nextReloadAt = at;
             _reload.Change(delay, runtime.Options.ReminderReloadInterval);
+        }
+    }
+
+    private void StartReload()
+    {
+        // Its failures are logged inside; only a stopping silo's cancellation gets out, and nobody needs to see that.
+        var reload = ReloadSafelyAsync().ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        lock (_gate)
+        {
+            _reloadRunning = reload;
         }
     }
 

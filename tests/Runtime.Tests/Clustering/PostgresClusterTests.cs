@@ -195,7 +195,7 @@ public sealed class PostgresClusterTests(PostgresServerFixture postgres) : IAsyn
         await b.Reminders.WhenIdleAsync();
 
         Assert.Single(probe.Events, entry => entry == $"enter:{key}:once");
-        Assert.Empty(await b.Storage.ReadRemindersAsync(CancellationToken.None));
+        Assert.Empty(await b.Storage.ReadRemindersAsync(dueBy: null, CancellationToken.None));
     }
 
     /// <summary>

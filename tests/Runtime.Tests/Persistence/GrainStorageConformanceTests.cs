@@ -225,10 +225,10 @@ public abstract class GrainStorageConformanceTests : IAsyncLifetime
         var moved = entry with { FirstDueAt = s_at.AddMinutes(5) };
         await CommitAsync(StorageWrite.ReminderOnly(new ReminderChange(grain, "wake", moved)));
 
-        Assert.Equal(moved, Assert.Single(await _storage.ReadRemindersAsync(CancellationToken.None)));
+        Assert.Equal(moved, Assert.Single(await _storage.ReadRemindersAsync(dueBy: null, CancellationToken.None)));
 
         await CommitAsync(StorageWrite.ReminderOnly(new ReminderChange(grain, "wake", Upsert: null)));
-        Assert.Empty(await _storage.ReadRemindersAsync(CancellationToken.None));
+        Assert.Empty(await _storage.ReadRemindersAsync(dueBy: null, CancellationToken.None));
     }
 
     [Fact]
@@ -321,7 +321,7 @@ public sealed class MemoryGrainStorageTests : GrainStorageConformanceTests
 
         public Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken) => inner.ReadLastSequenceAsync(cancellationToken);
 
-        public Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken) => inner.ReadRemindersAsync(cancellationToken);
+        public Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(DateTimeOffset? dueBy, CancellationToken cancellationToken) => inner.ReadRemindersAsync(dueBy, cancellationToken);
 
         public Task<long> ReadCursorAsync(string subscriber, CancellationToken cancellationToken) => inner.ReadCursorAsync(subscriber, cancellationToken);
 

@@ -43,7 +43,7 @@ public sealed class PostgresCommitLockOrderTests(PostgresServerFixture postgres)
         "NEW.period = interval '4242 seconds'",
         (name, n) => StorageWrite.ReminderOnly(new ReminderChange(s_grain, name, new ReminderEntry(s_grain, name, s_due, TimeSpan.FromSeconds(n)))),
         name => StorageWrite.ReminderOnly(new ReminderChange(s_grain, name, Upsert: null)),
-        async storage => (await storage.ReadRemindersAsync(CancellationToken.None)).OrderBy(entry => entry.Name, StringComparer.Ordinal)
+        async storage => (await storage.ReadRemindersAsync(dueBy: null, CancellationToken.None)).OrderBy(entry => entry.Name, StringComparer.Ordinal)
             .Select(entry => $"{entry.Name}={{\"n\":{entry.Period.TotalSeconds.ToString(CultureInfo.InvariantCulture)}}}").ToArray(),
         "SELECT count(*) FROM orch_reminders WHERE first_due_at = '-infinity'");
 

@@ -82,9 +82,24 @@ public abstract class ReminderStorageConformanceTests : IAsyncLifetime
         Assert.Equal([a], await ReadAsync());
     }
 
+    [Fact]
+    public async Task Read_DueBy_EveryPeriodicReminderAndTheOneShotsDueByThen()
+    {
+        var soon = new ReminderEntry(s_grain, "soon", s_at.AddMinutes(1), TimeSpan.Zero);
+        var exactly = new ReminderEntry(s_grain, "exactly", s_at.AddMinutes(2), TimeSpan.Zero);
+        var later = new ReminderEntry(s_grain, "later", s_at.AddHours(24), TimeSpan.Zero);
+        var periodic = new ReminderEntry(s_grain, "periodic", s_at.AddHours(24), TimeSpan.FromHours(1));
+        await CommitAsync(Register(soon), Register(exactly), Register(later), Register(periodic));
+
+        var due = await _storage.ReadRemindersAsync(s_at.AddMinutes(2), CancellationToken.None);
+
+        Assert.Equal(["exactly", "periodic", "soon"], due.Select(entry => entry.Name).Order());
+        Assert.Equal(4, (await ReadAsync()).Count);
+    }
+
     private Task CommitAsync(params StorageWrite[] writes) => _storage.CommitAsync(writes, CancellationToken.None);
 
-    private Task<IReadOnlyList<ReminderEntry>> ReadAsync() => _storage.ReadRemindersAsync(CancellationToken.None);
+    private Task<IReadOnlyList<ReminderEntry>> ReadAsync() => _storage.ReadRemindersAsync(dueBy: null, CancellationToken.None);
 
     private static StorageWrite Register(ReminderEntry entry) =>
         StorageWrite.ReminderOnly(new ReminderChange(entry.GrainId, entry.Name, entry));

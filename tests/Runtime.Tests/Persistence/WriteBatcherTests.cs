@@ -465,7 +465,7 @@ internal sealed class GatedStorage(IGrainStorage? inner = null) : IGrainStorage
 
     public Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken) => _inner.ReadLastSequenceAsync(cancellationToken);
 
-    public Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken) => _inner.ReadRemindersAsync(cancellationToken);
+    public Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(DateTimeOffset? dueBy, CancellationToken cancellationToken) => _inner.ReadRemindersAsync(dueBy, cancellationToken);
 
     public Task<long> ReadCursorAsync(string subscriber, CancellationToken cancellationToken) => _inner.ReadCursorAsync(subscriber, cancellationToken);
 

@@ -54,7 +54,7 @@ public abstract class ReminderOutboxTests : IAsyncLifetime
         var change = Assert.Single(write.Reminders);
         Assert.Equal("lease", change.Name);
         Assert.Equal(s_start + TimeSpan.FromSeconds(30), Reminders.NextDueAt(id, "lease")!.Value, TimeSpan.FromTicks(10));
-        Assert.Single(await _storage.ReadRemindersAsync(CancellationToken.None));
+        Assert.Single(await _storage.ReadRemindersAsync(dueBy: null, CancellationToken.None));
         await AdvanceAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(1, _probe.Count("reminder:org/claimed:lease"));
     }
@@ -69,7 +69,7 @@ public abstract class ReminderOutboxTests : IAsyncLifetime
 
         await Assert.ThrowsAsync<InconsistentStateException>(() => grain.ClaimAsync("lease", TimeSpan.FromSeconds(30)));
 
-        Assert.Empty(await _storage.ReadRemindersAsync(CancellationToken.None));
+        Assert.Empty(await _storage.ReadRemindersAsync(dueBy: null, CancellationToken.None));
         Assert.Null(Reminders.NextDueAt(id, "lease"));
         await AdvanceAsync(TimeSpan.FromMinutes(1));
         Assert.Equal(0, _probe.Count("reminder:org/stale:lease"));
@@ -85,7 +85,7 @@ public abstract class ReminderOutboxTests : IAsyncLifetime
 
         await Assert.ThrowsAsync<InconsistentStateException>(() => grain.ReleaseAsync("lease"));
 
-        Assert.Single(await _storage.ReadRemindersAsync(CancellationToken.None));
+        Assert.Single(await _storage.ReadRemindersAsync(dueBy: null, CancellationToken.None));
         Assert.NotNull(Reminders.NextDueAt(id, "lease"));
         await AdvanceAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(1, _probe.Count("reminder:org/kept:lease"));
@@ -101,7 +101,7 @@ public abstract class ReminderOutboxTests : IAsyncLifetime
         await grain.ReleaseAsync("lease");
 
         Assert.All(WritesOf(id), write => Assert.NotNull(write.StateKey));
-        Assert.Empty(await _storage.ReadRemindersAsync(CancellationToken.None));
+        Assert.Empty(await _storage.ReadRemindersAsync(dueBy: null, CancellationToken.None));
         Assert.Null(Reminders.NextDueAt(id, "lease"));
         await AdvanceAsync(TimeSpan.FromMinutes(1));
         Assert.Equal(0, _probe.Count("reminder:org/released:lease"));
@@ -116,7 +116,7 @@ public abstract class ReminderOutboxTests : IAsyncLifetime
             () => _cluster.GrainFactory.GetGrain<ILeaseGrain>("org/failed").ClaimThenFailAsync("lease", TimeSpan.FromSeconds(30)));
 
         Assert.Empty(WritesOf(id));
-        Assert.Empty(await _storage.ReadRemindersAsync(CancellationToken.None));
+        Assert.Empty(await _storage.ReadRemindersAsync(dueBy: null, CancellationToken.None));
         Assert.Null(Reminders.NextDueAt(id, "lease"));
         await AdvanceAsync(TimeSpan.FromMinutes(1));
         Assert.Equal(0, _probe.Count("reminder:org/failed:lease"));
@@ -162,7 +162,7 @@ public abstract class ReminderOutboxTests : IAsyncLifetime
 
         var write = Assert.Single(WritesOf(id));
         Assert.Null(write.StateKey);
-        Assert.Single(await _storage.ReadRemindersAsync(CancellationToken.None));
+        Assert.Single(await _storage.ReadRemindersAsync(dueBy: null, CancellationToken.None));
         await AdvanceAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(1, _probe.Count("reminder:org/later:lease"));
     }

@@ -147,7 +147,7 @@ public sealed class ReminderReloadTests : IAsyncLifetime
 
         Assert.Equal(1, _probe.Count("reminder:org/racer:once"));
         Assert.Null(reminders.NextDueAt(s_grain, "once"));
-        Assert.DoesNotContain(await _storage.ReadRemindersAsync(CancellationToken.None), entry => entry.GrainId == s_grain);
+        Assert.DoesNotContain(await _storage.ReadRemindersAsync(dueBy: null, CancellationToken.None), entry => entry.GrainId == s_grain);
     }
 
     [Fact]
@@ -220,14 +220,14 @@ public sealed class ReminderReloadTests : IAsyncLifetime
         /// <summary>The next commit applies, then waits until the test lets it answer.</summary>
         public HeldRead HoldAfterNextCommit() => _heldCommit = new HeldRead();
 
-        public async Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken)
+        public async Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(DateTimeOffset? dueBy, CancellationToken cancellationToken)
         {
             if (Interlocked.Exchange(ref _failNextReminderRead, 0) == 1)
             {
                 throw new TimeoutException("The reminders' read did not answer in time.");
             }
 
-            var snapshot = await _inner.ReadRemindersAsync(cancellationToken);
+            var snapshot = await _inner.ReadRemindersAsync(dueBy, cancellationToken);
             if (Interlocked.Exchange(ref _held, null) is { } held)
             {
                 held.MarkStarted();

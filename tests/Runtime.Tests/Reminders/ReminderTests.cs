@@ -61,7 +61,7 @@ public abstract class ReminderTests : IAsyncLifetime
 
         await AdvanceAsync(TimeSpan.FromMilliseconds(100));
         Assert.Equal(1, _probe.Count("reminder:org/once:ping"));
-        Assert.Empty(await Storage.ReadRemindersAsync(CancellationToken.None));
+        Assert.Empty(await Storage.ReadRemindersAsync(dueBy: null, CancellationToken.None));
 
         await AdvanceAsync(TimeSpan.FromMinutes(5));
         Assert.Equal(1, _probe.Count("reminder:org/once:ping"));
@@ -102,7 +102,7 @@ public abstract class ReminderTests : IAsyncLifetime
         var renewedAt = _time.GetUtcNow() + RenewingAlarmGrain.RenewAfter;
         Assert.Equal(1, _probe.Count("reminder:org/heartbeat:beat"));
         Assert.Equal(renewedAt, Reminders.NextDueAt(id, "beat")!.Value, TimeSpan.FromTicks(10));
-        var stored = Assert.Single(await Storage.ReadRemindersAsync(CancellationToken.None));
+        var stored = Assert.Single(await Storage.ReadRemindersAsync(dueBy: null, CancellationToken.None));
         Assert.Equal(renewedAt, stored.FirstDueAt, TimeSpan.FromTicks(10));
         Assert.Equal(period, stored.Period);
 
@@ -191,7 +191,7 @@ public abstract class ReminderTests : IAsyncLifetime
         await other.Reminders.ReloadAsync(CancellationToken.None);
 
         Assert.Equal(1, _probe.Count("reminder:org/placed:ping"));
-        Assert.Empty(await Storage.ReadRemindersAsync(CancellationToken.None));
+        Assert.Empty(await Storage.ReadRemindersAsync(dueBy: null, CancellationToken.None));
         Assert.Null(other.Reminders.NextDueAt(new GrainId("alarm", "org/placed"), "ping"));
     }
 
@@ -258,7 +258,7 @@ public abstract class ReminderTests : IAsyncLifetime
         await AdvanceAsync(ReminderService.FirstRetryDelay);
 
         Assert.Equal(1, _probe.Count("enter:org/lapsed:once"));
-        Assert.DoesNotContain(await Storage.ReadRemindersAsync(CancellationToken.None), entry => entry.GrainId == id);
+        Assert.DoesNotContain(await Storage.ReadRemindersAsync(dueBy: null, CancellationToken.None), entry => entry.GrainId == id);
         Assert.Null(Reminders.NextDueAt(id, "once"));
     }
 
@@ -282,6 +282,27 @@ public abstract class ReminderTests : IAsyncLifetime
 
         Assert.Equal(0, _probe.Count("reminder:org/stale:once"));
         Assert.Null(Reminders.NextDueAt(id, "once"));
+    }
+
+    [Fact]
+    public async Task Reminder_OneShotSetFarAhead_IsScheduledOnlyOnceWithinReachAndFiresOnTime()
+    {
+        var id = new GrainId(GrainClassInfo.ToTypeName(typeof(AlarmGrain)), "org/far");
+        await _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/far").SetReminderAsync("tomorrow", TimeSpan.FromHours(1), TimeSpan.Zero);
+
+        // Stored, not held: the schedule (and each reload) holds only what falls due within its horizon.
+        Assert.Null(Reminders.NextDueAt(id, "tomorrow"));
+        Assert.Contains(await Storage.ReadRemindersAsync(dueBy: null, CancellationToken.None), entry => entry.GrainId == id);
+        var reload = _cluster.Silos[0].Runtime.Options.ReminderReloadInterval;
+        for (var moved = TimeSpan.Zero; moved + reload < TimeSpan.FromHours(1); moved += reload)
+        {
+            await AdvanceAsync(reload);
+        }
+
+        Assert.Equal(0, _probe.Count("reminder:org/far:tomorrow"));
+        Assert.Equal(s_start + TimeSpan.FromHours(1), Reminders.NextDueAt(id, "tomorrow")!.Value, TimeSpan.FromTicks(10));
+        await AdvanceAsync(reload);
+        Assert.Equal(1, _probe.Count("reminder:org/far:tomorrow"));
     }
 
     /// <summary>Moves the clock, then waits for every tick that started, so a late or extra tick is counted.</summary>

@@ -113,7 +113,7 @@ public sealed class StreamLogTests
 
         public Task<long> ReadLastSequenceAsync(CancellationToken cancellationToken) => inner.ReadLastSequenceAsync(cancellationToken);
 
-        public Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(CancellationToken cancellationToken) => inner.ReadRemindersAsync(cancellationToken);
+        public Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(DateTimeOffset? dueBy, CancellationToken cancellationToken) => inner.ReadRemindersAsync(dueBy, cancellationToken);
 
         public Task<long> ReadCursorAsync(string subscriber, CancellationToken cancellationToken) => inner.ReadCursorAsync(subscriber, cancellationToken);
 
