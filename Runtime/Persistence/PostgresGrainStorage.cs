@@ -60,7 +60,17 @@ internal sealed partial class PostgresGrainStorage : IGrainStorage
         ListIndexesSql + ApplyRemindersPlpgsqlSql + CommitFunctionV4Sql,
         JsonDocumentsSql + CommitFunctionV5Sql,
         ApplyRemindersInKeyOrderSql + CommitFunctionV6Sql,
+        ReminderDueIndexesSql,
     ];
+
+    /// <summary>
+    /// Migration 10: the reminders a reload reads (every periodic one, the one-shots due soon) found by index, not by
+    /// reading a day's idempotency reminders every minute. Partial, so each index holds only its own kind of row.
+    /// </summary>
+    private const string ReminderDueIndexesSql = """
+        CREATE INDEX orch_reminders_one_shot_due ON orch_reminders (first_due_at) WHERE period = interval '0';
+        CREATE INDEX orch_reminders_periodic ON orch_reminders (grain_type, grain_key, reminder_name) WHERE period > interval '0';
+        """;
 
     /// <summary>
     /// Migration 5: each event's tenant, projections, and row-level security for tenant reads. Ids, tenants and
@@ -1236,9 +1246,16 @@ internal sealed partial class PostgresGrainStorage : IGrainStorage
 
     public async Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(DateTimeOffset? dueBy, CancellationToken cancellationToken)
     {
-        await using var command = _dataSource.CreateCommand(
-            "SELECT grain_type, grain_key, reminder_name, first_due_at, period FROM orch_reminders WHERE $1::timestamptz IS NULL OR period > interval '0' OR first_due_at <= $1");
-        command.Parameters.Add(new NpgsqlParameter { Value = dueBy is { } by ? by : (object)DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+        const string Columns = "SELECT grain_type, grain_key, reminder_name, first_due_at, period FROM orch_reminders";
+        // Two branches, each served by its partial index (migration 10).
+        await using var command = _dataSource.CreateCommand(dueBy is null
+            ? Columns
+            : $"{Columns} WHERE period > interval '0' UNION ALL {Columns} WHERE period = interval '0' AND first_due_at <= $1");
+        if (dueBy is { } by)
+        {
+            command.Parameters.Add(new NpgsqlParameter { Value = by });
+        }
+
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var reminders = new List<ReminderEntry>();
         while (await reader.ReadAsync(cancellationToken))

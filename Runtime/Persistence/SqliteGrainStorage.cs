@@ -57,6 +57,11 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
         CREATE INDEX orch_projections_owner ON orch_projections (tenant, collection, owner, id);
         CREATE INDEX orch_projections_grp ON orch_projections (tenant, collection, grp, id);
         """,
+        // The reminders a reload reads (every periodic one, the one-shots due soon), found by index.
+        """
+        CREATE INDEX orch_reminders_one_shot_due ON orch_reminders (first_due_at_ticks) WHERE period_ticks = 0;
+        CREATE INDEX orch_reminders_periodic ON orch_reminders (grain_type, grain_key, reminder_name) WHERE period_ticks > 0;
+        """,
     ];
 
     private readonly string _connectionString = new SqliteConnectionStringBuilder
@@ -367,9 +372,8 @@ internal sealed class SqliteGrainStorage(string path, TimeProvider timeProvider)
     public async Task<IReadOnlyList<ReminderEntry>> ReadRemindersAsync(DateTimeOffset? dueBy, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        using var command = Command(
-            connection,
-            "SELECT grain_type, grain_key, reminder_name, first_due_at_ticks, period_ticks FROM orch_reminders WHERE period_ticks > 0 OR first_due_at_ticks <= $by;");
+        const string Columns = "SELECT grain_type, grain_key, reminder_name, first_due_at_ticks, period_ticks FROM orch_reminders";
+        using var command = Command(connection, $"{Columns} WHERE period_ticks > 0 UNION ALL {Columns} WHERE period_ticks = 0 AND first_due_at_ticks <= $by;");
         command.Parameters.AddWithValue("$by", dueBy?.UtcTicks ?? long.MaxValue);
         using var reader = command.ExecuteReader();
         var reminders = new List<ReminderEntry>();

@@ -41,12 +41,12 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
     private readonly SemaphoreSlim _reloading = new(1, 1);
     private ITimer? _timer;
     private ITimer? _reload;
-    // When the reload timer fires next, and whether a failed commit still waits for a reload that succeeds (see
-    // ReloadSoon), with the delay before its next try, doubling while tries fail. Guarded by _gate.
+    // When the reload timer fires next, whether a failed commit still waits for a reload that succeeds (see
+    // ReloadSoon), and how soon a reload is tried again, doubling while reloads fail. Guarded by _gate.
     private DateTimeOffset _nextReloadAt = DateTimeOffset.MaxValue;
     private long _reloadsOwed; // failed commits so far; a reload pays for those before its read began
     private long _reloadsPaid;
-    private TimeSpan _owedReloadDelay = FirstRetryDelay;
+    private TimeSpan _reloadRetryDelay = FirstRetryDelay;
     private long _generation;
     private Task _reloadRunning = Task.CompletedTask; // the latest periodic or owed reload, for WhenIdleAsync
 
@@ -73,7 +73,7 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
             _nextReloadAt = Time.GetUtcNow() + interval;
             if (_reloadsOwed > _reloadsPaid)
             {
-                ReloadBeforeLocked(_owedReloadDelay); // a commit failed while the service was starting
+                ReloadBeforeLocked(_reloadRetryDelay); // a commit failed while the service was starting
             }
         }
     }
@@ -624,7 +624,7 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         lock (_gate)
         {
             _reloadsOwed++;
-            ReloadBeforeLocked(_owedReloadDelay);
+            ReloadBeforeLocked(_reloadRetryDelay);
         }
     }
 
@@ -663,23 +663,21 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
             lock (_gate)
             {
                 _reloadsPaid = Math.Max(_reloadsPaid, owed);
-                _owedReloadDelay = FirstRetryDelay;
+                _reloadRetryDelay = FirstRetryDelay;
                 if (_reloadsOwed > _reloadsPaid)
                 {
-                    ReloadBeforeLocked(_owedReloadDelay); // a commit failed while this reload was reading
+                    ReloadBeforeLocked(_reloadRetryDelay); // a commit failed while this reload was reading
                 }
             }
         }
         catch (Exception exception) when (!runtime.ShutdownToken.IsCancellationRequested)
         {
+            // Tried again soon, owed or not: reloads are what schedule the reminders that come within reach.
             LogReloadFailed(runtime.Logger, exception);
             lock (_gate)
             {
-                if (_reloadsOwed > _reloadsPaid)
-                {
-                    _owedReloadDelay = TimeSpan.FromTicks(Math.Min(_owedReloadDelay.Ticks * 2, runtime.Options.ReminderReloadInterval.Ticks));
-                    ReloadBeforeLocked(_owedReloadDelay);
-                }
+                _reloadRetryDelay = TimeSpan.FromTicks(Math.Min(_reloadRetryDelay.Ticks * 2, runtime.Options.ReminderReloadInterval.Ticks));
+                ReloadBeforeLocked(_reloadRetryDelay);
             }
         }
     }

@@ -39,6 +39,7 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
     private async Task RunAsync(GrainClassInfo grainClass, string streamNamespace, string subscriber, CancellationToken stop)
     {
         var leadership = new GrainId("stream-subscription", subscriber);
+        var failedLeads = 0; // in a row
         while (!stop.IsCancellationRequested)
         {
             try
@@ -60,10 +61,12 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
                     Forget(lead);
                 }
 
+                failedLeads = failed ? failedLeads + 1 : 0;
                 if (failed)
                 {
                     // Not at once: a failure that comes back would make a loop of re-reading the cursor and redelivering.
-                    await Task.Delay(runtime.Options.EventPollInterval, runtime.TimeProvider, stop);
+                    var delay = RetryDelay(failedLeads, runtime.Options.EventPollInterval, runtime.Options.StreamDeliveryMaxRetryDelay);
+                    await Task.Delay(delay, runtime.TimeProvider, stop);
                 }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)

@@ -504,12 +504,15 @@ internal sealed class AgentGrain(
     /// </summary>
     private async Task<string> LiveQueueActivationAsync()
     {
+        var asking = GrainFactory.GetGrain<ITaskQueueGrain>(OrgId).ActivationAsync();
         try
         {
-            return await GrainFactory.GetGrain<ITaskQueueGrain>(OrgId).ActivationAsync().WaitAsync(s_queueConfirmationTimeout, Clock);
+            return await asking.WaitAsync(s_queueConfirmationTimeout, Clock);
         }
         catch (TimeoutException)
         {
+            // The question is left to its own call's timeout; its failure, if it fails, is of no interest.
+            _ = asking.ContinueWith(static call => _ = call.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             throw new OrchestrationException(
                 ProblemCodes.AgentNotAvailable, $"Agent '{Id}' could not confirm its organisation's task queue, which is moving; retry.");
         }

@@ -58,6 +58,47 @@ public sealed class PostgresCommitScanTests(PostgresServerFixture postgres)
         Assert.Equal(before.SecondaryIndexScans, after.SecondaryIndexScans);
     }
 
+    [Fact]
+    public async Task ReadRemindersAsync_ADayOfOneShotsAhead_ReadsWhatIsDueSoonByIndex()
+    {
+        // A day of idempotency records, one reminder each, and the few a reload wants: the read must not visit the rest.
+        var connectionString = await postgres.Server.CreateDatabaseAsync();
+        await using (var filling = await OpenStorageAsync(connectionString))
+        {
+            foreach (var chunk in Enumerable.Range(0, 5_000).Chunk(500))
+            {
+                await filling.CommitAsync([.. chunk.Select(i => Reminder($"far-{i}", s_at.AddHours(24), TimeSpan.Zero))], CancellationToken.None);
+            }
+
+            await filling.CommitAsync(
+                [Reminder("soon", s_at.AddMinutes(1), TimeSpan.Zero), Reminder("beat", s_at.AddHours(24), TimeSpan.FromMinutes(1))],
+                CancellationToken.None);
+        }
+
+        await ScalarAsync(connectionString, "ANALYZE orch_reminders");
+        await StorageBackendsExitedAsync(connectionString);
+        var before = await ReminderScansAsync(connectionString);
+        IReadOnlyList<ReminderEntry> due;
+        await using (var storage = await OpenStorageAsync(connectionString))
+        {
+            due = await storage.ReadRemindersAsync(s_at.AddMinutes(2), CancellationToken.None);
+        }
+
+        await StorageBackendsExitedAsync(connectionString);
+        var after = await ReminderScansAsync(connectionString);
+
+        Assert.Equal(["beat", "soon"], due.Select(entry => entry.Name).Order());
+        Assert.Equal(before.SequentialScans, after.SequentialScans);
+        Assert.True(after.IndexScans > before.IndexScans, $"the read used the reminders' indexes ({before} → {after})");
+    }
+
+    private static StorageWrite Reminder(string name, DateTimeOffset dueAt, TimeSpan period) =>
+        StorageWrite.ReminderOnly(new ReminderChange(new GrainId("idempotency", $"acme/{name}"), name, new ReminderEntry(new GrainId("idempotency", $"acme/{name}"), name, dueAt, period)));
+
+    private static async Task<(long SequentialScans, long IndexScans)> ReminderScansAsync(string connectionString) =>
+        ((long)(await ScalarAsync(connectionString, "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'orch_reminders'"))!,
+         (long)(await ScalarAsync(connectionString, "SELECT coalesce(sum(idx_scan), 0)::bigint FROM pg_stat_user_indexes WHERE relname = 'orch_reminders' AND indexrelname <> 'orch_reminders_pkey'"))!);
+
     private static GrainStateKey Key(int grain) => new("task", $"acme/t{grain}", "task");
 
     private static StorageWrite Write(int grain, long expectedVersion) =>

@@ -80,6 +80,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
         "523304ec5d1929c27e95aa3e92410eaf70b23a6c2c0c610da77c39b44cafde1a", // partial list indexes; orch_apply_reminders in PL/pgSQL; orch_commit: rows by key and address, new rows without a join back, events last
         "1d9a7ccfef4fa9df7890f9276dd4701a002a4d8ffa284d0c67bc7801c914f4dc", // json documents; orch_commit V5 (V4 with json)
         "b39d8c7dc07bdf134948ea700b827e18ef6455071ed133fcf6fa2d9f28e70e20", // orch_apply_reminders and orch_commit V6: projection and reminder rows locked in one key order
+        "b07578e1b3b71a9e4068461ff765d06e58f628bf629e11110724371f6e131b69", // partial indexes for the reminders a reload reads
     ];
 
     [Fact]
@@ -95,6 +96,7 @@ public sealed class PostgresSchemaMigrationTests(PostgresServerFixture postgres)
     [InlineData(6)]
     [InlineData(7)]
     [InlineData(8)]
+    [InlineData(9)]
     public async Task Initialize_DatabaseFromOlderMigrations_UpgradesInPlaceAndKeepsData(int olderMigrations)
     {
         var connectionString = await CreateDatabaseAtStepAsync(olderMigrations);
@@ -364,6 +366,7 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
         "c5ef141a73fef63c40b608b395ff0b79f5b78b0dc9cb9e69bdced62c4219d6b8", // tables
         "46fedd89230bd1b322619a9e1e569fbf59a24e4cf2c8f986c75794795dde0025", // tombstones
         "7b4b7d3f3afb07b474a8f9a6cf079efb5787bf746b8ea51d03f37f1ffb664748", // event tenants, projections
+        "01c03cd4538ddbdaa32153dc038c877925a8e487727de931e7c143e44bea082b", // partial indexes for the reminders a reload reads
     ];
 
     private readonly string _path = Path.Combine(Path.GetTempPath(), $"orch-{Guid.NewGuid():N}.db");
@@ -375,6 +378,7 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
+    [InlineData(3)]
     public async Task Initialize_DatabaseFromOlderMigrations_UpgradesInPlaceAndKeepsData(int olderMigrations)
     {
         await using (var older = CreateSut())
@@ -386,10 +390,12 @@ public sealed class SqliteSchemaMigrationTests : IDisposable
         {
             await connection.OpenAsync();
             await using var insert = connection.CreateCommand();
+            // From step 3 on, the release that wrote the event recorded its tenant (before, step 3's backfill does).
             insert.CommandText = """
                 INSERT INTO orch_grain_state (grain_type, grain_key, state_name, data, version) VALUES ($t, $k, $n, '{"n":"old"}', 1);
-                INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at_ticks, data) VALUES (1, 'ns', 'acme/k', 'old', 0, '{}');
-                """;
+                """ + (olderMigrations >= 3
+                ? "INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at_ticks, data, tenant) VALUES (1, 'ns', 'acme/k', 'old', 0, '{}', 'acme');"
+                : "INSERT INTO orch_events (sequence, stream_namespace, stream_key, event_type, occurred_at_ticks, data) VALUES (1, 'ns', 'acme/k', 'old', 0, '{}');");
             insert.Parameters.AddWithValue("$t", SchemaMigrationChecks.Key.GrainType);
             insert.Parameters.AddWithValue("$k", SchemaMigrationChecks.Key.GrainKey);
             insert.Parameters.AddWithValue("$n", SchemaMigrationChecks.Key.StateName);

@@ -173,6 +173,28 @@ public sealed class ReminderReloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PeriodicReload_ThatFails_IsTriedAgainSoon_SoAReminderComingWithinReachFiresOnTime()
+    {
+        var reminders = _cluster.Silos[0].Runtime.Reminders;
+        var interval = _cluster.Silos[0].Runtime.Options.ReminderReloadInterval;
+        // Registered by another silo, due a little after this silo's next reload: only a reload can schedule it here.
+        var entry = new ReminderEntry(s_grain, "elsewhere", _time.GetUtcNow() + interval + TimeSpan.FromSeconds(10), TimeSpan.Zero);
+        await _storage.CommitAsync([StorageWrite.ReminderOnly(new ReminderChange(s_grain, entry.Name, entry))], CancellationToken.None);
+        _storage.FailNextReminderRead();
+
+        _time.Advance(interval); // the periodic reload fails
+        await reminders.WhenIdleAsync();
+        Assert.Null(reminders.NextDueAt(s_grain, "elsewhere"));
+        for (var step = 0; step < 10; step++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            await reminders.WhenIdleAsync();
+        }
+
+        Assert.Equal(1, _probe.Count("reminder:org/racer:elsewhere"));
+    }
+
+    [Fact]
     public async Task TakeOver_WhoseReadFails_IsTriedAgainUntilItReads()
     {
         var grain = _cluster.GrainFactory.GetGrain<IAlarmGrain>("org/racer");
