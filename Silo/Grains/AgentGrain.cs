@@ -65,6 +65,9 @@ internal sealed class AgentGrain(
     // first), by task id: applied when the notice of the same attempt comes. In memory only, and forgotten after
     // ClaimReservationLifetime, by when a notice would have come.
     private readonly Dictionary<string, EndedAhead> _endedAhead = new(StringComparer.Ordinal);
+    // The same notes in the order they were made, which is the order they are forgotten in: every end is noted (a busy
+    // agent's minute of them), so forgetting must not look at them all each time.
+    private readonly Queue<(string TaskId, DateTimeOffset ForgetAt)> _endedAheadByAge = new();
 
     // The attempt of each held task whose claim this activation heard of, so an earlier attempt's late end is told apart.
     private readonly Dictionary<string, int> _heldAttempts = new(StringComparer.Ordinal);
@@ -360,9 +363,13 @@ internal sealed class AgentGrain(
     private void NoteEndedAhead(string taskId, EndedAhead ended)
     {
         var now = Clock.GetUtcNow();
-        foreach (var lapsed in _endedAhead.Where(entry => now >= entry.Value.ForgetAt).Select(entry => entry.Key).ToList())
+        while (_endedAheadByAge.TryPeek(out var oldest) && now >= oldest.ForgetAt)
         {
-            _endedAhead.Remove(lapsed);
+            _endedAheadByAge.Dequeue();
+            if (_endedAhead.TryGetValue(oldest.TaskId, out var noted) && noted.ForgetAt == oldest.ForgetAt)
+            {
+                _endedAhead.Remove(oldest.TaskId); // not noted again since
+            }
         }
 
         foreach (var dropped in _heldAttempts.Keys.Where(held => !State.ActiveTaskIds.Contains(held)).ToList())
@@ -371,6 +378,7 @@ internal sealed class AgentGrain(
         }
 
         _endedAhead[taskId] = ended;
+        _endedAheadByAge.Enqueue((taskId, ended.ForgetAt));
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
