@@ -647,11 +647,7 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task Claim_LeaseTakenByAQueueActivationThatIsGone_StillFillsTheAgentsLimit()
     {
-        await RegisterAsync("a1"); // one task at a time
-        await CreateAsync("t1");
-        await CreateAsync("t2");
-        var ticket = await Agent("a1").PrepareClaimAsync(null, "gone");
-        await TaskGrain("t1").ClaimAsync("a1", ticket.Capabilities, null); // leased; the word to the agent was lost with the silo
+        await LeaseT1WhoseWordIsLostAsync("gone");
 
         var refused = await Assert.ThrowsAsync<OrchestrationException>(() => ClaimAsync("a1"));
 
@@ -694,11 +690,7 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task Claim_LeaseTakenByAQueueActivationThatIsGoneAfterItsSlotLapsed_StillFillsTheAgentsLimit()
     {
-        await RegisterAsync("a1"); // one task at a time
-        await CreateAsync("t1", leaseSeconds: 600);
-        await CreateAsync("t2");
-        var ticket = await Agent("a1").PrepareClaimAsync(null, "gone");
-        await TaskGrain("t1").ClaimAsync("a1", ticket.Capabilities, null); // leased; the word to the agent was lost with the silo
+        await LeaseT1WhoseWordIsLostAsync("gone", leaseSeconds: 600);
         // The next claim comes after the lost one's slot lapsed (a re-run waits out its request's in-flight deadline).
         _cluster.Time.Advance(AgentGrain.ClaimReservationLifetime / 2);
         await Agent("a1").HeartbeatAsync(); // its heartbeat window is as long as the slot's lifetime
@@ -713,11 +705,7 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task Claim_FirstThroughANewActivationRefusedWhilePaused_ReadsBackTheHeldTasksOnceResumed()
     {
-        await RegisterAsync("a1"); // one task at a time
-        await CreateAsync("t1");
-        await CreateAsync("t2");
-        var ticket = await Agent("a1").PrepareClaimAsync(null, "gone");
-        await TaskGrain("t1").ClaimAsync("a1", ticket.Capabilities, null); // leased; the word to the agent was lost with the silo
+        await LeaseT1WhoseWordIsLostAsync("gone");
         await Agent("a1").PauseAsync(new EventActor("api_key", "ops"));
         await AssertClaimRefusedAsync("a1"); // through the live activation, while paused
 
@@ -730,11 +718,7 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
     [Fact]
     public async Task Claim_WhoseOutcomeIsUnknown_HasTheAgentReadBackItsHeldTasks()
     {
-        await RegisterAsync("a1"); // one task at a time
-        await CreateAsync("t1");
-        await CreateAsync("t2");
-        var ticket = await Agent("a1").PrepareClaimAsync(null, await Queue.ActivationAsync());
-        await TaskGrain("t1").ClaimAsync("a1", ticket.Capabilities, null); // it committed, but its answer timed out
+        var ticket = await LeaseT1WhoseWordIsLostAsync(await Queue.ActivationAsync()); // it committed, but its answer timed out
         await Agent("a1").ClaimEndedAsync(ticket.Reservation, outcomeUnknown: true);
 
         await AssertClaimRefusedAsync("a1");
@@ -1026,6 +1010,20 @@ public abstract class TaskLifecycleTests : IAsyncLifetime
         int maxAttempts = 3,
         int leaseSeconds = 60) =>
         TaskGrain(id).CreateAsync(new CreateTask(id, null, priority, capabilities ?? [], dependsOn ?? [], null, maxAttempts, leaseSeconds, null), s_operator);
+
+    /// <summary>
+    /// Agent a1 (one task at a time) and tasks t1 and t2; a claim through <paramref name="queueActivation"/> leased t1 and
+    /// its word to the agent was lost (the queue's silo died, or the claim's answer timed out).
+    /// </summary>
+    private async Task<ClaimTicket> LeaseT1WhoseWordIsLostAsync(string queueActivation, int leaseSeconds = 60)
+    {
+        await RegisterAsync("a1");
+        await CreateAsync("t1", leaseSeconds: leaseSeconds);
+        await CreateAsync("t2");
+        var ticket = await Agent("a1").PrepareClaimAsync(null, queueActivation);
+        await TaskGrain("t1").ClaimAsync("a1", ticket.Capabilities, null);
+        return ticket;
+    }
 
     private Task<TaskView?> ClaimAsync(string agentId) => Queue.ClaimAsync(new ClaimTask(agentId, null, TimeSpan.Zero));
 
