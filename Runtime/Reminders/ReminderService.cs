@@ -6,12 +6,12 @@ namespace Orchestration.Runtime.Reminders;
 
 /// <summary>
 /// Fires durable reminders. Registrations commit through the write batcher before they are scheduled — alone, or in a
-/// grain call's state write or end-of-call commit (see <see cref="CommitAsync"/>); at start-up
-/// (and periodically, to see other processes' changes) every stored reminder is loaded, so reminders survive restarts.
-/// A tick is a call to <see cref="IRemindable.ReceiveReminder"/>; a failed tick is retried after a doubling delay (at
-/// most <see cref="MaxRetryDelay"/>), a one-shot reminder is deleted once its tick succeeds unless the tick registered
-/// it again (a delete that fails is retried the same way, without ticking again). One reminder never has two ticks running at once; an overdue periodic reminder ticks once, not once per
-/// missed period.
+/// grain call's state write or end-of-call commit (see <see cref="CommitAsync"/>); at start-up (and periodically, to see
+/// other processes' changes) the stored reminders that fall due soon are loaded, so reminders survive restarts. A tick
+/// is a call to <see cref="IRemindable.ReceiveReminder"/>; a failed tick is retried after a doubling delay (at most
+/// <see cref="MaxRetryDelay"/>), a one-shot reminder is deleted once its tick succeeds unless the tick registered it
+/// again (a delete that fails is retried the same way, without ticking again). One reminder never has two ticks running
+/// at once; an overdue periodic reminder ticks once, not once per missed period.
 /// </summary>
 /// <remarks>
 /// The schedule holds only what falls due within <see cref="ScheduleHorizon"/> (and every periodic reminder): a one-shot
