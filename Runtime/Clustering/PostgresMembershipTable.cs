@@ -31,6 +31,13 @@ internal sealed class PostgresMembershipTable : IMembershipTable, IAsyncDisposab
 
     public async Task<MembershipEntry> JoinAsync(string siloId, string address, CancellationToken cancellationToken)
     {
+        // Every start adds a generation's row, and every tick of every silo reads the table: rows dead for a day go as a
+        // new one comes (a row gone reads as dead to its generation's renewals and heartbeats, as a dead one does).
+        await using (var forget = _dataSource.CreateCommand("DELETE FROM orch_silos WHERE status = 'dead' AND heartbeat_at < now() - interval '1 day'"))
+        {
+            await forget.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         await using var command = _dataSource.CreateCommand($"""
             WITH v AS ({BumpVersion} RETURNING version)
             INSERT INTO orch_silos (silo_id, generation, address, status)

@@ -59,6 +59,31 @@ public sealed class PostgresMembershipTableTests(PostgresServerFixture postgres)
     }
 
     [Fact]
+    public async Task JoinAsync_RowsDeadForADay_AreForgotten()
+    {
+        var longGone = await _table.JoinAsync("silo-a", "127.0.0.1:1", CancellationToken.None);
+        var recentlyGone = await _table.JoinAsync("silo-b", "127.0.0.1:2", CancellationToken.None);
+        await Execute("UPDATE orch_silos SET status = 'dead'");
+        await Execute($"UPDATE orch_silos SET heartbeat_at = now() - interval '25 hours' WHERE generation = {longGone.Generation}");
+
+        await _table.JoinAsync("silo-c", "127.0.0.1:3", CancellationToken.None);
+
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync();
+        await using var rows = new NpgsqlCommand("SELECT silo_id FROM orch_silos ORDER BY silo_id", connection);
+        await using var reader = await rows.ExecuteReaderAsync();
+        var left = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            left.Add(reader.GetString(0));
+        }
+
+        Assert.Equal(["silo-b", "silo-c"], left);
+        Assert.Equal(SiloMembershipStatus.Dead, await _table.HeartbeatAsync(longGone, CancellationToken.None));
+        Assert.Equal(SiloMembershipStatus.Dead, await _table.HeartbeatAsync(recentlyGone, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task JoinAsync_EachStart_GetsANewGenerationAndBumpsTheVersion()
     {
         var before = (await _table.ReadAsync(CancellationToken.None)).Version;
