@@ -281,7 +281,7 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
     /// </remarks>
     public async Task TakeOverAsync(IReadOnlyList<PartitionLease> periods, IReadOnlyCollection<int> failedOver, CancellationToken cancellationToken)
     {
-        for (var delay = FirstRetryDelay; ; delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, runtime.Options.ReminderReloadInterval.Ticks)))
+        for (var delay = FirstRetryDelay; ; delay = DoubledReloadDelay(delay))
         {
             try
             {
@@ -638,6 +638,9 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
         }
     }
 
+    /// <summary>The next try of a failed read of the reminders: twice as late, never later than the periodic reload.</summary>
+    private TimeSpan DoubledReloadDelay(TimeSpan delay) => TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, runtime.Options.ReminderReloadInterval.Ticks));
+
     private void StartReload()
     {
         // Its failures are logged inside; only a stopping silo's cancellation gets out, and nobody needs to see that.
@@ -676,7 +679,7 @@ internal sealed partial class ReminderService(SiloRuntime runtime) : IAsyncDispo
             LogReloadFailed(runtime.Logger, exception);
             lock (_gate)
             {
-                _reloadRetryDelay = TimeSpan.FromTicks(Math.Min(_reloadRetryDelay.Ticks * 2, runtime.Options.ReminderReloadInterval.Ticks));
+                _reloadRetryDelay = DoubledReloadDelay(_reloadRetryDelay);
                 ReloadBeforeLocked(_reloadRetryDelay);
             }
         }

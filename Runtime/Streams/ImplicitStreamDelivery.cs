@@ -92,7 +92,8 @@ internal sealed partial class ImplicitStreamDelivery(SiloRuntime runtime) : IAsy
         try
         {
             var cursor = await runtime.Storage.ReadCursorAsync(subscriber, lead.Token);
-            await using var running = run = new ImplicitSubscriptionRun(runtime, grainClass, streamNamespace, subscriber, cursor, lead);
+            run = new ImplicitSubscriptionRun(runtime, grainClass, streamNamespace, subscriber, cursor, lead);
+            await using var running = run;
             await foreach (var batch in runtime.StreamLog.FollowBatchesAsync(cursor, streamNamespace, tenant: null, lead.Token))
             {
                 // Checked before each batch and by the workers before each delivery: a silo that lost the subscription

@@ -304,8 +304,7 @@ internal sealed class AgentGrain(
         ClaimEnded(reservation);
         if (outcomeUnknown)
         {
-            _adoptHeldTasks = true;
-            _adoptHeldTasksUntil = Clock.GetUtcNow() + ClaimReservationLifetime;
+            ReadHeldTasksBack();
         }
 
         return Task.CompletedTask;
@@ -481,10 +480,10 @@ internal sealed class AgentGrain(
             return;
         }
 
-        if (_replacedQueueActivations.Contains(queueActivation)
-            || (_queueActivation is not null && await LiveQueueActivationAsync() != queueActivation))
+        var replaced = _replacedQueueActivations.Contains(queueActivation);
+        if (replaced || (_queueActivation is not null && await LiveQueueActivationAsync() != queueActivation))
         {
-            if (!_replacedQueueActivations.Contains(queueActivation))
+            if (!replaced)
             {
                 RememberReplaced(queueActivation);
             }
@@ -497,8 +496,7 @@ internal sealed class AgentGrain(
         if (_queueActivation is not null)
         {
             RememberReplaced(_queueActivation);
-            _adoptHeldTasks = true;
-            _adoptHeldTasksUntil = Clock.GetUtcNow() + ClaimReservationLifetime; // its claims past the check may still lease
+            ReadHeldTasksBack(); // its claims past the check may still lease
         }
 
         _queueActivation = queueActivation;
@@ -524,6 +522,13 @@ internal sealed class AgentGrain(
             throw new OrchestrationException(
                 ProblemCodes.AgentNotAvailable, $"Agent '{Id}' could not confirm its organisation's task queue, which is moving; retry.");
         }
+    }
+
+    /// <summary>A lease this agent was not told of may exist, or yet commit: read the held tasks back for a while.</summary>
+    private void ReadHeldTasksBack()
+    {
+        _adoptHeldTasks = true;
+        _adoptHeldTasksUntil = Clock.GetUtcNow() + ClaimReservationLifetime;
     }
 
     private void RememberReplaced(string queueActivation)

@@ -42,14 +42,7 @@ public abstract class EventsApiTests : ApiTestBase
         await ClaimAsync(Platform, "a-1");
         var completed = await ReadAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/complete", new { agentId = "a-1", attempt = 1 }), HttpStatusCode.OK);
 
-        JsonElement payload = default;
-        await Eventually.TrueAsync(async () =>
-        {
-            var page = await Platform.GetFromJsonAsync<JsonElement>("/api/v1/events?after=0");
-            var match = page.GetProperty("items").EnumerateArray().Where(e => e.GetProperty("type").GetString() == "task.completed").ToList();
-            payload = match.Count > 0 ? match[0].GetProperty("payload") : default;
-            return match.Count > 0;
-        });
+        var payload = await FirstPayloadAsync("task.completed");
 
         Assert.Equal("completed", payload.GetProperty("status").GetString());
         Assert.Equal(completed.GetProperty("updatedAt").GetDateTimeOffset(), payload.GetProperty("updatedAt").GetDateTimeOffset());
@@ -64,14 +57,7 @@ public abstract class EventsApiTests : ApiTestBase
         await ClaimAsync(Platform, "a-1");
         await ReadAsync(await Platform.PostAsJsonAsync("/api/v1/tasks/t-1/fail", new { agentId = "a-1", attempt = 1, error = "compiler crashed" }), HttpStatusCode.OK);
 
-        JsonElement payload = default;
-        await Eventually.TrueAsync(async () =>
-        {
-            var page = await Platform.GetFromJsonAsync<JsonElement>("/api/v1/events?after=0");
-            var match = page.GetProperty("items").EnumerateArray().Where(e => e.GetProperty("type").GetString() == "task.failed").ToList();
-            payload = match.Count > 0 ? match[0].GetProperty("payload") : default;
-            return match.Count > 0;
-        });
+        var payload = await FirstPayloadAsync("task.failed");
 
         Assert.Equal("failed", payload.GetProperty("status").GetString());
         Assert.Equal(JsonValueKind.Null, payload.GetProperty("lease").ValueKind);
@@ -195,6 +181,20 @@ public abstract class EventsApiTests : ApiTestBase
     [InlineData("/api/v1/events/stream?after=abc")]
     public async Task Events_BadQuery_Answers400(string path) =>
         await ProblemAsync(await Platform.GetAsync(path), HttpStatusCode.BadRequest, "validation_failed");
+
+    /// <summary>The payload of the log's first event of <paramref name="type"/>, once it is there.</summary>
+    private async Task<JsonElement> FirstPayloadAsync(string type)
+    {
+        JsonElement payload = default;
+        await Eventually.TrueAsync(async () =>
+        {
+            var page = await Platform.GetFromJsonAsync<JsonElement>("/api/v1/events?after=0");
+            var match = page.GetProperty("items").EnumerateArray().Where(e => e.GetProperty("type").GetString() == type).ToList();
+            payload = match.Count > 0 ? match[0].GetProperty("payload") : default;
+            return match.Count > 0;
+        });
+        return payload;
+    }
 }
 
 public sealed class SqliteEventsApiTests : EventsApiTests
@@ -206,4 +206,5 @@ public sealed class SqliteEventsApiTests : EventsApiTests
 public sealed class PostgresEventsApiTests(PostgresServerFixture postgres) : EventsApiTests
 {
     private protected override Task<ApiStorage> CreateStorageAsync() => ApiStorage.Postgres.CreateAsync(postgres);
+
 }
